@@ -1,0 +1,41 @@
+# The two commands: `make run` and `make test`. Everything else is a step they share.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first and pinned: a CPU wheel lies on disk; an unpinned torch pulls a multi-GB CUDA build.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/wepos migrate
+	$(BIN)/wepos demo
+	$(BIN)/wepos serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m benchmarks.reply_latency
+	$(BIN)/python -m benchmarks.ingest_speed
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,335 @@
+"""The `wepos` command: another face over the same services as the HTTP app."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from core.errors import WeposError
+
+if TYPE_CHECKING:
+    from api.runtime import Runtime
+
+app = typer.Typer(help="Wepos: a privacy-first WhatsApp Business assistant.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+tenant_app = typer.Typer(help="Manage businesses (tenants).", no_args_is_help=True)
+privacy_app = typer.Typer(help="Personal-data tools.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(privacy_app, name="privacy")
+
+DEMO_TENANT = "demo-bakery"
+DEMO_PHONE_NUMBER_ID = "100000000000001"
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples" / "demo-bakery"
+
+
+def _runtime() -> Runtime:
+    from api.runtime import Runtime
+    from core.logs import configure_logging
+    from core.settings import load_settings
+
+    settings = load_settings()
+    configure_logging("WARNING", settings.log_dir)
+    return Runtime(settings)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default WEPOS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default WEPOS_PORT).")] = None,
+) -> None:
+    """Run the HTTP server (webhooks, health checks) with the background turn worker."""
+    import uvicorn
+
+    from api.main import create_app
+    from core.settings import load_settings
+
+    settings = load_settings()
+    host, port = host or settings.host, port or settings.port
+    typer.echo(
+        f"Wepos is starting on http://{host}:{port} (data in {settings.data_dir.resolve()}).\n"
+        f"  Webhook for Meta:  http://{host}:{port}/webhooks/whatsapp\n"
+        f"  Talk to the demo:  .venv/bin/wepos chat --tenant {DEMO_TENANT}   (in another terminal)\n"
+        f"  Ask without chat:  .venv/bin/wepos ask --tenant {DEMO_TENANT} \"When are you open?\""
+    )
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    _runtime().migrate()
+    typer.echo("database is at the newest schema")
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: Annotated[str, typer.Argument(help="Slug, e.g. acme-shop.")],
+    phone_number_id: Annotated[str, typer.Option("--phone-number-id", help="The Cloud API phone_number_id.")],
+    access_token: Annotated[str | None, typer.Option(help="Cloud API bearer token; omit for console mode.")] = None,
+    display_name: Annotated[str | None, typer.Option(help="Name shown in replies.")] = None,
+) -> None:
+    """Register a business and its WhatsApp number."""
+    from core.db import session_scope
+    from core.tenants import create_business
+
+    runtime = _runtime()
+    with session_scope(runtime.engine) as session:
+        business = create_business(
+            session, name=name, phone_number_id=phone_number_id, box=runtime.box,
+            display_name=display_name, access_token=access_token,
+        )
+        mode = "Cloud API" if access_token else "console mode (no access token)"
+        typer.echo(f"tenant {business.name} (id {business.id}) created, {mode}")
+
+
+@tenant_app.command("list")
+def tenant_list() -> None:
+    """List businesses."""
+    from sqlmodel import select
+
+    from core.db import session_scope
+    from core.tenants import Business
+
+    with session_scope(_runtime().engine) as session:
+        for business in session.exec(select(Business).order_by(Business.id)).all():
+            mode = "cloud-api" if business.access_token_sealed else "console"
+            typer.echo(f"{business.id}\t{business.name}\t{business.phone_number_id}\t{mode}")
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    from ingest.loaders import LOADERS
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in LOADERS))
+        else:
+            files.append(path)
+    return files
+
+
+def _ingest(runtime: Runtime, tenant: str, paths: list[Path], *, quiet: bool = False) -> int:
+    from rich.progress import Progress
+
+    from core.db import session_scope
+    from core.tenants import get_business_by_name
+    from ingest.pipeline import IngestStatus
+
+    with session_scope(runtime.engine) as session:
+        business_id = get_business_by_name(session, tenant).id
+    assert business_id is not None
+    files = _expand(paths)
+    failures = 0
+    with Progress(transient=True, disable=quiet) as progress:
+        task = progress.add_task("ingesting", total=len(files))
+        _ = runtime.pipeline  # load the engines before the bar starts moving
+
+        def report(outcome: object) -> None:
+            nonlocal failures
+            progress.advance(task)
+            status = outcome.status  # type: ignore[attr-defined]
+            if status is IngestStatus.FAILED:
+                failures += 1
+                progress.console.print(f"[red]failed[/red]    {outcome.error}")  # type: ignore[attr-defined]
+            else:
+                progress.console.print(
+                    f"{status.value:<10} {outcome.source_name}: {outcome.chunks} chunks"  # type: ignore[attr-defined]
+                )
+
+        runtime.pipeline.ingest_paths(business_id, files, on_progress=report)
+    return failures
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md .txt .html .csv .pdf .docx).")],
+    tenant: Annotated[str, typer.Option(help="The business's name.")],
+) -> None:
+    """Load, mask, embed and index knowledge documents. Unchanged files are skipped."""
+    failures = _ingest(_runtime(), tenant, paths)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo() -> None:
+    """Create the demo business (console mode) with its knowledge base, if missing."""
+    from sqlmodel import select
+
+    from core.db import session_scope
+    from core.tenants import Business, create_business
+
+    runtime = _runtime()
+    runtime.migrate()
+    with session_scope(runtime.engine) as session:
+        if not session.exec(select(Business).where(Business.name == DEMO_TENANT)).first():
+            create_business(
+                session, name=DEMO_TENANT, phone_number_id=DEMO_PHONE_NUMBER_ID, box=runtime.box,
+                display_name="Crumb & Co. Bakery",
+            )
+    _ingest(runtime, DEMO_TENANT, [EXAMPLES_DIR])
+    typer.echo(f"demo tenant {DEMO_TENANT} is ready (phone number id {DEMO_PHONE_NUMBER_ID})")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, as a customer would write it.")],
+    tenant: Annotated[str, typer.Option(help="The business's name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Answer a question from a business's knowledge base, showing sources, scores and what was masked."""
+    from bot.responders import AnswerRequest
+    from core.db import session_scope
+    from core.tenants import get_business_by_name
+    from privacy.masker import restore
+    from privacy.vault import VaultScope
+
+    runtime = _runtime()
+    with session_scope(runtime.engine) as session:
+        business = get_business_by_name(session, tenant)
+        knowledge = {ph: v for ph, (_t, v) in runtime.vault.values(session, VaultScope.knowledge(business.id or 0)).items()}
+    masked = runtime.masker.preview(question)
+    passages = runtime.retriever.search(business.id or 0, masked.text)
+    answer = runtime.responder.answer(
+        AnswerRequest(question=masked.text, passages=passages, business_name=business.display_name,
+                      min_confidence=runtime.settings.min_confidence)
+    )
+    result = {
+        "answer": restore(answer.text, knowledge),
+        "confident": answer.confident,
+        "sources": [{"document_id": p.document_id, "title": p.title, "score": round(p.score, 4)} for p in passages],
+        "masked_question": masked.text,
+        "masked": [{"type": s.entity_type, "start": s.start, "end": s.end, "score": round(s.score, 3)}
+                   for s in masked.spans],
+    }
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(result["answer"])
+    typer.echo("\nsources:")
+    for source in result["sources"]:  # type: ignore[attr-defined]
+        typer.echo(f"  {source['score']:.3f}  {source['title']} (document {source['document_id']})")
+    if masked.spans:
+        typer.echo("masked: " + ", ".join(f"{s.entity_type}@{s.start}-{s.end}" for s in masked.spans))
+
+
+@app.command()
+def chat(
+    tenant: Annotated[str, typer.Option(help="The business's name.")],
+    sender: Annotated[str, typer.Option("--from", help="Your WhatsApp number (digits).")] = "15550001234",
+    name: Annotated[str, typer.Option(help="Your WhatsApp profile name.")] = "Demo Customer",
+    url: Annotated[str, typer.Option(help="The running server.")] = "http://127.0.0.1:8000",
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a reply.")] = 30.0,
+) -> None:
+    """Talk to a running server as a WhatsApp user would: signed webhook payloads in, replies shown.
+
+    Replies are read from the database this machine shares with the server (console mode sends nothing)."""
+    import httpx
+    from sqlmodel import col, select
+
+    from bot.models import Message
+    from bot.whatsapp import SIGNATURE_HEADER, sign
+    from core.db import session_scope
+    from core.tenants import get_business_by_name
+    from privacy.masker import restore
+    from privacy.vault import VaultScope
+
+    runtime = _runtime()
+    with session_scope(runtime.engine) as session:
+        business = get_business_by_name(session, tenant)
+    typer.echo(f"Chatting with {business.display_name} as {name} (+{sender}). Empty line or Ctrl-D to quit.")
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for line in sys.stdin if not sys.stdin.isatty() else iter(lambda: typer.prompt("you", default=""), ""):
+            text = line.strip()
+            if not text:
+                break
+            wa_message_id = f"wamid.cli-{uuid.uuid4().hex}"
+            body = json.dumps(webhook_payload(business.phone_number_id, sender, name, wa_message_id, text)).encode()
+            try:
+                response = client.post("/webhooks/whatsapp", content=body, headers={
+                    "Content-Type": "application/json", SIGNATURE_HEADER: sign(runtime.app_secret, body)})
+            except httpx.HTTPError as exc:
+                _fail(f"cannot reach {url} ({type(exc).__name__}); is `wepos serve` running?")
+            if response.status_code != 200:
+                _fail(f"server answered {response.status_code}: {response.text[:200]}")
+            deadline = time.monotonic() + timeout
+            shown = False
+            while time.monotonic() < deadline and not shown:
+                time.sleep(0.3)
+                with session_scope(runtime.engine) as session:
+                    inbound = session.exec(select(Message).where(Message.wa_message_id == wa_message_id)).first()
+                    if inbound is None:
+                        continue
+                    replies = session.exec(
+                        select(Message).where(Message.in_reply_to_id == inbound.id).order_by(col(Message.id))
+                    ).all()
+                    originals = {}
+                    for scope in (VaultScope.conversation(inbound.conversation_id),
+                                  VaultScope.knowledge(business.id or 0)):
+                        originals.update({ph: v for ph, (_t, v) in runtime.vault.values(session, scope).items()})
+                    for reply in replies:
+                        typer.secho(f"{business.display_name}: {restore(reply.text_masked or '', originals)}",
+                                    fg="green")
+                        shown = True
+            if not shown:
+                typer.secho("(no reply yet; it will still be answered)", fg="yellow")
+
+
+def webhook_payload(phone_number_id: str, sender: str, name: str, wa_message_id: str, text: str) -> dict[str, object]:
+    """A WhatsApp Cloud API text-message webhook body, as Meta sends it."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "0",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
+                    "contacts": [{"profile": {"name": name}, "wa_id": sender}],
+                    "messages": [{"from": sender, "id": wa_message_id, "timestamp": str(int(time.time())),
+                                  "type": "text", "text": {"body": text}}],
+                },
+            }],
+        }],
+    }
+
+
+@privacy_app.command("mask")
+def privacy_mask(
+    text: Annotated[str, typer.Argument(help="Text to mask.")],
+    as_json: Annotated[bool, typer.Option("--json", help='{"masked": ..., "entities": [...]}, no raw values.')] = False,
+) -> None:
+    """Show what Wepos would mask in a text (nothing is stored)."""
+    result = _runtime().masker.preview(text)
+    if as_json:
+        typer.echo(json.dumps({
+            "masked": result.text,
+            "entities": [{"type": s.entity_type, "start": s.start, "end": s.end, "score": round(s.score, 3)}
+                         for s in result.spans],
+        }))
+    else:
+        typer.echo(result.text)
+
+
+def main() -> None:
+    try:
+        app()
+    except WeposError as exc:
+        typer.secho(f"error: {exc.message}", fg="red", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

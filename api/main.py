@@ -1,0 +1,66 @@
+"""The HTTP application: `create_app` and its lifespan, which builds the engines once per process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.routes import health, webhooks
+from api.runtime import Runtime
+from core import migrate
+from core.errors import WeposError
+from core.logs import configure_logging
+from core.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    """The app; without a runtime, one is built from the environment at start-up (not at import)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or Runtime(load_settings())
+        configure_logging(rt.settings.log_level, rt.settings.log_dir)
+        migrate.ensure_current(rt.engine)
+
+        def warm() -> None:
+            # Load every heavy engine now, so no request ever pays for a model load.
+            _ = rt.masker, rt.retriever, rt.assistant, rt.outbox
+            rt.masker.detector.detect("warm up")
+            rt.embeddings.embed_query("warm up")
+
+        await run_in_threadpool(warm)
+        app.state.runtime = rt
+        rt.worker.start()
+        log.info("wepos started", extra={"data_dir": str(rt.settings.data_dir)})
+        try:
+            yield
+        finally:
+            await run_in_threadpool(rt.close)
+
+    app = FastAPI(title="Wepos", version="0.1.0", lifespan=lifespan)
+    app.include_router(webhooks.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(WeposError)
+    async def wepos_error(_request: Request, exc: WeposError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
+        return JSONResponse({"error": "invalid_input", "detail": f"invalid fields: {', '.join(fields)}"}, 422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", extra={"error": type(exc).__name__})
+        return JSONResponse({"error": "internal_error", "detail": "something went wrong; it was logged"}, 500)
+
+    return app

@@ -1,0 +1,75 @@
+"""The WhatsApp Cloud API webhook: verification (GET) and deliveries (POST)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from api.deps import RuntimeDep
+from bot.whatsapp import SIGNATURE_HEADER, parse_webhook, verify_signature
+from core.errors import Forbidden, PayloadTooLarge
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+class WebhookAck(BaseModel):
+    status: str = "ok"
+    stored: int
+    duplicates: int
+    statuses: int
+
+
+@router.get("/whatsapp", response_class=PlainTextResponse)
+def verify_subscription(
+    runtime: RuntimeDep,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+) -> str:
+    """Meta's subscription handshake: echo the challenge when the verify token matches."""
+    if (
+        mode == "subscribe"
+        and token is not None
+        and challenge is not None
+        and hmac.compare_digest(token.encode(), runtime.verify_token.encode())
+    ):
+        return challenge
+    raise Forbidden("webhook verification failed")
+
+
+@router.post("/whatsapp", response_model=WebhookAck)
+async def receive(request: Request, runtime: RuntimeDep) -> WebhookAck:
+    """Verify, store every message, acknowledge at once; the worker answers in the background."""
+    started = time.perf_counter()
+    limit = runtime.settings.max_webhook_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"webhook body over {limit} bytes")
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"webhook body over {limit} bytes")
+    verify_signature(runtime.app_secret, body, request.headers.get(SIGNATURE_HEADER))
+    batch = parse_webhook(body)
+    result = await run_in_threadpool(runtime.intake.accept, batch)
+    if result.stored:
+        runtime.worker.notify()
+    log.info(
+        "webhook acknowledged",
+        extra={
+            "stored": len(result.stored),
+            "duplicates": result.duplicates,
+            "statuses": result.statuses,
+            "unknown_number": result.unknown_number,
+            "skipped": batch.skipped,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    return WebhookAck(stored=len(result.stored), duplicates=result.duplicates, statuses=result.statuses)

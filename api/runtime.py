@@ -1,0 +1,169 @@
+"""Builds Wepos's parts from settings, once per process, each on first use (the CLI needs only some)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import httpx
+from langchain_core.embeddings import Embeddings
+from sqlalchemy.engine import Engine
+
+from bot.assistant import Assistant
+from bot.inbound import WebhookIntake
+from bot.outbox import Outbox
+from bot.responders import Responder, build_responder
+from bot.whatsapp import CloudAPIClient
+from bot.worker import TurnWorker
+from core import migrate
+from core.crypto import SecretBox, load_or_create_keys, read_or_create_secret
+from core.db import create_db_engine
+from core.settings import Settings
+from ingest.pipeline import IngestPipeline
+from privacy.detect import Detector, build_analyzer
+from privacy.masker import Masker
+from privacy.vault import Vault
+from retrieval.embeddings import MiniLMEmbeddings
+from retrieval.search import Retriever
+from retrieval.store import KnowledgeIndex, build_chroma_client
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from presidio_analyzer import AnalyzerEngine
+
+
+class Runtime:
+    """The process's parts. Heavy engines (Presidio, MiniLM) may be passed in to share them (tests)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        analyzer: AnalyzerEngine | None = None,
+        embeddings: Embeddings | None = None,
+        graph_transport: httpx.BaseTransport | None = None,
+        console: object = None,
+    ) -> None:
+        self.settings = settings
+        self._analyzer = analyzer
+        self._embeddings = embeddings
+        self._graph_transport = graph_transport
+        self._console = console
+        # Chroma's client library reads this before any client exists.
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+    # --- storage -------------------------------------------------------------------------------------
+    @cached_property
+    def engine(self) -> Engine:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return create_db_engine(self.settings.database_url_resolved)
+
+    def migrate(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate.upgrade(self.settings.database_url_resolved)
+
+    @cached_property
+    def box(self) -> SecretBox:
+        key = self.settings.vault_key.get_secret_value() if self.settings.vault_key else None
+        return SecretBox(load_or_create_keys(key, self.settings.data_dir))
+
+    @cached_property
+    def app_secret(self) -> bytes:
+        """The Meta app secret; in development one is generated into the data dir so `wepos chat` can sign."""
+        if self.settings.whatsapp_app_secret:
+            return self.settings.whatsapp_app_secret.get_secret_value().encode()
+        return read_or_create_secret(self.settings.data_dir / "whatsapp_app_secret").encode()
+
+    @cached_property
+    def verify_token(self) -> str:
+        if self.settings.whatsapp_verify_token:
+            return self.settings.whatsapp_verify_token.get_secret_value()
+        return read_or_create_secret(self.settings.data_dir / "whatsapp_verify_token")
+
+    # --- privacy -------------------------------------------------------------------------------------
+    @cached_property
+    def analyzer(self) -> AnalyzerEngine:
+        return self._analyzer or build_analyzer()
+
+    @cached_property
+    def masker(self) -> Masker:
+        detector = Detector(self.analyzer, score_threshold=self.settings.mask_score_threshold)
+        return Masker(detector, Vault(self.box))
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(self.box)
+
+    # --- retrieval -----------------------------------------------------------------------------------
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        return self._embeddings or MiniLMEmbeddings.load()
+
+    @cached_property
+    def chroma(self) -> ClientAPI:
+        return build_chroma_client(url=self.settings.chroma_url, path=self.settings.chroma_dir)
+
+    @cached_property
+    def index(self) -> KnowledgeIndex:
+        return KnowledgeIndex(self.chroma)
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(self.embeddings, self.index, top_k=self.settings.retrieval_top_k)
+
+    @cached_property
+    def pipeline(self) -> IngestPipeline:
+        return IngestPipeline(
+            engine=self.engine,
+            masker=self.masker,
+            embeddings=self.embeddings,
+            index=self.index,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
+
+    # --- conversation --------------------------------------------------------------------------------
+    @cached_property
+    def responder(self) -> Responder:
+        return build_responder(self.settings, self.embeddings)
+
+    @cached_property
+    def assistant(self) -> Assistant:
+        return Assistant(
+            engine=self.engine,
+            box=self.box,
+            masker=self.masker,
+            retriever=self.retriever,
+            responder=self.responder,
+            min_confidence=self.settings.min_confidence,
+        )
+
+    @cached_property
+    def graph_client(self) -> CloudAPIClient:
+        return CloudAPIClient(
+            self.settings.whatsapp_api_base,
+            timeout=self.settings.whatsapp_timeout_s,
+            transport=self._graph_transport,
+        )
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        kwargs = {"console": self._console} if callable(self._console) else {}
+        return Outbox(engine=self.engine, box=self.box, masker=self.masker, client=self.graph_client, **kwargs)  # type: ignore[arg-type]
+
+    @cached_property
+    def intake(self) -> WebhookIntake:
+        return WebhookIntake(self.engine, self.box)
+
+    @cached_property
+    def worker(self) -> TurnWorker:
+        return TurnWorker(engine=self.engine, assistant=self.assistant, outbox=self.outbox)
+
+    def close(self) -> None:
+        if "worker" in self.__dict__:
+            self.worker.stop()
+        if "graph_client" in self.__dict__:
+            self.graph_client.close()
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,0 +1,1 @@
+"""One conversation turn and the WhatsApp channel."""

@@ -1,0 +1,147 @@
+"""Webhook intake: store every inbound message (sealed) before the webhook is acknowledged."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.models import (
+    OUTBOUND_RANK,
+    Contact,
+    Conversation,
+    Direction,
+    InboundStatus,
+    Message,
+    OutboundStatus,
+)
+from bot.whatsapp import InboundMessage, StatusUpdate, WebhookBatch
+from core.crypto import SecretBox
+from core.db import session_scope, utcnow
+from core.tenants import Business, find_business_by_phone_number_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IntakeResult:
+    stored: list[int]  # ids of new messages to handle
+    duplicates: int = 0
+    unknown_number: int = 0
+    statuses: int = 0
+
+
+class WebhookIntake:
+    """Turns a parsed webhook into rows. A message id seen before stores nothing and triggers nothing."""
+
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
+        self._engine = engine
+        self._box = box
+
+    def accept(self, batch: WebhookBatch) -> IntakeResult:
+        result = IntakeResult(stored=[])
+        for inbound in batch.messages:
+            with session_scope(self._engine) as session:
+                business = find_business_by_phone_number_id(session, inbound.phone_number_id)
+                if business is None:
+                    result.unknown_number += 1
+                    log.warning("message for unknown phone number id ignored",
+                                extra={"phone_number_id": inbound.phone_number_id})
+                    continue
+                message_id = self._store(session, business, inbound)
+            if message_id is None:
+                result.duplicates += 1
+            else:
+                result.stored.append(message_id)
+        for update in batch.statuses:
+            with session_scope(self._engine) as session:
+                if apply_status(session, update):
+                    result.statuses += 1
+        return result
+
+    def _store(self, session: Session, business: Business, inbound: InboundMessage) -> int | None:
+        if session.exec(select(Message.id).where(Message.wa_message_id == inbound.wa_message_id)).first():
+            return None
+        assert business.id is not None
+        contact = self.contact_for(session, business.id, inbound.from_wa_id, inbound.profile_name)
+        conversation = _open_conversation(session, business.id, contact)
+        message = Message(
+            business_id=business.id,
+            conversation_id=conversation.id,  # type: ignore[arg-type]
+            direction=Direction.INBOUND,
+            wa_message_id=inbound.wa_message_id,
+            kind=inbound.kind,
+            text_sealed=self._box.seal(inbound.text) if inbound.answerable and inbound.text else None,
+            status=InboundStatus.RECORDED if inbound.silent else InboundStatus.RECEIVED,
+        )
+        try:
+            with session.begin_nested():
+                session.add(message)
+        except IntegrityError:
+            # The same delivery raced in through another request: it is stored once.
+            return None
+        conversation.last_inbound_at = utcnow()
+        session.add(conversation)
+        session.flush()
+        log.info(
+            "inbound message stored",
+            extra={"business_id": business.id, "conversation_id": conversation.id, "message_id": message.id,
+                   "kind": inbound.kind},
+        )
+        return None if inbound.silent else message.id
+
+    def contact_for(self, session: Session, business_id: int, wa_id: str, profile_name: str | None) -> Contact:
+        """Find a contact by the keyed hash of their number, creating it (sealed) on first contact."""
+        wa_hash = self._box.lookup_hash(wa_id)
+        contact = session.exec(
+            select(Contact).where(Contact.business_id == business_id, Contact.wa_id_hash == wa_hash)
+        ).first()
+        if contact is None:
+            contact = Contact(business_id=business_id, wa_id_hash=wa_hash, wa_id_sealed=self._box.seal(wa_id))
+        if profile_name and (
+            contact.profile_name_sealed is None or self._box.open(contact.profile_name_sealed) != profile_name
+        ):
+            contact.profile_name_sealed = self._box.seal(profile_name)
+        session.add(contact)
+        session.flush()
+        return contact
+
+
+def _open_conversation(session: Session, business_id: int, contact: Contact) -> Conversation:
+    conversation = session.exec(
+        select(Conversation)
+        .where(Conversation.contact_id == contact.id)
+        .order_by(col(Conversation.id).desc())
+    ).first()
+    if conversation is None:
+        conversation = Conversation(business_id=business_id, contact_id=contact.id)  # type: ignore[arg-type]
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def apply_status(session: Session, update: StatusUpdate) -> bool:
+    """Move our outbound message's delivery status forward only (a late 'delivered' never undoes 'read')."""
+    message = session.exec(
+        select(Message).where(
+            Message.wa_message_id == update.wa_message_id, Message.direction == Direction.OUTBOUND
+        )
+    ).first()
+    if message is None:
+        return False
+    try:
+        new = OutboundStatus(update.status)
+    except ValueError:
+        return False  # "played", "deleted" and newer statuses change nothing we track
+    if OUTBOUND_RANK[new] <= OUTBOUND_RANK.get(OutboundStatus(message.status), 0):
+        return False
+    message.status = new
+    if new is OutboundStatus.FAILED:
+        message.error_code = update.error_code
+        message.error_title = (update.error_title or "")[:255] or None
+    message.updated_at = utcnow()
+    session.add(message)
+    return True

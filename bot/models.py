@@ -1,0 +1,106 @@
+"""Contacts, conversations and messages. Message text is stored masked; originals sit in the vault."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.db import utcnow
+
+
+class Direction(StrEnum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class InboundStatus(StrEnum):
+    RECEIVED = "received"  # stored, not yet handled; text still sealed
+    PROCESSING = "processing"
+    ANSWERED = "answered"
+    RECORDED = "recorded"  # kept for the record, not answered (reactions, system messages)
+    FAILED = "failed"
+
+
+class OutboundStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    PRINTED = "printed"  # console mode: no access token, so shown instead of sent
+
+
+# Delivery status only moves forward: a late "delivered" never undoes "read".
+OUTBOUND_RANK = {
+    OutboundStatus.QUEUED: 0,
+    OutboundStatus.PRINTED: 1,
+    OutboundStatus.SENT: 1,
+    OutboundStatus.DELIVERED: 2,
+    OutboundStatus.READ: 3,
+    OutboundStatus.FAILED: 4,
+}
+
+
+class ConversationStatus(StrEnum):
+    BOT = "bot"
+    WAITING_FOR_AGENT = "waiting_for_agent"
+
+
+class Contact(SQLModel, table=True):
+    """A WhatsApp user of one business. Number and profile name are encrypted; the hash finds them."""
+
+    __table_args__ = (UniqueConstraint("business_id", "wa_id_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    wa_id_hash: str = Field(max_length=64)
+    wa_id_sealed: str
+    profile_name_sealed: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    status: str = Field(default=ConversationStatus.BOT, max_length=32)
+    handoff_reason: str | None = Field(default=None, max_length=64)
+    last_inbound_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    direction: str = Field(max_length=8)
+    # Unique: a webhook delivered twice stores one message.
+    wa_message_id: str | None = Field(default=None, max_length=255, unique=True)
+    kind: str = Field(max_length=32)
+    text_masked: str | None = None
+    # Inbound text between receipt and masking, encrypted; cleared once masked.
+    text_sealed: str | None = None
+    status: str = Field(max_length=16, index=True)
+    error_code: int | None = None
+    error_title: str | None = Field(default=None, max_length=255)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    in_reply_to_id: int | None = Field(default=None, foreign_key="message.id")
+    sources: str | None = Field(default=None, max_length=500)  # document ids the answer came from
+    confidence: float | None = None
+    sent_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class MessagePublic(SQLModel):
+    id: int
+    conversation_id: int
+    direction: Direction
+    kind: str
+    text_masked: str | None
+    status: str
+    created_at: datetime

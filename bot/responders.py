@@ -1,0 +1,180 @@
+"""Who writes the answer: the offline extractive responder (default) or any chat model behind langchain."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from core.errors import ConfigError
+from core.settings import LLMProvider, Settings
+from retrieval.search import Passage
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+log = logging.getLogger(__name__)
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(<])|\n+")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from how i if in is it its me my of on or our so that the to "
+    "we what when where which who why will with you your yours have has there this those these".split()
+)
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    """Everything a responder may see. All text is masked."""
+
+    question: str
+    passages: list[Passage]
+    business_name: str
+    customer: str | None = None  # the customer's name placeholder, e.g. "<PERSON_1>"
+    history: list[tuple[str, str]] = field(default_factory=list)  # (role, masked text), oldest first
+    min_confidence: float = 0.35
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str  # masked: placeholders are restored just before sending
+    confident: bool
+    sources: list[Passage] = field(default_factory=list)
+
+
+class Responder(Protocol):
+    def answer(self, request: AnswerRequest) -> Answer: ...
+
+
+def not_sure(request: AnswerRequest) -> Answer:
+    greeting = f"Sorry {request.customer}, " if request.customer else "Sorry, "
+    return Answer(
+        f"{greeting}I'm not sure I can answer that from {request.business_name}'s information. "
+        "I've asked a member of our team to take a look; they will reply here.",
+        confident=False,
+    )
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1}
+
+
+def passage_body(passage: Passage) -> str:
+    """The passage without its context line; for an FAQ entry, the answer part."""
+    _context, _, body = passage.text.partition("\n")
+    body = body or passage.text
+    if body.startswith("Q: ") and "\nA: " in body:
+        body = body.split("\nA: ", 1)[1]
+    return body.strip()
+
+
+class ExtractiveResponder:
+    """Answers with the sentences of the retrieved passages that best match the question, and names the
+    source. Needs no model and no key; it can only quote, so it cannot make things up."""
+
+    def __init__(self, embeddings: Embeddings, *, max_sentences: int = 2) -> None:
+        self._embeddings = embeddings
+        self._max_sentences = max_sentences
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        usable = [p for p in request.passages if p.score >= request.min_confidence]
+        if not usable:
+            return not_sure(request)
+        best_score = usable[0].score
+        # Only passages close to the best one compete for sentences.
+        candidates: list[tuple[Passage, int, str]] = []
+        for passage in usable[:3]:
+            if passage.score < best_score - 0.08:
+                continue
+            for position, sentence in enumerate(_SENTENCE_END.split(passage_body(passage))):
+                if len(sentence.strip()) >= 3:
+                    candidates.append((passage, position, sentence.strip()))
+        if not candidates:
+            return not_sure(request)
+        vectors = self._embeddings.embed_documents([request.question, *[c[2] for c in candidates]])
+        question_vector, sentence_vectors = vectors[0], vectors[1:]
+        question_words = _words(request.question)
+        scored = []
+        for (passage, position, sentence), vector in zip(candidates, sentence_vectors, strict=True):
+            semantic = sum(a * b for a, b in zip(question_vector, vector, strict=True))
+            words = _words(sentence)
+            lexical = len(question_words & words) / (len(question_words) or 1)
+            # Passage score keeps the sentence anchored in the best-matching document.
+            scored.append((semantic + 0.3 * lexical + 0.5 * passage.score, passage, position, sentence))
+        scored.sort(key=lambda item: item[0], reverse=True)
+        top_score, top_passage, top_position, _ = scored[0]
+        chosen = [scored[0]]
+        for item in scored[1:]:
+            if len(chosen) >= self._max_sentences:
+                break
+            same_passage = item[1].vector_id == top_passage.vector_id
+            if same_passage and (item[0] >= top_score - 0.15 or abs(item[2] - top_position) == 1):
+                chosen.append(item)
+        chosen.sort(key=lambda item: item[2])
+        body = " ".join(item[3] for item in chosen)
+        greeting = f"Hi {request.customer}! " if request.customer else ""
+        title = top_passage.title or "our help documents"
+        return Answer(f"{greeting}{body}\n\n(Source: {title})", confident=True, sources=[top_passage])
+
+
+SYSTEM_PROMPT = """You are the customer-service assistant of {business}, answering on WhatsApp.
+Answer ONLY from the numbered passages below. If they do not contain the answer, reply exactly: NOT_SURE
+Cite the passage you used as [n]. Be brief and friendly. Placeholders such as <PERSON_1> stand for the
+customer's personal details: keep them exactly as written, never invent new ones.
+
+Passages:
+{passages}"""
+
+
+class ChatModelResponder:
+    """Any langchain chat model (OpenAI, vLLM, Ollama, llama.cpp server). Falls back when the model fails."""
+
+    def __init__(self, model: BaseChatModel, fallback: Responder) -> None:
+        self._model = model
+        self._fallback = fallback
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        usable = [p for p in request.passages if p.score >= request.min_confidence]
+        if not usable:
+            return not_sure(request)
+        passages = "\n".join(f"[{i}] ({p.title}) {passage_body(p)}" for i, p in enumerate(usable, start=1))
+        messages = [SystemMessage(SYSTEM_PROMPT.format(business=request.business_name, passages=passages))]
+        for role, text in request.history[-6:]:
+            messages.append(HumanMessage(text) if role == "customer" else SystemMessage(f"(you said) {text}"))
+        customer = f" (the customer is {request.customer})" if request.customer else ""
+        messages.append(HumanMessage(f"{request.question}{customer}"))
+        try:
+            reply = self._model.invoke(messages)
+        except Exception as exc:
+            log.warning("chat model failed; using fallback", extra={"error": type(exc).__name__})
+            return self._fallback.answer(request)
+        text = reply.text if isinstance(reply.text, str) else str(reply.content)
+        if not text.strip() or "NOT_SURE" in text:
+            return not_sure(request)
+        return Answer(text.strip(), confident=True, sources=usable[:1])
+
+
+def build_responder(settings: Settings, embeddings: Embeddings) -> Responder:
+    """The responder the settings name; the library of each provider is imported only in its branch."""
+    extractive = ExtractiveResponder(embeddings)
+    match settings.llm_provider:
+        case LLMProvider.EXTRACTIVE:
+            return extractive
+        case LLMProvider.OPENAI:
+            from langchain_openai import ChatOpenAI
+
+            model = ChatOpenAI(
+                model=settings.llm_model or "",
+                base_url=settings.llm_base_url,
+                api_key=settings.llm_api_key or "not-needed",  # type: ignore[arg-type]
+                timeout=settings.llm_timeout_s,
+                max_retries=2,
+                temperature=0,
+            )
+            return ChatModelResponder(model, fallback=extractive)
+        case _:
+            raise ConfigError(f"WEPOS_LLM_PROVIDER: unknown provider {settings.llm_provider!r}")

@@ -1,0 +1,282 @@
+"""The WhatsApp Cloud API channel: webhook signatures, payload parsing, and the Graph API client."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from core.errors import ChannelError, Forbidden, InvalidInput, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+MAX_TEXT_LENGTH = 4096
+TEXT_KINDS = {"text", "button", "interactive"}
+# Recorded for the conversation's history, never answered.
+SILENT_KINDS = {"reaction", "system", "revoke", "edit", "ephemeral", "request_welcome"}
+
+
+def verify_signature(app_secret: bytes, body: bytes, header: str | None) -> None:
+    """Check `X-Hub-Signature-256` in constant time before the body is parsed at all."""
+    if not header:
+        raise Unauthenticated(f"missing {SIGNATURE_HEADER} header")
+    scheme, _, received = header.partition("=")
+    expected = hmac.new(app_secret, body, hashlib.sha256).hexdigest()
+    if scheme != "sha256" or not hmac.compare_digest(expected, received.strip().lower()):
+        raise Forbidden("webhook signature does not match")
+
+
+def sign(app_secret: bytes, body: bytes) -> str:
+    """The header value Meta would send for `body` (for `wepos chat`, tests and benchmarks)."""
+    return "sha256=" + hmac.new(app_secret, body, hashlib.sha256).hexdigest()
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Profile(_Lenient):
+    name: str | None = None
+
+
+class _Contact(_Lenient):
+    wa_id: str | None = None
+    profile: _Profile | None = None
+
+
+class _Metadata(_Lenient):
+    phone_number_id: str
+    display_phone_number: str | None = None
+
+
+class _Error(_Lenient):
+    code: int | None = None
+    title: str | None = None
+
+
+class _Message(_Lenient):
+    id: str
+    type: str = "unknown"
+    timestamp: str | None = None
+    text: dict[str, Any] | None = None
+    button: dict[str, Any] | None = None
+    interactive: dict[str, Any] | None = None
+    errors: list[_Error] | None = None
+    # `from` is a keyword in Python.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    def sender(self) -> str | None:
+        value = (self.model_extra or {}).get("from")
+        return str(value) if value is not None else None
+
+
+class _Status(_Lenient):
+    id: str
+    status: str
+    recipient_id: str | None = None
+    errors: list[_Error] | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One customer message, as much as the bot needs of it."""
+
+    phone_number_id: str
+    wa_message_id: str
+    from_wa_id: str
+    profile_name: str | None
+    kind: str
+    text: str | None
+    reply_id: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind in TEXT_KINDS and bool(self.text and self.text.strip())
+
+    @property
+    def silent(self) -> bool:
+        return self.kind in SILENT_KINDS
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    phone_number_id: str
+    wa_message_id: str
+    status: str
+    error_code: int | None = None
+    error_title: str | None = None
+
+
+@dataclass
+class WebhookBatch:
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    skipped: int = 0  # parts of the payload we could not use (counted, never fatal)
+
+
+def parse_webhook(body: bytes) -> WebhookBatch:
+    """Every entry, change, message and status of one POST; unknown keys tolerated, broken parts skipped."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput("webhook body is not valid JSON") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("entry", []), list):
+        raise InvalidInput("webhook body must be an object with an 'entry' list")
+    batch = WebhookBatch()
+    for entry in document.get("entry") or []:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            value = change.get("value") if isinstance(change, dict) else None
+            if not isinstance(value, dict):
+                batch.skipped += 1
+                continue
+            _parse_value(value, batch)
+    return batch
+
+
+def _parse_value(value: dict[str, Any], batch: WebhookBatch) -> None:
+    try:
+        metadata = _Metadata.model_validate(value.get("metadata"))
+    except ValidationError:
+        batch.skipped += 1
+        return
+    names: dict[str, str | None] = {}
+    for raw_contact in value.get("contacts") or []:
+        try:
+            contact = _Contact.model_validate(raw_contact)
+        except ValidationError:
+            continue
+        if contact.wa_id:
+            names[contact.wa_id] = contact.profile.name if contact.profile else None
+    for raw in value.get("messages") or []:
+        try:
+            message = _Message.model_validate(raw)
+        except ValidationError:
+            batch.skipped += 1
+            continue
+        sender = message.sender()
+        if not sender:
+            batch.skipped += 1
+            continue
+        text, reply_id = _text_of(message)
+        batch.messages.append(
+            InboundMessage(
+                phone_number_id=metadata.phone_number_id,
+                wa_message_id=message.id,
+                from_wa_id=sender,
+                profile_name=names.get(sender),
+                kind=message.type,
+                text=text,
+                reply_id=reply_id,
+            )
+        )
+    for raw in value.get("statuses") or []:
+        try:
+            status = _Status.model_validate(raw)
+        except ValidationError:
+            batch.skipped += 1
+            continue
+        error = status.errors[0] if status.errors else None
+        batch.statuses.append(
+            StatusUpdate(
+                phone_number_id=metadata.phone_number_id,
+                wa_message_id=status.id,
+                status=status.status,
+                error_code=error.code if error else None,
+                error_title=error.title if error else None,
+            )
+        )
+
+
+def _text_of(message: _Message) -> tuple[str | None, str | None]:
+    """The words of a message: text body, or the title of a tapped button or list row."""
+    if message.type == "text" and message.text:
+        body = message.text.get("body")
+        return (body if isinstance(body, str) else None), None
+    if message.type == "button" and message.button:
+        return _str(message.button.get("text")), _str(message.button.get("payload"))
+    if message.type == "interactive" and message.interactive:
+        for key in ("button_reply", "list_reply"):
+            reply = message.interactive.get(key)
+            if isinstance(reply, dict):
+                return _str(reply.get("title")), _str(reply.get("id"))
+    return None, None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def split_text(body: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:
+    """Split a long reply at paragraph, line, sentence or word boundaries into parts WhatsApp accepts."""
+    parts: list[str] = []
+    remaining = body.strip()
+    while len(remaining) > limit:
+        window = remaining[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(". "), window.rfind(" "))
+        cut = cut + 1 if cut > limit // 2 else limit
+        parts.append(remaining[:cut].strip())
+        remaining = remaining[cut:].strip()
+    if remaining:
+        parts.append(remaining)
+    return parts
+
+
+class CloudAPIClient:
+    """Sends through Meta's Graph API. Foreign errors become `ChannelError` with `retryable` set."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
+        self._client = httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def send_text(self, *, phone_number_id: str, token: str, to: str, body: str) -> str:
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "text",
+            "text": {"preview_url": False, "body": body},
+        }
+        data = self._post(phone_number_id, token, payload)
+        try:
+            return str(data["messages"][0]["id"])
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ChannelError("Graph API answered without a message id", retryable=False) from exc
+
+    def mark_read(self, *, phone_number_id: str, token: str, message_id: str) -> None:
+        self._post(
+            phone_number_id, token, {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+        )
+
+    def _post(self, phone_number_id: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self._client.post(
+                f"{phone_number_id}/messages", json=payload, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.TimeoutException as exc:
+            raise ChannelError("Graph API timed out", retryable=True) from exc
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"Graph API unreachable ({type(exc).__name__})", retryable=True) from exc
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.is_success:
+            return data if isinstance(data, dict) else {}
+        error = data.get("error", {}) if isinstance(data, dict) else {}
+        code = error.get("code") if isinstance(error, dict) else None
+        retryable = response.status_code == 429 or response.status_code >= 500
+        raise ChannelError(
+            f"Graph API refused the request (HTTP {response.status_code}, code {code})",
+            retryable=retryable,
+            graph_code=code if isinstance(code, int) else None,
+        )

@@ -1,0 +1,1 @@
+"""Settings, database engine, encryption primitives and the error tree; imports nothing else of ours."""

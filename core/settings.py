@@ -1,0 +1,126 @@
+"""Settings from `WEPOS_*` environment variables and `.env`; a bad value stops start-up naming the variable."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+DEFAULT_GRAPH_API_BASE = "https://graph.facebook.com/v23.0"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class LLMProvider(StrEnum):
+    EXTRACTIVE = "extractive"
+    OPENAI = "openai"
+
+
+class Settings(BaseSettings):
+    """Every knob of Wepos. Field `x` is read from `WEPOS_X`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WEPOS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    chroma_url: str | None = None
+
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_api_base: str = DEFAULT_GRAPH_API_BASE
+    whatsapp_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    max_webhook_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+
+    vault_key: SecretStr | None = None
+
+    llm_provider: LLMProvider = LLMProvider.EXTRACTIVE
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    chunk_size: Annotated[int, Field(ge=100, le=8000)] = 700
+    chunk_overlap: Annotated[int, Field(ge=0, le=2000)] = 100
+    retrieval_top_k: Annotated[int, Field(ge=1, le=50)] = 4
+    min_confidence: Annotated[float, Field(ge=-1, le=1)] = 0.35
+    mask_score_threshold: Annotated[float, Field(ge=0, le=1)] = 0.4
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    log_level: str = "INFO"
+
+    @field_validator("whatsapp_api_base", "llm_base_url", "chroma_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return upper
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("WEPOS_CHUNK_OVERLAP must be smaller than WEPOS_CHUNK_SIZE")
+        if self.llm_provider is LLMProvider.OPENAI and not self.llm_model:
+            raise ValueError("WEPOS_LLM_MODEL must be set when WEPOS_LLM_PROVIDER=openai")
+        if self.env is Environment.PRODUCTION:
+            # Generated secrets in the data dir are a development convenience only.
+            for name in ("whatsapp_app_secret", "whatsapp_verify_token", "vault_key"):
+                secret: SecretStr | None = getattr(self, name)
+                if secret is None or len(secret.get_secret_value()) < 16:
+                    raise ValueError(f"WEPOS_{name.upper()} must be set (16+ characters) in production")
+        return self
+
+    @property
+    def database_url_resolved(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'wepos.db').resolve()}"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a validation failure into a `ConfigError` that names each variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            name = f"WEPOS_{field.upper()}" if error["loc"] else "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc

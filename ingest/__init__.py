@@ -1,0 +1,1 @@
+"""Documents in: load -> split -> mask -> embed -> index."""

@@ -1,0 +1,33 @@
+"""Split sections into chunks that carry their document title and heading path as context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.loaders import LoadedDocument
+
+
+@dataclass(frozen=True)
+class Chunk:
+    ordinal: int
+    text: str
+
+
+def split_document(document: LoadedDocument, *, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+        keep_separator="end",
+    )
+    chunks: list[Chunk] = []
+    for section in document.sections:
+        context = " > ".join((document.title, *section.heading_path))
+        pieces = [section.text] if section.atomic else splitter.split_text(section.text)
+        for piece in pieces:
+            piece = piece.strip()
+            if piece:
+                chunks.append(Chunk(len(chunks), f"{context}\n{piece}"))
+    return chunks

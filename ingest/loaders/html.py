@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from bs4 import BeautifulSoup, Tag
+
+from ingest.loaders.base import LoadedDocument, Section, decode_text
+
+_BOILERPLATE = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg", "template"]
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_BLOCKS = {"p", "li", "td", "th", "dd", "dt", "pre", "blockquote", "figcaption"}
+
+
+def load_html(data: bytes, stem: str) -> LoadedDocument:
+    """HTML without navigation and boilerplate, split at headings."""
+    soup = BeautifulSoup(decode_text(data), "html.parser")
+    for tag in soup.find_all(_BOILERPLATE):
+        tag.decompose()
+    for tag in soup.find_all(attrs={"role": ["navigation", "banner", "contentinfo"]}):
+        tag.decompose()
+    title_tag = soup.find("title")
+    title = title_tag.get_text(" ", strip=True) if title_tag else ""
+    body = soup.find("main") or soup.find("article") or soup.body or soup
+    path: list[tuple[int, str]] = []
+    sections: list[Section] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        text = "\n".join(buffer).strip()
+        if text:
+            sections.append(Section(text, tuple(t for _l, t in path)))
+        buffer.clear()
+
+    for element in body.find_all(list(_HEADINGS) + list(_BLOCKS)):
+        if not isinstance(element, Tag):
+            continue
+        # A block nested in another block is read with its parent.
+        if element.name in _BLOCKS and element.find_parent(list(_BLOCKS)) is not None:
+            continue
+        text = element.get_text(" ", strip=True)
+        if not text:
+            continue
+        if element.name in _HEADINGS:
+            flush()
+            level = _HEADINGS[element.name]
+            if level == 1 and not title:
+                title = text
+                continue
+            path[:] = [(lvl, t) for lvl, t in path if lvl < level]
+            path.append((level, text))
+        else:
+            buffer.append(text)
+    flush()
+    return LoadedDocument(title=title or stem, sections=sections)

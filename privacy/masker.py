@@ -1,0 +1,119 @@
+"""Mask personal data with stable placeholders before anything leaves the message, restore it on the way out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from privacy.detect import Detection, Detector, KnownValue
+from privacy.vault import Vault, VaultScope, normalise_value
+
+# Tolerates what language models do to placeholders: case, spaces, a lost underscore ("<person 1>").
+_PLACEHOLDER = re.compile(r"<\s*([A-Za-z]+(?:[ _]+[A-Za-z]+)*)[ _]*(\d+)\s*>")
+
+
+@dataclass(frozen=True)
+class MaskedSpan:
+    """One replaced span, with offsets into the original text. Carries no value."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+    placeholder: str
+
+
+@dataclass(frozen=True)
+class MaskResult:
+    text: str
+    spans: tuple[MaskedSpan, ...]
+
+
+def canonical_placeholder(raw: str) -> str | None:
+    """`< person 1 >` -> `<PERSON_1>`; None when the text is no placeholder at all."""
+    match = _PLACEHOLDER.fullmatch(raw.strip())
+    if not match:
+        return None
+    return f"<{re.sub(r'[ _]+', '_', match.group(1).upper())}_{match.group(2)}>"
+
+
+class Masker:
+    """Detects with a `Detector`, replaces with placeholders from the `Vault`, and reverses it."""
+
+    def __init__(self, detector: Detector, vault: Vault) -> None:
+        self.detector = detector
+        self.vault = vault
+
+    def mask(
+        self,
+        session: Session,
+        text: str,
+        scope: VaultScope,
+        *,
+        known: Sequence[KnownValue] = (),
+        remember: bool = True,
+    ) -> MaskResult:
+        """Mask `text` in `scope`. With `remember`, every value already in the scope is masked again here,
+        even where the detector would miss it this time."""
+        remembered: list[KnownValue] = []
+        if remember:
+            remembered = [KnownValue(kind, value) for kind, value in self.vault.values(session, scope).values()]
+        detections = self.detector.detect(text, [*known, *remembered])
+        return _replace(
+            text,
+            detections,
+            lambda d: self.vault.placeholder_for(session, scope, d.entity_type, text[d.start : d.end]),
+        )
+
+    def preview(self, text: str, known: Sequence[KnownValue] = ()) -> MaskResult:
+        """Mask without a vault (placeholders numbered in memory): for `wepos privacy mask` and evaluation."""
+        numbering: dict[tuple[str, str], str] = {}
+        counts: dict[str, int] = {}
+
+        def allocate(d: Detection) -> str:
+            key = (d.entity_type, normalise_value(d.entity_type, text[d.start : d.end]))
+            if key not in numbering:
+                counts[d.entity_type] = counts.get(d.entity_type, 0) + 1
+                numbering[key] = f"<{d.entity_type}_{counts[d.entity_type]}>"
+            return numbering[key]
+
+        return _replace(text, self.detector.detect(text, known), allocate)
+
+    def unmask(self, session: Session, text: str, scopes: Iterable[VaultScope]) -> str:
+        """Put the originals back. Placeholders unknown in these scopes (invented by a model, or from another
+        conversation) are dropped, never guessed."""
+        originals: dict[str, str] = {}
+        for scope in scopes:
+            originals.update({ph: value for ph, (_kind, value) in self.vault.values(session, scope).items()})
+        return restore(text, originals)
+
+
+def restore(text: str, originals: dict[str, str]) -> str:
+    """Replace each placeholder by its original; drop the unknown ones and tidy the gap they leave."""
+
+    def substitute(match: re.Match[str]) -> str:
+        placeholder = canonical_placeholder(match.group(0))
+        return originals.get(placeholder, "") if placeholder else ""
+
+    restored = _PLACEHOLDER.sub(substitute, text)
+    restored = re.sub(r"[ \t]{2,}", " ", restored)
+    return re.sub(r" +([,.!?;:])", r"\1", restored)
+
+
+def _replace(text: str, detections: list[Detection], allocate: Callable[[Detection], str]) -> MaskResult:
+    spans = [
+        MaskedSpan(d.entity_type, d.start, d.end, d.score, d.recognizer, allocate(d))
+        for d in sorted(detections, key=lambda d: d.start)
+    ]
+    pieces: list[str] = []
+    cursor = 0
+    for span in spans:
+        pieces.append(text[cursor : span.start])
+        pieces.append(span.placeholder)
+        cursor = span.end
+    pieces.append(text[cursor:])
+    return MaskResult("".join(pieces), tuple(spans))

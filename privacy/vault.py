@@ -1,0 +1,93 @@
+"""The vault: original values behind placeholders, encrypted, one scope a conversation or knowledge base."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from core.crypto import SecretBox
+from privacy.models import VaultEntry
+
+
+@dataclass(frozen=True)
+class VaultScope:
+    """Where placeholders live. `label` keeps knowledge placeholders apart from a conversation's."""
+
+    key: str
+    label: str = ""
+
+    @classmethod
+    def conversation(cls, conversation_id: int) -> VaultScope:
+        return cls(f"conv:{conversation_id}")
+
+    @classmethod
+    def knowledge(cls, business_id: int) -> VaultScope:
+        return cls(f"kb:{business_id}", "DOC_")
+
+
+def normalise_value(entity_type: str, value: str) -> str:
+    """The form under which two mentions count as the same value."""
+    if entity_type == "PHONE_NUMBER":
+        return re.sub(r"\D", "", value)
+    return " ".join(value.casefold().split())
+
+
+class Vault:
+    """Hands out stable placeholders and keeps originals sealed with the key ring."""
+
+    def __init__(self, box: SecretBox) -> None:
+        self._box = box
+
+    def placeholder_for(self, session: Session, scope: VaultScope, entity_type: str, value: str) -> str:
+        """The placeholder of this value in this scope, creating it on first sight (same value, same one)."""
+        value_hash = self._box.lookup_hash(normalise_value(entity_type, value))
+        found = session.exec(
+            select(VaultEntry.placeholder).where(VaultEntry.scope == scope.key, VaultEntry.value_hash == value_hash)
+        ).first()
+        if found:
+            return found
+        prefix = f"<{scope.label}{entity_type}_"
+        for _attempt in range(5):
+            count = session.exec(
+                select(func.count())
+                .select_from(VaultEntry)
+                .where(VaultEntry.scope == scope.key, col(VaultEntry.placeholder).startswith(prefix))
+            ).one()
+            placeholder = f"{prefix}{count + 1}>"
+            entry = VaultEntry(
+                scope=scope.key,
+                placeholder=placeholder,
+                entity_type=entity_type,
+                value_hash=value_hash,
+                value_sealed=self._box.seal(value),
+            )
+            try:
+                with session.begin_nested():
+                    session.add(entry)
+            except IntegrityError:
+                # Another worker took the number (or the value) first: look again.
+                found = session.exec(
+                    select(VaultEntry.placeholder).where(
+                        VaultEntry.scope == scope.key, VaultEntry.value_hash == value_hash
+                    )
+                ).first()
+                if found:
+                    return found
+                continue
+            return placeholder
+        raise RuntimeError("could not allocate a vault placeholder")
+
+    def values(self, session: Session, scope: VaultScope) -> dict[str, tuple[str, str]]:
+        """Placeholder -> (entity type, original value) for one scope. For unmasking and re-detection only."""
+        rows = session.exec(select(VaultEntry).where(VaultEntry.scope == scope.key)).all()
+        return {row.placeholder: (row.entity_type, self._box.open(row.value_sealed)) for row in rows}
+
+    def forget_scope(self, session: Session, scope: VaultScope) -> int:
+        """Erase every original of a scope (data-subject erasure); returns how many went."""
+        rows = session.exec(select(VaultEntry).where(VaultEntry.scope == scope.key)).all()
+        for row in rows:
+            session.delete(row)
+        return len(rows)

@@ -1,0 +1,1 @@
+"""Embeddings, the per-business vector index, and search."""
