@@ -12,7 +12,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from core.errors import ConfigError
 from core.settings import LLMProvider, Settings
-from retrieval.search import Passage
+from retrieval.search import Passage, search_query
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -60,7 +60,12 @@ def not_sure(request: AnswerRequest) -> Answer:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1}
+    """Content words, crudely singular ("sundays" matches "sunday")."""
+    return {
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+        for w in _WORD.findall(text.lower())
+        if w not in _STOPWORDS and len(w) > 1
+    }
 
 
 def passage_body(passage: Passage) -> str:
@@ -95,9 +100,10 @@ class ExtractiveResponder:
                     candidates.append((passage, position, sentence.strip()))
         if not candidates:
             return not_sure(request)
-        vectors = self._embeddings.embed_documents([request.question, *[c[2] for c in candidates]])
+        question = search_query(request.question)
+        vectors = self._embeddings.embed_documents([question, *[c[2] for c in candidates]])
         question_vector, sentence_vectors = vectors[0], vectors[1:]
-        question_words = _words(request.question)
+        question_words = _words(question)
         scored = []
         for (passage, position, sentence), vector in zip(candidates, sentence_vectors, strict=True):
             semantic = sum(a * b for a, b in zip(question_vector, vector, strict=True))

@@ -32,6 +32,10 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
 )
 
 
+# Words spaCy's small model often tags as PERSON in shop talk; never personal data.
+COMMON_ALLOW_LIST: tuple[str, ...] = ("Apple Pay", "Google Pay", "PayPal", "WhatsApp", "Wi-Fi", "Klarna")
+
+
 @dataclass(frozen=True)
 class Detection:
     """One span of personal data in a text."""
@@ -64,6 +68,13 @@ def build_analyzer() -> AnalyzerEngine:
         nlp_configuration={
             "nlp_engine_name": "spacy",
             "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+            "ner_model_configuration": {
+                # spaCy labels that are never personal data here; mapped explicitly so none is guessed.
+                "labels_to_ignore": [
+                    "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "FAC", "WORK_OF_ART", "LAW",
+                    "LANGUAGE", "EVENT", "PRODUCT", "ORG",
+                ],
+            },
         }
     ).create_engine()
     registry = RecognizerRegistry(supported_languages=["en"])
@@ -82,10 +93,14 @@ class Detector:
         *,
         entities: Sequence[str] = DEFAULT_ENTITIES,
         score_threshold: float = 0.4,
+        allow_list: Sequence[str] = COMMON_ALLOW_LIST,
     ) -> None:
         self._analyzer = analyzer
-        self.entities = tuple(entities)
+        # Ask only for what some recognizer supports: Presidio warns (and will fail) otherwise.
+        supported = set(analyzer.get_supported_entities(language="en"))
+        self.entities = tuple(e for e in entities if e in supported)
         self._threshold = score_threshold
+        self._allow = {" ".join(word.casefold().split()) for word in allow_list}
 
     def detect(self, text: str, known: Iterable[KnownValue] = ()) -> list[Detection]:
         found: list[Detection] = []
@@ -93,6 +108,8 @@ class Detector:
             for result in self._analyzer.analyze(
                 text=text, language="en", entities=list(self.entities), score_threshold=self._threshold
             ):
+                if " ".join(text[result.start : result.end].casefold().split()) in self._allow:
+                    continue
                 recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
                 found.append(Detection(result.entity_type, result.start, result.end, result.score, recognizer))
         for value in known:

@@ -37,6 +37,9 @@ class MiniLMEmbeddings(Embeddings):
         for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
             os.environ.setdefault(name, "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
         return cls(SentenceTransformer(str(path or packaged_model_path()), device="cpu"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from langchain_core.embeddings import Embeddings
@@ -20,6 +21,18 @@ class Passage:
     score: float
 
 
+_PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
+_QUESTION = re.compile(r"[^.!?\n]*\?")
+
+
+def search_query(masked_text: str) -> str:
+    """What to search for: the questions of a message without its placeholders ("Hi, I'm <PERSON_1>,
+    my number is <PHONE_NUMBER_1>. Do you deliver?" -> "Do you deliver?"); the whole text when it asks none."""
+    text = _PLACEHOLDER.sub(" ", masked_text)
+    questions = [q.strip() for q in _QUESTION.findall(text) if len(q.split()) >= 2]
+    return " ".join(" ".join(questions).split()) if questions else " ".join(text.split())
+
+
 class Retriever:
     """Dense retrieval over one business's collection, best passage first, one passage per document."""
 
@@ -33,7 +46,7 @@ class Retriever:
             return []
         k = k or self.top_k
         # Over-fetch so that de-duplicating by document still fills k places.
-        hits = self.index.query(business_id, self.embeddings.embed_query(query), k * 3)
+        hits = self.index.query(business_id, self.embeddings.embed_query(search_query(query)), k * 3)
         passages: list[Passage] = []
         seen_documents: set[int] = set()
         for hit in sorted(hits, key=lambda h: h.similarity, reverse=True):
