@@ -1,0 +1,233 @@
+"""The spine end to end: real uvicorn, Presidio, MiniLM, Chroma, database and a loopback Graph API."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot.models import Direction, InboundStatus, Message, OutboundStatus
+from core.db import session_scope
+from privacy.models import RedactionEvent, VaultEntry
+from tests.api.conftest import Wepos
+from tests.conftest import PAYLOADS, VERIFY_TOKEN
+from tests.helpers import PHONE_NUMBER_ID, post, signed, status_payload, text_payload
+
+pytestmark = pytest.mark.e2e
+
+QUESTION = (
+    "Hi, this is Maria Lopez, my number is +44 7700 900123 and my email is maria.lopez@example.com. "
+    "When are you open on Sunday?"
+)
+RAW_VALUES = ["Maria", "Lopez", "maria.lopez@example.com", "447700900123", "7700 900123", "900123"]
+
+
+def _messages(wepos: Wepos) -> list[Message]:
+    with session_scope(wepos.runtime.engine) as session:
+        return list(session.exec(select(Message).order_by(Message.id)).all())  # type: ignore[arg-type]
+
+
+def _wait(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_signed_question_gets_one_grounded_reply_with_the_senders_own_name(wepos: Wepos) -> None:
+    response = post(wepos.url, text_payload(QUESTION, wa_message_id="wamid.q1"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "stored": 1, "duplicates": 0, "statuses": 0}
+
+    sends = wepos.graph.wait_for_sends(1)
+    time.sleep(0.3)
+    assert len(wepos.graph.sends) == 1
+    send = sends[0]
+    assert send["path"] == f"/v23.0/{PHONE_NUMBER_ID}/messages"
+    assert send["auth"] == "Bearer EAAtest-token"
+    assert send["json"]["messaging_product"] == "whatsapp"
+    assert send["json"]["to"] == "447700900123"
+    assert send["json"]["type"] == "text"
+    body = send["json"]["text"]["body"]
+    assert "Maria Lopez" in body  # restored on the way out
+    assert "9 am to 1 pm" in body  # the fact, from the opening-hours document
+    assert "Opening hours" in body  # the source is named
+    assert "<" not in body  # no placeholder leaks to the customer
+
+    assert _wait(lambda: len(wepos.graph.reads) == 1)
+    assert wepos.graph.reads[0]["json"] == {"messaging_product": "whatsapp", "status": "read",
+                                             "message_id": "wamid.q1"}
+    inbound, outbound = _messages(wepos)
+    assert inbound.direction == Direction.INBOUND and inbound.status == InboundStatus.ANSWERED
+    assert inbound.text_sealed is None
+    assert inbound.text_masked is not None
+    assert "Maria" not in inbound.text_masked and "<PERSON_1>" in inbound.text_masked
+    assert "<EMAIL_ADDRESS_1>" in inbound.text_masked and "<PHONE_NUMBER_1>" in inbound.text_masked
+    assert outbound.direction == Direction.OUTBOUND and outbound.status == OutboundStatus.SENT
+    assert outbound.text_masked is not None and outbound.text_masked.startswith("Hi <PERSON_1>!")
+    assert outbound.wa_message_id and outbound.wa_message_id.startswith("wamid.out-")
+    with session_scope(wepos.runtime.engine) as session:
+        kinds = sorted(e.entity_type for e in session.exec(
+            select(RedactionEvent).where(RedactionEvent.source_kind == "message")).all())
+    assert kinds == ["EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER"]
+
+
+def test_same_delivery_twice_sends_one_reply(wepos: Wepos) -> None:
+    payload = text_payload("Do you deliver on Mondays?", wa_message_id="wamid.dup")
+    first, second = post(wepos.url, payload), post(wepos.url, payload)
+    assert first.json()["stored"] == 1
+    assert second.status_code == 200 and second.json()["duplicates"] == 1 and second.json()["stored"] == 0
+    wepos.graph.wait_for_sends(1)
+    time.sleep(1.0)
+    assert len(wepos.graph.sends) == 1
+    assert [m.direction for m in _messages(wepos)] == [Direction.INBOUND, Direction.OUTBOUND]
+
+
+def test_missing_signature_is_401_and_wrong_signature_403_and_nothing_is_stored(wepos: Wepos) -> None:
+    raw, headers = signed(text_payload("hello"))
+    missing = post(wepos.url, raw, {"Content-Type": "application/json"})
+    assert missing.status_code == 401 and missing.json()["error"] == "unauthenticated"
+    wrong = post(wepos.url, raw, {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert wrong.status_code == 403
+    tampered = post(wepos.url, raw.replace(b"hello", b"HELLO"), headers)
+    assert tampered.status_code == 403
+    time.sleep(0.5)
+    assert _messages(wepos) == []
+    assert wepos.graph.requests == []
+
+
+def test_verification_handshake_echoes_challenge_only_for_the_right_token(wepos: Wepos) -> None:
+    ok = httpx.get(f"{wepos.url}/webhooks/whatsapp",
+                   params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"})
+    assert ok.status_code == 200 and ok.text == "1158201444"
+    assert ok.headers["content-type"].startswith("text/plain")
+    wrong = httpx.get(f"{wepos.url}/webhooks/whatsapp",
+                      params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"})
+    assert wrong.status_code == 403
+    assert httpx.get(f"{wepos.url}/webhooks/whatsapp").status_code == 403
+
+
+def test_every_shared_payload_is_accepted_without_a_server_error(wepos: Wepos) -> None:
+    files = sorted(p for p in PAYLOADS.glob("*.json") if not p.name.startswith("_")) if PAYLOADS.exists() else []
+    if not files:
+        pytest.skip("../shared/whatsapp-payloads is absent")
+    # The fixtures' number belongs to a second business of ours.
+    from core.tenants import create_business
+
+    with session_scope(wepos.runtime.engine) as session:
+        create_business(session, name="fixtures", phone_number_id="1122334455667", box=wepos.runtime.box,
+                        access_token="EAAother")
+    statuses = {}
+    for path in files:
+        response = post(wepos.url, path.read_bytes())
+        statuses[path.name] = response.status_code
+        # Most fixtures share the id "wamid.xyzxyz" (so the above are duplicates after the first):
+        # again with ids of their own, so that every kind is really handled.
+        unique = path.read_text().replace('"wamid.', f'"wamid.{path.stem}-').replace('"<WHATSAPP_MESSAGE_ID>"', f'"{path.stem}"')
+        statuses[f"{path.name} (unique id)"] = post(wepos.url, unique.encode()).status_code
+    assert statuses == {name: 200 for name in statuses}, statuses
+    assert len(statuses) == 80
+    assert httpx.get(f"{wepos.url}/healthz").json() == {"status": "ok"}
+    # Text-like messages are answered; reactions and system messages only recorded.
+    assert _wait(lambda: all(m.status != InboundStatus.RECEIVED for m in _messages(wepos)
+                             if m.direction == Direction.INBOUND))
+    by_kind: dict[str, set[str]] = {}
+    for message in _messages(wepos):
+        if message.direction == Direction.INBOUND:
+            by_kind.setdefault(message.kind, set()).add(message.status)
+    assert by_kind["reaction"] == {InboundStatus.RECORDED}
+    assert by_kind["system"] == {InboundStatus.RECORDED}
+    assert by_kind["image"] == {InboundStatus.ANSWERED}
+
+
+def test_media_message_gets_a_polite_reply_and_a_reaction_none(wepos: Wepos) -> None:
+    value = text_payload("x", wa_message_id="wamid.img")
+    message = value["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text")
+    message["type"] = "image"
+    message["image"] = {"id": "123", "mime_type": "image/jpeg"}
+    assert post(wepos.url, value).status_code == 200
+    reaction = text_payload("x", wa_message_id="wamid.react")
+    r_message = reaction["entry"][0]["changes"][0]["value"]["messages"][0]
+    r_message.pop("text")
+    r_message["type"] = "reaction"
+    r_message["reaction"] = {"message_id": "wamid.img", "emoji": "👍"}
+    assert post(wepos.url, reaction).status_code == 200
+    sends = wepos.graph.wait_for_sends(1)
+    time.sleep(0.5)
+    assert len(wepos.graph.sends) == 1
+    assert "only read text messages" in sends[0]["json"]["text"]["body"]
+    assert "Maria Lopez" in sends[0]["json"]["text"]["body"]
+
+
+def test_unknown_phone_number_is_acknowledged_and_ignored(wepos: Wepos) -> None:
+    response = post(wepos.url, text_payload("hello", phone_number_id="999999"))
+    assert response.status_code == 200 and response.json()["stored"] == 0
+    assert _messages(wepos) == []
+
+
+def test_malformed_body_with_valid_signature_gets_a_clear_400(wepos: Wepos) -> None:
+    raw, headers = signed(b"{not json")
+    response = post(wepos.url, raw, headers)
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_input", "detail": "webhook body is not valid JSON"}
+
+
+def test_status_callbacks_move_delivery_status_forward_only(wepos: Wepos) -> None:
+    post(wepos.url, text_payload("Can I bring my dog?"))
+    wepos.graph.wait_for_sends(1)
+    assert _wait(lambda: any(m.wa_message_id for m in _messages(wepos) if m.direction == Direction.OUTBOUND))
+    outbound = next(m for m in _messages(wepos) if m.direction == Direction.OUTBOUND)
+    assert outbound.wa_message_id is not None
+    for status in ("delivered", "read", "delivered"):
+        assert post(wepos.url, status_payload(outbound.wa_message_id, status)).status_code == 200
+    assert next(m for m in _messages(wepos) if m.direction == Direction.OUTBOUND).status == OutboundStatus.READ
+
+
+def test_failing_graph_api_is_retried_and_the_reply_is_not_lost(wepos: Wepos) -> None:
+    wepos.graph.failures.extend([503, 500])
+    post(wepos.url, text_payload("Do you sell vegan cakes?"))
+    assert _wait(lambda: len(wepos.graph.sends) == 3, timeout=30)
+    time.sleep(0.3)
+    outbound = [m for m in _messages(wepos) if m.direction == Direction.OUTBOUND]
+    assert len(outbound) == 1
+    assert outbound[0].status == OutboundStatus.SENT and outbound[0].attempts == 3
+    assert "vegan" in wepos.graph.sends[-1]["json"]["text"]["body"]
+
+
+def test_low_confidence_question_says_so_and_flags_the_conversation(wepos: Wepos) -> None:
+    from bot.models import Conversation, ConversationStatus
+
+    post(wepos.url, text_payload("What is the capital of Mongolia?"))
+    sends = wepos.graph.wait_for_sends(1)
+    assert "not sure" in sends[0]["json"]["text"]["body"]
+    with session_scope(wepos.runtime.engine) as session:
+        conversation = session.exec(select(Conversation)).one()
+    assert conversation.status == ConversationStatus.WAITING_FOR_AGENT
+    assert conversation.handoff_reason == "low_confidence"
+
+
+def test_raw_personal_data_appears_nowhere_in_the_data_dir(wepos: Wepos) -> None:
+    post(wepos.url, text_payload(QUESTION))
+    post(wepos.url, text_payload("Thanks Maria here again, can I pay by card? Call me on +44 7700 900123"))
+    wepos.graph.wait_for_sends(2)
+    assert _wait(lambda: len([m for m in _messages(wepos) if m.status == OutboundStatus.SENT]) == 2)
+    with session_scope(wepos.runtime.engine) as session:
+        assert session.exec(select(VaultEntry)).first() is not None
+    wepos.runtime.engine.dispose()  # flush SQLite's WAL into the scan as well
+    scanned = 0
+    for path in wepos.data_dir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            scanned += 1
+            for value in RAW_VALUES:
+                assert value.encode() not in data, f"{value!r} found in {path.relative_to(wepos.data_dir)}"
+                assert value.encode("utf-16-le") not in data
+    assert scanned >= 3  # database, Chroma, logs
+    assert any(p.suffix == ".log" for p in wepos.data_dir.rglob("*"))
+    assert json.dumps(wepos.graph.sends[-1]).count("Maria") >= 1  # …while the customer did see it

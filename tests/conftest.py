@@ -1,0 +1,177 @@
+"""Shared fixtures: heavy engines once per session; a fresh data dir and database for every test."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports Presidio, transformers or Chroma: no network, no telemetry.
+os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+for _name in [n for n in os.environ if n.startswith("WEPOS_") and n != "WEPOS_TEST_DATABASE_URL"]:
+    del os.environ[_name]
+
+import json  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+
+from core.settings import Settings  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PAYLOADS = SHARED / "whatsapp-payloads"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "demo-bakery"
+APP_SECRET = "test-app-secret-0123456789"
+VERIFY_TOKEN = "test-verify-token-0123456789"
+
+
+# --- heavy engines, built once -------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def analyzer():  # type: ignore[no-untyped-def]
+    from privacy.detect import build_analyzer
+
+    return build_analyzer()
+
+
+@pytest.fixture(scope="session")
+def embeddings():  # type: ignore[no-untyped-def]
+    from retrieval.embeddings import MiniLMEmbeddings
+
+    return MiniLMEmbeddings.load()
+
+
+# --- databases ------------------------------------------------------------------------------------
+def _postgres_admin_url() -> str | None:
+    return os.environ.get("WEPOS_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'var' / 'wepos.db'}"
+        return
+    yield from _fresh_postgres()
+
+
+def _fresh_postgres() -> Iterator[str]:
+    admin = _postgres_admin_url()
+    if not admin:
+        pytest.skip("PostgreSQL tests need WEPOS_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at WEPOS_TEST_DATABASE_URL is unreachable: {type(exc).__name__}")
+    name = f"wepos_test_{uuid.uuid4().hex[:12]}"
+    with connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'var' / 'wepos.db'}"
+
+
+def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "whatsapp_app_secret": APP_SECRET,
+        "whatsapp_verify_token": VERIFY_TOKEN,
+        "vault_key": Fernet.generate_key().decode(),
+        "whatsapp_api_base": "http://127.0.0.1:9/v23.0",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+# --- a loopback stand-in for Meta's Graph API ---------------------------------------------------
+class GraphStandIn:
+    """A real HTTP server on loopback that records what Wepos sends and answers like the Graph API."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.failures: list[int] = []  # status codes to answer with before succeeding
+        self._lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with stand_in._lock:
+                    stand_in.requests.append(
+                        {"path": self.path, "auth": self.headers.get("Authorization"), "json": body}
+                    )
+                    failure = stand_in.failures.pop(0) if stand_in.failures else None
+                if failure:
+                    payload: dict[str, Any] = {"error": {"message": "boom", "code": 1 if failure >= 500 else 100}}
+                    self._reply(failure, payload)
+                elif body.get("status") == "read":
+                    self._reply(200, {"success": True})
+                else:
+                    self._reply(200, {"messaging_product": "whatsapp", "contacts": [{"wa_id": body.get("to")}],
+                                      "messages": [{"id": f"wamid.out-{uuid.uuid4().hex}"}]})
+
+            def _reply(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v23.0"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def sends(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if r["json"].get("type") == "text"]
+
+    @property
+    def reads(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if r["json"].get("status") == "read"]
+
+    def wait_for_sends(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.sends) >= count:
+                return self.sends
+            time.sleep(0.05)
+        return self.sends
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphStandIn]:
+    stand_in = GraphStandIn()
+    yield stand_in
+    stand_in.close()
