@@ -220,8 +220,13 @@ def split_text(body: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:
     remaining = body.strip()
     while len(remaining) > limit:
         window = remaining[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(". "), window.rfind(" "))
-        cut = cut + 1 if cut > limit // 2 else limit
+        cut = limit
+        # The strongest boundary in the second half of the window wins: paragraph, line, sentence, word.
+        for boundary in ("\n\n", "\n", ". ", " "):
+            position = window.rfind(boundary)
+            if position > limit // 2:
+                cut = position + len(boundary.rstrip(" ")) if boundary == ". " else position + 1
+                break
         parts.append(remaining[:cut].strip())
         remaining = remaining[cut:].strip()
     if remaining:

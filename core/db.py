@@ -18,12 +18,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def create_db_engine(url: str) -> Engine:
-    """Build the engine; SQLite gets WAL, foreign keys and a busy timeout so threads can share it."""
+def ensure_sqlite_dir(url: str) -> None:
+    """SQLite creates the file but not its folder."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_db_engine(url: str) -> Engine:
+    """Build the engine; SQLite gets WAL, foreign keys and a busy timeout so threads can share it."""
+    if url.startswith("sqlite"):
+        ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from core.db import ensure_sqlite_dir
 from core.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -25,6 +26,7 @@ def upgrade(url: str) -> None:
     """Bring the database to the newest schema."""
     from alembic import command
 
+    ensure_sqlite_dir(url)
     command.upgrade(_config(url), "head")
 
 

@@ -24,7 +24,8 @@ def split_document(document: LoadedDocument, *, chunk_size: int, chunk_overlap: 
     )
     chunks: list[Chunk] = []
     for section in document.sections:
-        context = " > ".join((document.title, *section.heading_path))
+        path = [h for h in section.heading_path if h != document.title]
+        context = " > ".join((document.title, *path))
         pieces = [section.text] if section.atomic else splitter.split_text(section.text)
         for piece in pieces:
             piece = piece.strip()

@@ -41,8 +41,8 @@ def load_html(data: bytes, stem: str) -> LoadedDocument:
         if element.name in _HEADINGS:
             flush()
             level = _HEADINGS[element.name]
-            if level == 1 and not title:
-                title = text
+            if level == 1 and (not title or text == title):
+                title = title or text
                 continue
             path[:] = [(lvl, t) for lvl, t in path if lvl < level]
             path.append((level, text))

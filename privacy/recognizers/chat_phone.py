@@ -18,7 +18,7 @@ class ChatPhoneRecognizer(PatternRecognizer):
         # +CC then groups separated by spaces, dots, dashes or brackets: "+44 7700 900123", "+1 (415) 555-0100".
         Pattern(
             "international",
-            r"(?<![\w+])\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){2,6}(?![\w])",
+            r"(?<![\w+])\+\d{1,3}(?:[ .\-]?(?:\(\d{1,5}\)|\d{1,5})){2,6}(?![\w])",
             0.75,
         ),
         # 00-prefixed international: "0044 7700 900123".

@@ -1,0 +1,128 @@
+"""A turn without FastAPI: the responder (where a language model would sit) sees masked text only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from sqlmodel import select
+
+from api.runtime import Runtime
+from bot.models import Message, OutboundStatus
+from bot.responders import AnswerRequest, Answer, ChatModelResponder, ExtractiveResponder
+from bot.whatsapp import InboundMessage, WebhookBatch
+from core.db import session_scope
+from core.tenants import create_business
+from retrieval.search import Passage
+from tests.conftest import EXAMPLES, make_settings
+
+RAW = ["Maria", "Lopez", "maria.lopez@example.com", "7700 900123", "447700900123"]
+
+
+class RecordingResponder:
+    def __init__(self) -> None:
+        self.requests: list[AnswerRequest] = []
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        self.requests.append(request)
+        return Answer(f"Hello {request.customer}, noted <EMAIL_ADDRESS_1>. <PERSON_9> is invented.", True)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, sqlite_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    printed: list[str] = []
+    rt = Runtime(make_settings(tmp_path / "var", sqlite_url), analyzer=analyzer, embeddings=embeddings,
+                 console=printed.append)
+    rt.printed = printed  # type: ignore[attr-defined]
+    rt.migrate()
+    with session_scope(rt.engine) as session:
+        create_business(session, name="demo", phone_number_id="42", box=rt.box)
+    yield rt
+    rt.close()
+
+
+def _receive(runtime: Runtime, text: str) -> int:
+    batch = WebhookBatch(messages=[InboundMessage("42", "wamid.1", "447700900123", "Maria Lopez", "text", text)])
+    (message_id,) = runtime.intake.accept(batch).stored
+    return message_id
+
+
+def test_the_responder_sees_only_masked_text_and_invented_placeholders_are_dropped(runtime: Runtime) -> None:
+    recorder = RecordingResponder()
+    runtime.__dict__["responder"] = recorder
+    message_id = _receive(runtime, "I'm Maria Lopez (maria.lopez@example.com, +44 7700 900123). Do you deliver?")
+    outcome = runtime.assistant.handle(message_id)
+    assert outcome is not None and len(outcome.replies) == 1
+    (request,) = recorder.requests
+    seen = repr(request)
+    assert all(value not in seen for value in RAW)
+    assert request.customer == "<PERSON_1>"
+    assert request.question == "I'm <PERSON_1> (<EMAIL_ADDRESS_1>, <PHONE_NUMBER_1>). Do you deliver?"
+    # Console mode (no access token): the reply is stored and printed masked.
+    assert runtime.outbox.deliver_due() == 1
+    assert runtime.printed == [  # type: ignore[attr-defined]
+        "[console] reply for conversation 1: Hello <PERSON_1>, noted <EMAIL_ADDRESS_1>. <PERSON_9> is invented."
+    ]
+    with session_scope(runtime.engine) as session:
+        reply = session.exec(select(Message).where(Message.id == outcome.replies[0])).one()
+        assert reply.status == OutboundStatus.PRINTED
+        unmasked = runtime.masker.unmask(session, reply.text_masked or "", [runtime_scope(reply)])
+    assert unmasked == "Hello Maria Lopez, noted maria.lopez@example.com. is invented."
+
+
+def runtime_scope(message: Message):  # type: ignore[no-untyped-def]
+    from privacy.vault import VaultScope
+
+    return VaultScope.conversation(message.conversation_id)
+
+
+def test_a_handled_message_is_not_handled_twice(runtime: Runtime) -> None:
+    runtime.__dict__["responder"] = RecordingResponder()
+    message_id = _receive(runtime, "hello")
+    assert runtime.assistant.handle(message_id) is not None
+    assert runtime.assistant.handle(message_id) is None
+
+
+def test_chat_model_prompt_holds_masked_passages_and_question_only(embeddings) -> None:  # type: ignore[no-untyped-def]
+    model = FakeListChatModel(responses=["We open at 9 am on Sundays [1]."])
+    prompts: list[str] = []
+    original = model._call
+
+    def recording(messages, *args, **kwargs):  # type: ignore[no-untyped-def]
+        prompts.append("\n".join(str(m.content) for m in messages))
+        return original(messages, *args, **kwargs)
+
+    object.__setattr__(model, "_call", recording)
+    responder = ChatModelResponder(model, fallback=ExtractiveResponder(embeddings))
+    passage = Passage("v1", 1, "Hours", "Hours\nOn Sundays we open at 9 am.", 0.7)
+    answer = responder.answer(AnswerRequest(question="<PERSON_1> asks: open on Sunday?", passages=[passage],
+                                            business_name="Crumb", customer="<PERSON_1>"))
+    assert answer.confident and answer.text == "We open at 9 am on Sundays [1]."
+    assert "[1] (Hours) On Sundays we open at 9 am." in prompts[0]
+    assert "<PERSON_1> asks: open on Sunday?" in prompts[0]
+
+
+def test_a_failing_chat_model_falls_back_to_the_extractive_answer(embeddings) -> None:  # type: ignore[no-untyped-def]
+    class Broken(FakeListChatModel):
+        def _call(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise TimeoutError("model down")
+
+    responder = ChatModelResponder(Broken(responses=["x"]), fallback=ExtractiveResponder(embeddings))
+    passage = Passage("v1", 1, "Hours", "Hours\nOn Sundays we open at 9 am.", 0.7)
+    answer = responder.answer(AnswerRequest(question="open on Sunday?", passages=[passage], business_name="Crumb"))
+    assert answer.confident and "On Sundays we open at 9 am." in answer.text and "(Source: Hours)" in answer.text
+
+
+def test_extractive_answer_quotes_the_best_sentence_and_names_the_source(runtime: Runtime) -> None:
+    with session_scope(runtime.engine) as session:
+        business = create_business(session, name="bakery", phone_number_id="43", box=runtime.box)
+    runtime.pipeline.ingest_paths(business.id or 0, sorted(EXAMPLES.iterdir()))
+    passages = runtime.retriever.search(business.id or 0, "Is the delivery free?")
+    answer = ExtractiveResponder(runtime.embeddings).answer(
+        AnswerRequest(question="Is the delivery free?", passages=passages, business_name="Crumb", customer="<PERSON_1>"))
+    assert answer.confident
+    assert answer.text.startswith("Hi <PERSON_1>! ")
+    assert "free for orders over £30" in answer.text
+    assert answer.text.endswith("(Source: Delivery and orders)")

@@ -1,0 +1,182 @@
+"""Ingest of every supported format through real Presidio, MiniLM and Chroma."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import docx
+import pytest
+from sqlmodel import select
+
+from api.runtime import Runtime
+from core.db import session_scope
+from core.tenants import create_business
+from ingest.pipeline import IngestStatus
+from retrieval.models import DocumentStatus, KnowledgeChunk, KnowledgeDocument
+from tests.conftest import make_settings
+
+
+def minimal_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF with a real text layer, written by hand (no PDF writer in the dependencies)."""
+    text = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({line}) '" for line in lines) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(text)} >>\nstream\n{text}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1"))
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+def make_docx(path: Path) -> None:
+    document = docx.Document()
+    document.add_heading("Returns", level=1)
+    document.add_paragraph("Sofas can be returned within 30 days of delivery for a full refund.")
+    document.save(str(path))
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    rt = Runtime(make_settings(tmp_path / "var", database_url), analyzer=analyzer, embeddings=embeddings)
+    rt.migrate()
+    yield rt
+    rt.close()
+
+
+def _business(runtime: Runtime, name: str, phone: str) -> int:
+    with session_scope(runtime.engine) as session:
+        business_id = create_business(session, name=name, phone_number_id=phone, box=runtime.box).id
+    assert business_id is not None
+    return business_id
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "shipping.md").write_text(
+        "# Shipping\n\n## Europe\n\nWe ship sofas to Ireland and France in 10 working days.\n"
+    )
+    (folder / "care.txt").write_text("Sofa care\nClean the cushions weekly with a vacuum cleaner and keep them out of direct sunlight.\n")
+    (folder / "stores.html").write_text(
+        "<html><head><title>Our stores</title></head><body><nav>Home | Shop | Cart</nav>"
+        "<main><h1>Our stores</h1><p>The Leeds showroom opens at 10 am every day.</p></main>"
+        "<footer>Cookie settings</footer></body></html>"
+    )
+    (folder / "faq.csv").write_text("Question,Answer\nDo you assemble sofas?,Yes: assembly is free with delivery.\n")
+    (folder / "warranty.pdf").write_bytes(minimal_pdf(["Every frame has a 15 year warranty."]))
+    make_docx(folder / "returns.docx")
+    return folder
+
+
+def test_every_format_is_ingested_and_found(runtime: Runtime, docs: Path) -> None:
+    business = _business(runtime, "sofa-shop", "201")
+    outcomes = runtime.pipeline.ingest_paths(business, sorted(docs.iterdir()))
+    assert {o.source_name: (o.status, o.chunks) for o in outcomes} == {
+        "care.txt": (IngestStatus.ADDED, 1),
+        "faq.csv": (IngestStatus.ADDED, 1),
+        "returns.docx": (IngestStatus.ADDED, 1),
+        "shipping.md": (IngestStatus.ADDED, 1),
+        "stores.html": (IngestStatus.ADDED, 1),
+        "warranty.pdf": (IngestStatus.ADDED, 1),
+    }
+    expectations = {
+        "How long is the warranty on the frame?": "15 year warranty",
+        "Can I return a sofa?": "30 days",
+        "Do you ship to France?": "Ireland and France",
+        "When does the Leeds showroom open?": "10 am",
+        "Will you assemble my sofa?": "assembly is free",
+        "How do I clean the cushions?": "vacuum cleaner",
+    }
+    for question, fact in expectations.items():
+        top = runtime.retriever.search(business, question)[0]
+        assert fact in top.text, question
+    html = next(p for p in runtime.retriever.search(business, "Leeds showroom") if "Leeds" in p.text)
+    assert "Cookie" not in html.text and "Cart" not in html.text  # boilerplate stripped
+    assert html.text.startswith("Our stores\n")  # title travels with the chunk
+    md = runtime.retriever.search(business, "ship to France")[0]
+    assert md.text.startswith("Shipping > Europe\n")  # heading path travels with the chunk
+
+
+def test_reingest_is_idempotent_and_a_changed_file_replaces_its_chunks(runtime: Runtime, docs: Path) -> None:
+    business = _business(runtime, "sofa-shop", "201")
+    path = docs / "care.txt"
+    first = runtime.pipeline.ingest_paths(business, [path])[0]
+    again = runtime.pipeline.ingest_paths(business, [path])[0]
+    assert (first.status, again.status) == (IngestStatus.ADDED, IngestStatus.UNCHANGED)
+    assert runtime.index.count(business) == 1
+    path.write_text("Sofa care\nUse a damp cloth on leather. Never use bleach.\n\n" + "Keep pets off. " * 80)
+    changed = runtime.pipeline.ingest_paths(business, [path])[0]
+    assert changed.status == IngestStatus.UPDATED and changed.document_id == first.document_id
+    assert changed.chunks >= 2
+    assert runtime.index.count(business) == changed.chunks  # the old chunk left the index
+    with session_scope(runtime.engine) as session:
+        chunks = session.exec(select(KnowledgeChunk)).all()
+    assert len(chunks) == changed.chunks
+    assert all("vacuum" not in p.text for p in runtime.retriever.search(business, "vacuum the cushions"))
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "damaged or not a valid pdf"),
+        ("broken.docx", b"PK\x03\x04 not a zip", "damaged or not a valid docx"),
+        ("empty.txt", b"   \n", "the file is empty"),
+        ("scan.pdf", minimal_pdf([]), "no extractable text"),
+        ("sheet.csv", b"name,price\nsofa,100\n", "needs a 'question' and an 'answer' column"),
+        ("photo.jpg", b"\xff\xd8\xff", "unsupported file type .jpg"),
+    ],
+)
+def test_a_bad_file_gets_a_clear_error_and_the_others_still_ingest(
+    runtime: Runtime, docs: Path, name: str, data: bytes, message: str
+) -> None:
+    business = _business(runtime, "sofa-shop", "201")
+    (docs / name).write_bytes(data)
+    outcomes = {o.source_name: o for o in runtime.pipeline.ingest_paths(business, sorted(docs.iterdir()))}
+    assert outcomes[name].status == IngestStatus.FAILED
+    assert outcomes[name].error is not None and message in outcomes[name].error
+    assert sum(o.status == IngestStatus.ADDED for o in outcomes.values()) == 6
+    with session_scope(runtime.engine) as session:
+        failed = session.exec(select(KnowledgeDocument).where(KnowledgeDocument.source_name == name)).one()
+    assert failed.status == DocumentStatus.FAILED and failed.error == outcomes[name].error
+
+
+def test_personal_data_in_documents_is_masked_before_indexing(runtime: Runtime, tmp_path: Path) -> None:
+    business = _business(runtime, "sofa-shop", "201")
+    path = tmp_path / "contact.md"
+    path.write_text("# Contact\n\nFor trade orders ask Johanna Whitfield on +44 7700 900456 or "
+                    "johanna.whitfield@example.com.\n")
+    outcome = runtime.pipeline.ingest_paths(business, [path])[0]
+    assert outcome.masked_spans == 3
+    passage = runtime.retriever.search(business, "trade orders")[0]
+    assert "Johanna" not in passage.text and "900456" not in passage.text and "whitfield@" not in passage.text
+    assert "<DOC_PERSON_1>" in passage.text and "<DOC_EMAIL_ADDRESS_1>" in passage.text
+    for file in (tmp_path / "var").rglob("*"):
+        if file.is_file():
+            assert b"Johanna" not in file.read_bytes() and b"900456" not in file.read_bytes()
+
+
+def test_one_business_never_retrieves_anothers_chunks(runtime: Runtime, tmp_path: Path) -> None:
+    a, b = _business(runtime, "shop-a", "301"), _business(runtime, "shop-b", "302")
+    (tmp_path / "a.txt").write_text("Shop A secret\nOur staff discount code is ALPHA-2291.\n")
+    (tmp_path / "b.txt").write_text("Shop B hours\nShop B opens at 9 am.\n")
+    runtime.pipeline.ingest_paths(a, [tmp_path / "a.txt"])
+    runtime.pipeline.ingest_paths(b, [tmp_path / "b.txt"])
+    results = runtime.retriever.search(b, "staff discount code", k=10)
+    assert results and all("ALPHA" not in p.text for p in results)
+    assert runtime.index.collection_name(a) != runtime.index.collection_name(b)

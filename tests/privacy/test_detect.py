@@ -1,0 +1,63 @@
+"""Table-driven detection tests: (text, entity, the exact span)."""
+
+from __future__ import annotations
+
+import pytest
+
+from privacy.detect import Detector, KnownValue, resolve_overlaps, Detection
+
+
+@pytest.fixture
+def detector(analyzer) -> Detector:  # type: ignore[no-untyped-def]
+    return Detector(analyzer)
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "span"),
+    [
+        ("call me on +44 7700 900123 please", "PHONE_NUMBER", "+44 7700 900123"),
+        ("my cell is +1 (415) 555-0100", "PHONE_NUMBER", "+1 (415) 555-0100"),
+        ("whatsapp 0044 7700 900123", "PHONE_NUMBER", "0044 7700 900123"),
+        ("phone number 07700 900123", "PHONE_NUMBER", "07700 900123"),
+        ("email maria.lopez@example.com now", "EMAIL_ADDRESS", "maria.lopez@example.com"),
+        ("I am Maria Lopez and I ordered a cake", "PERSON", "Maria Lopez"),
+        ("card 4111 1111 1111 1111 was charged twice", "CREDIT_CARD", "4111 1111 1111 1111"),
+        ("my IBAN is GB82 WEST 1234 5698 7654 32", "IBAN_CODE", "GB82 WEST 1234 5698 7654 32"),
+        ("from 192.168.10.20 I get an error", "IP_ADDRESS", "192.168.10.20"),
+    ],
+)
+def test_detects(detector: Detector, text: str, entity: str, span: str) -> None:
+    found = [(d.entity_type, text[d.start : d.end]) for d in detector.detect(text)]
+    assert (entity, span) in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We open at 10:30 on Sunday",
+        "Do you take Apple Pay?",
+        "Order 12345 costs £30.50",
+        "Delivery to Dublin?",  # a city is kept: the bot needs it to answer
+    ],
+)
+def test_does_not_mask_ordinary_shop_talk(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == []
+
+
+def test_email_is_one_span_not_an_email_plus_a_url(detector: Detector) -> None:
+    text = "mail maria.lopez@example.com"
+    assert [(d.entity_type, d.start, d.end) for d in detector.detect(text)] == [("EMAIL_ADDRESS", 5, 28)]
+
+
+def test_known_profile_name_is_found_whatever_the_case(detector: Detector) -> None:
+    text = "hey, zed quixley again"
+    found = detector.detect(text, [KnownValue("PERSON", "Zed Quixley")])
+    assert [(d.entity_type, text[d.start : d.end], d.recognizer) for d in found] == [
+        ("PERSON", "zed quixley", "KnownValue")
+    ]
+
+
+def test_overlaps_keep_the_longer_span() -> None:
+    spans = [Detection("URL", 5, 10, 0.5, "u"), Detection("EMAIL_ADDRESS", 0, 15, 1.0, "e"),
+             Detection("PERSON", 20, 25, 0.85, "p")]
+    assert [d.entity_type for d in resolve_overlaps(spans)] == ["EMAIL_ADDRESS", "PERSON"]

@@ -1,0 +1,49 @@
+"""Imports point one way: api -> bot -> (retrieval, privacy) -> core; ingest -> (retrieval, privacy) -> core."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ALLOWED = {
+    "core": set(),
+    "privacy": {"core"},
+    "retrieval": {"core"},
+    "ingest": {"core", "privacy", "retrieval"},
+    "bot": {"core", "privacy", "retrieval"},
+    "api": {"core", "privacy", "retrieval", "ingest", "bot"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_packages_import_only_downwards() -> None:
+    violations = []
+    for package, allowed in ALLOWED.items():
+        for path in (ROOT / package).rglob("*.py"):
+            for imported in _imports(path) & set(ALLOWED):
+                if imported != package and imported not in allowed:
+                    violations.append(f"{path.relative_to(ROOT)} imports {imported}")
+    assert violations == []
+
+
+def test_importing_the_app_loads_no_heavy_engine() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, api.main, api.cli; "
+        "heavy = [m for m in ('torch', 'presidio_analyzer', 'spacy', 'sentence_transformers', 'chromadb') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == ""
