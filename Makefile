@@ -24,6 +24,8 @@ run: install
 	$(BIN)/wepos serve
 
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -16,8 +16,11 @@ from core.errors import WeposError
 if TYPE_CHECKING:
     from api.runtime import Runtime
 
-app = typer.Typer(help="Wepos: a privacy-first WhatsApp Business assistant.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Wepos: a privacy-first WhatsApp Business assistant.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 tenant_app = typer.Typer(help="Manage businesses (tenants).", no_args_is_help=True)
 privacy_app = typer.Typer(help="Personal-data tools.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
@@ -60,7 +63,7 @@ def serve(
         f"Wepos is starting on http://{host}:{port} (data in {settings.data_dir.resolve()}).\n"
         f"  Webhook for Meta:  http://{host}:{port}/webhooks/whatsapp\n"
         f"  Talk to the demo:  .venv/bin/wepos chat --tenant {DEMO_TENANT}   (in another terminal)\n"
-        f"  Ask without chat:  .venv/bin/wepos ask --tenant {DEMO_TENANT} \"When are you open?\""
+        f'  Ask without chat:  .venv/bin/wepos ask --tenant {DEMO_TENANT} "When are you open?"'
     )
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
@@ -76,7 +79,9 @@ def migrate() -> None:
 def tenant_create(
     name: Annotated[str, typer.Argument(help="Slug, e.g. acme-shop.")],
     phone_number_id: Annotated[str, typer.Option("--phone-number-id", help="The Cloud API phone_number_id.")],
-    access_token: Annotated[str | None, typer.Option(help="Cloud API bearer token; omit for console mode.")] = None,
+    access_token: Annotated[
+        str | None, typer.Option(help="Cloud API bearer token; omit for console mode.")
+    ] = None,
     display_name: Annotated[str | None, typer.Option(help="Name shown in replies.")] = None,
 ) -> None:
     """Register a business and its WhatsApp number."""
@@ -86,8 +91,12 @@ def tenant_create(
     runtime = _runtime()
     with session_scope(runtime.engine) as session:
         business = create_business(
-            session, name=name, phone_number_id=phone_number_id, box=runtime.box,
-            display_name=display_name, access_token=access_token,
+            session,
+            name=name,
+            phone_number_id=phone_number_id,
+            box=runtime.box,
+            display_name=display_name,
+            access_token=access_token,
         )
         mode = "Cloud API" if access_token else "console mode (no access token)"
         typer.echo(f"tenant {business.name} (id {business.id}) created, {mode}")
@@ -96,13 +105,13 @@ def tenant_create(
 @tenant_app.command("list")
 def tenant_list() -> None:
     """List businesses."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from core.db import session_scope
     from core.tenants import Business
 
     with session_scope(_runtime().engine) as session:
-        for business in session.exec(select(Business).order_by(Business.id)).all():
+        for business in session.exec(select(Business).order_by(col(Business.id))).all():
             mode = "cloud-api" if business.access_token_sealed else "console"
             typer.echo(f"{business.id}\t{business.name}\t{business.phone_number_id}\t{mode}")
 
@@ -175,7 +184,10 @@ def demo() -> None:
     with session_scope(runtime.engine) as session:
         if not session.exec(select(Business).where(Business.name == DEMO_TENANT)).first():
             create_business(
-                session, name=DEMO_TENANT, phone_number_id=DEMO_PHONE_NUMBER_ID, box=runtime.box,
+                session,
+                name=DEMO_TENANT,
+                phone_number_id=DEMO_PHONE_NUMBER_ID,
+                box=runtime.box,
                 display_name="Crumb & Co. Bakery",
             )
     _ingest(runtime, DEMO_TENANT, [EXAMPLES_DIR])
@@ -198,20 +210,31 @@ def ask(
     runtime = _runtime()
     with session_scope(runtime.engine) as session:
         business = get_business_by_name(session, tenant)
-        knowledge = {ph: v for ph, (_t, v) in runtime.vault.values(session, VaultScope.knowledge(business.id or 0)).items()}
+        knowledge = {
+            ph: v
+            for ph, (_t, v) in runtime.vault.values(session, VaultScope.knowledge(business.id or 0)).items()
+        }
     masked = runtime.masker.preview(question)
     passages = runtime.retriever.search(business.id or 0, masked.text)
     answer = runtime.responder.answer(
-        AnswerRequest(question=masked.text, passages=passages, business_name=business.display_name,
-                      min_confidence=runtime.settings.min_confidence)
+        AnswerRequest(
+            question=masked.text,
+            passages=passages,
+            business_name=business.display_name,
+            min_confidence=runtime.settings.min_confidence,
+        )
     )
     result = {
         "answer": restore(answer.text, knowledge),
         "confident": answer.confident,
-        "sources": [{"document_id": p.document_id, "title": p.title, "score": round(p.score, 4)} for p in passages],
+        "sources": [
+            {"document_id": p.document_id, "title": p.title, "score": round(p.score, 4)} for p in passages
+        ],
         "masked_question": masked.text,
-        "masked": [{"type": s.entity_type, "start": s.start, "end": s.end, "score": round(s.score, 3)}
-                   for s in masked.spans],
+        "masked": [
+            {"type": s.entity_type, "start": s.start, "end": s.end, "score": round(s.score, 3)}
+            for s in masked.spans
+        ],
     }
     if as_json:
         typer.echo(json.dumps(result, indent=2))
@@ -250,15 +273,25 @@ def chat(
         business = get_business_by_name(session, tenant)
     typer.echo(f"Chatting with {business.display_name} as {name} (+{sender}). Empty line or Ctrl-D to quit.")
     with httpx.Client(base_url=url, timeout=10) as client:
-        for line in sys.stdin if not sys.stdin.isatty() else iter(lambda: typer.prompt("you", default=""), ""):
+        for line in (
+            sys.stdin if not sys.stdin.isatty() else iter(lambda: typer.prompt("you", default=""), "")
+        ):
             text = line.strip()
             if not text:
                 break
             wa_message_id = f"wamid.cli-{uuid.uuid4().hex}"
-            body = json.dumps(webhook_payload(business.phone_number_id, sender, name, wa_message_id, text)).encode()
+            body = json.dumps(
+                webhook_payload(business.phone_number_id, sender, name, wa_message_id, text)
+            ).encode()
             try:
-                response = client.post("/webhooks/whatsapp", content=body, headers={
-                    "Content-Type": "application/json", SIGNATURE_HEADER: sign(runtime.app_secret, body)})
+                response = client.post(
+                    "/webhooks/whatsapp",
+                    content=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        SIGNATURE_HEADER: sign(runtime.app_secret, body),
+                    },
+                )
             except httpx.HTTPError as exc:
                 _fail(f"cannot reach {url} ({type(exc).__name__}); is `wepos serve` running?")
             if response.status_code != 200:
@@ -268,57 +301,89 @@ def chat(
             while time.monotonic() < deadline and not shown:
                 time.sleep(0.3)
                 with session_scope(runtime.engine) as session:
-                    inbound = session.exec(select(Message).where(Message.wa_message_id == wa_message_id)).first()
+                    inbound = session.exec(
+                        select(Message).where(Message.wa_message_id == wa_message_id)
+                    ).first()
                     if inbound is None:
                         continue
                     replies = session.exec(
                         select(Message).where(Message.in_reply_to_id == inbound.id).order_by(col(Message.id))
                     ).all()
                     originals = {}
-                    for scope in (VaultScope.conversation(inbound.conversation_id),
-                                  VaultScope.knowledge(business.id or 0)):
-                        originals.update({ph: v for ph, (_t, v) in runtime.vault.values(session, scope).items()})
+                    for scope in (
+                        VaultScope.conversation(inbound.conversation_id),
+                        VaultScope.knowledge(business.id or 0),
+                    ):
+                        originals.update(
+                            {ph: v for ph, (_t, v) in runtime.vault.values(session, scope).items()}
+                        )
                     for reply in replies:
-                        typer.secho(f"{business.display_name}: {restore(reply.text_masked or '', originals)}",
-                                    fg="green")
+                        typer.secho(
+                            f"{business.display_name}: {restore(reply.text_masked or '', originals)}",
+                            fg="green",
+                        )
                         shown = True
             if not shown:
                 typer.secho("(no reply yet; it will still be answered)", fg="yellow")
 
 
-def webhook_payload(phone_number_id: str, sender: str, name: str, wa_message_id: str, text: str) -> dict[str, object]:
+def webhook_payload(
+    phone_number_id: str, sender: str, name: str, wa_message_id: str, text: str
+) -> dict[str, object]:
     """A WhatsApp Cloud API text-message webhook body, as Meta sends it."""
     return {
         "object": "whatsapp_business_account",
-        "entry": [{
-            "id": "0",
-            "changes": [{
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
-                    "contacts": [{"profile": {"name": name}, "wa_id": sender}],
-                    "messages": [{"from": sender, "id": wa_message_id, "timestamp": str(int(time.time())),
-                                  "type": "text", "text": {"body": text}}],
-                },
-            }],
-        }],
+        "entry": [
+            {
+                "id": "0",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550000000",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "contacts": [{"profile": {"name": name}, "wa_id": sender}],
+                            "messages": [
+                                {
+                                    "from": sender,
+                                    "id": wa_message_id,
+                                    "timestamp": str(int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
 @privacy_app.command("mask")
 def privacy_mask(
     text: Annotated[str, typer.Argument(help="Text to mask.")],
-    as_json: Annotated[bool, typer.Option("--json", help='{"masked": ..., "entities": [...]}, no raw values.')] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='{"masked": ..., "entities": [...]}, no raw values.')
+    ] = False,
 ) -> None:
     """Show what Wepos would mask in a text (nothing is stored)."""
     result = _runtime().masker.preview(text)
     if as_json:
-        typer.echo(json.dumps({
-            "masked": result.text,
-            "entities": [{"type": s.entity_type, "start": s.start, "end": s.end, "score": round(s.score, 3)}
-                         for s in result.spans],
-        }))
+        typer.echo(
+            json.dumps(
+                {
+                    "masked": result.text,
+                    "entities": [
+                        {"type": s.entity_type, "start": s.start, "end": s.end, "score": round(s.score, 3)}
+                        for s in result.spans
+                    ],
+                }
+            )
+        )
     else:
         typer.echo(result.text)
 

@@ -150,7 +150,9 @@ class Runtime:
     @cached_property
     def outbox(self) -> Outbox:
         kwargs = {"console": self._console} if callable(self._console) else {}
-        return Outbox(engine=self.engine, box=self.box, masker=self.masker, client=self.graph_client, **kwargs)  # type: ignore[arg-type]
+        return Outbox(
+            engine=self.engine, box=self.box, masker=self.masker, client=self.graph_client, **kwargs
+        )  # type: ignore[arg-type]
 
     @cached_property
     def intake(self) -> WebhookIntake:

@@ -93,7 +93,10 @@ class Assistant:
                 message.text_sealed = None
                 assert message.id is not None
                 record_redactions(
-                    session, business_id=business.id or 0, source_kind="message", source_id=message.id,
+                    session,
+                    business_id=business.id or 0,
+                    source_kind="message",
+                    source_id=message.id,
                     spans=mask.spans,
                 )
 
@@ -170,7 +173,9 @@ class Assistant:
                 customer = self._masker.vault.placeholder_for(session, scope, "PERSON", name)
                 known.append(KnownValue("PERSON", name))
                 # "I'm Maria" from a "Maria Lopez": each name part on its own is the person too.
-                known.extend(KnownValue("PERSON", part) for part in name.split() if len(part) >= 3 and part.isalpha())
+                known.extend(
+                    KnownValue("PERSON", part) for part in name.split() if len(part) >= 3 and part.isalpha()
+                )
         return customer, known
 
     def _history(self, session: Session, conversation_id: int, *, before: int) -> list[tuple[str, str]]:

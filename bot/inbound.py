@@ -48,8 +48,10 @@ class WebhookIntake:
                 business = find_business_by_phone_number_id(session, inbound.phone_number_id)
                 if business is None:
                     result.unknown_number += 1
-                    log.warning("message for unknown phone number id ignored",
-                                extra={"phone_number_id": inbound.phone_number_id})
+                    log.warning(
+                        "message for unknown phone number id ignored",
+                        extra={"phone_number_id": inbound.phone_number_id},
+                    )
                     continue
                 message_id = self._store(session, business, inbound)
             if message_id is None:
@@ -88,12 +90,18 @@ class WebhookIntake:
         session.flush()
         log.info(
             "inbound message stored",
-            extra={"business_id": business.id, "conversation_id": conversation.id, "message_id": message.id,
-                   "kind": inbound.kind},
+            extra={
+                "business_id": business.id,
+                "conversation_id": conversation.id,
+                "message_id": message.id,
+                "kind": inbound.kind,
+            },
         )
         return None if inbound.silent else message.id
 
-    def contact_for(self, session: Session, business_id: int, wa_id: str, profile_name: str | None) -> Contact:
+    def contact_for(
+        self, session: Session, business_id: int, wa_id: str, profile_name: str | None
+    ) -> Contact:
         """Find a contact by the keyed hash of their number, creating it (sealed) on first contact."""
         wa_hash = self._box.lookup_hash(wa_id)
         contact = session.exec(

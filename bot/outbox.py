@@ -115,13 +115,19 @@ class Outbox:
             message.status = OutboundStatus.FAILED
         log.warning(
             "send failed",
-            extra={"message_id": message.id, "retryable": exc.retryable, "graph_code": exc.graph_code,
-                   "attempts": message.attempts},
+            extra={
+                "message_id": message.id,
+                "retryable": exc.retryable,
+                "graph_code": exc.graph_code,
+                "attempts": message.attempts,
+            },
         )
 
     def _mark_read(self, business: Business, token: str, wa_message_id: str) -> None:
         """Best effort: a failed read receipt is logged, never retried and never blocks a reply."""
         try:
-            self._client.mark_read(phone_number_id=business.phone_number_id, token=token, message_id=wa_message_id)
+            self._client.mark_read(
+                phone_number_id=business.phone_number_id, token=token, message_id=wa_message_id
+            )
         except ChannelError as exc:
             log.info("mark-read failed", extra={"business_id": business.id, "retryable": exc.retryable})

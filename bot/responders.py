@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.embeddings import Embeddings
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from core.errors import ConfigError
 from core.settings import LLMProvider, Settings
@@ -22,8 +22,56 @@ log = logging.getLogger(__name__)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(<])|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from how i if in is it its me my of on or our so that the to "
-    "we what when where which who why will with you your yours have has there this those these".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "that",
+        "the",
+        "to",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+        "yours",
+        "have",
+        "has",
+        "there",
+        "this",
+        "those",
+        "these",
+    ]
 )
 
 
@@ -148,7 +196,9 @@ class ChatModelResponder:
         if not usable:
             return not_sure(request)
         passages = "\n".join(f"[{i}] ({p.title}) {passage_body(p)}" for i, p in enumerate(usable, start=1))
-        messages = [SystemMessage(SYSTEM_PROMPT.format(business=request.business_name, passages=passages))]
+        messages: list[BaseMessage] = [
+            SystemMessage(SYSTEM_PROMPT.format(business=request.business_name, passages=passages))
+        ]
         for role, text in request.history[-6:]:
             messages.append(HumanMessage(text) if role == "customer" else SystemMessage(f"(you said) {text}"))
         customer = f" (the customer is {request.customer})" if request.customer else ""

@@ -237,7 +237,9 @@ def split_text(body: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:
 class CloudAPIClient:
     """Sends through Meta's Graph API. Foreign errors become `ChannelError` with `retryable` set."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self._client = httpx.Client(base_url=base_url.rstrip("/") + "/", timeout=timeout, transport=transport)
 
     def close(self) -> None:
@@ -259,7 +261,9 @@ class CloudAPIClient:
 
     def mark_read(self, *, phone_number_id: str, token: str, message_id: str) -> None:
         self._post(
-            phone_number_id, token, {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+            phone_number_id,
+            token,
+            {"messaging_product": "whatsapp", "status": "read", "message_id": message_id},
         )
 
     def _post(self, phone_number_id: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:

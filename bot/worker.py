@@ -24,7 +24,9 @@ MAX_TURN_ATTEMPTS = 5
 
 
 class TurnWorker:
-    def __init__(self, *, engine: Engine, assistant: Assistant, outbox: Outbox, poll_interval: float = 1.0) -> None:
+    def __init__(
+        self, *, engine: Engine, assistant: Assistant, outbox: Outbox, poll_interval: float = 1.0
+    ) -> None:
         self._engine = engine
         self._assistant = assistant
         self._outbox = outbox

@@ -56,7 +56,9 @@ def create_business(
 ) -> Business:
     """Register a business and its WhatsApp number; names are lower-case slugs."""
     if not _NAME.match(name):
-        raise InvalidInput("tenant name must be 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
+        raise InvalidInput(
+            "tenant name must be 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit"
+        )
     if not phone_number_id.isdigit():
         raise InvalidInput("phone number id must be digits (the Cloud API's phone_number_id)")
     if session.exec(select(Business).where(Business.name == name)).first():

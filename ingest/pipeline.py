@@ -16,9 +16,9 @@ from sqlmodel import Session, select
 
 from core.db import session_scope, utcnow
 from core.errors import EmptyDocument, IngestError
-from ingest.chunking import split_document
+from ingest.chunking import Chunk, split_document
 from ingest.loaders import format_of, load_document
-from privacy.masker import Masker
+from privacy.masker import Masker, MaskResult
 from privacy.redaction import record_redactions
 from privacy.vault import VaultScope
 from retrieval.models import DocumentStatus, KnowledgeChunk, KnowledgeDocument
@@ -78,7 +78,9 @@ class IngestPipeline:
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                outcome = IngestOutcome(path.name, IngestStatus.FAILED, error=f"{path.name}: cannot read ({exc.strerror})")
+                outcome = IngestOutcome(
+                    path.name, IngestStatus.FAILED, error=f"{path.name}: cannot read ({exc.strerror})"
+                )
             else:
                 outcome = self.ingest_bytes(business_id, path.name, data)
             outcomes.append(outcome)
@@ -91,7 +93,11 @@ class IngestPipeline:
         content_hash = hashlib.sha256(data).hexdigest()
         with session_scope(self._engine) as session:
             existing = _find_document(session, business_id, source_name)
-            if existing and existing.content_hash == content_hash and existing.status == DocumentStatus.INDEXED:
+            if (
+                existing
+                and existing.content_hash == content_hash
+                and existing.status == DocumentStatus.INDEXED
+            ):
                 return IngestOutcome(source_name, IngestStatus.UNCHANGED, existing.id, existing.chunk_count)
         try:
             fmt = format_of(source_name)
@@ -123,7 +129,7 @@ class IngestPipeline:
         return outcome
 
     def _index_document(
-        self, business_id: int, source_name: str, fmt: str, content_hash: str, title: str, chunks: list
+        self, business_id: int, source_name: str, fmt: str, content_hash: str, title: str, chunks: list[Chunk]
     ) -> IngestOutcome:
         scope = VaultScope.knowledge(business_id)
         with session_scope(self._engine) as session:
@@ -136,7 +142,9 @@ class IngestPipeline:
                 session.add(document)
                 session.flush()
             assert document.id is not None
-            old_rows = session.exec(select(KnowledgeChunk).where(KnowledgeChunk.document_id == document.id)).all()
+            old_rows = session.exec(
+                select(KnowledgeChunk).where(KnowledgeChunk.document_id == document.id)
+            ).all()
             old_vector_ids = [row.vector_id for row in old_rows]
             for row in old_rows:
                 session.delete(row)
@@ -146,7 +154,7 @@ class IngestPipeline:
             masked_spans = 0
             indexed: list[IndexedChunk] = []
             masked_texts: list[str] = []
-            rows: list[tuple[KnowledgeChunk, object]] = []
+            rows: list[tuple[KnowledgeChunk, MaskResult]] = []
             for chunk in chunks:
                 masked = self._masker.mask(session, chunk.text, scope, remember=False)
                 row = KnowledgeChunk(
@@ -162,7 +170,11 @@ class IngestPipeline:
             for row, masked in rows:
                 assert row.id is not None
                 masked_spans += record_redactions(
-                    session, business_id=business_id, source_kind="chunk", source_id=row.id, spans=masked.spans  # type: ignore[attr-defined]
+                    session,
+                    business_id=business_id,
+                    source_kind="chunk",
+                    source_id=row.id,
+                    spans=masked.spans,
                 )
             vectors = self._embeddings.embed_documents(masked_texts)
             for (row, _masked), text, vector in zip(rows, masked_texts, vectors, strict=True):

@@ -71,8 +71,18 @@ def build_analyzer() -> AnalyzerEngine:
             "ner_model_configuration": {
                 # spaCy labels that are never personal data here; mapped explicitly so none is guessed.
                 "labels_to_ignore": [
-                    "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "FAC", "WORK_OF_ART", "LAW",
-                    "LANGUAGE", "EVENT", "PRODUCT", "ORG",
+                    "CARDINAL",
+                    "ORDINAL",
+                    "MONEY",
+                    "PERCENT",
+                    "QUANTITY",
+                    "FAC",
+                    "WORK_OF_ART",
+                    "LAW",
+                    "LANGUAGE",
+                    "EVENT",
+                    "PRODUCT",
+                    "ORG",
                 ],
             },
         }
@@ -111,7 +121,9 @@ class Detector:
                 if " ".join(text[result.start : result.end].casefold().split()) in self._allow:
                     continue
                 recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
-                found.append(Detection(result.entity_type, result.start, result.end, result.score, recognizer))
+                found.append(
+                    Detection(result.entity_type, result.start, result.end, result.score, recognizer)
+                )
         for value in known:
             found.extend(find_known(text, value))
         return resolve_overlaps(found)

@@ -61,7 +61,9 @@ class Masker:
         even where the detector would miss it this time."""
         remembered: list[KnownValue] = []
         if remember:
-            remembered = [KnownValue(kind, value) for kind, value in self.vault.values(session, scope).values()]
+            remembered = [
+                KnownValue(kind, value) for kind, value in self.vault.values(session, scope).values()
+            ]
         detections = self.detector.detect(text, [*known, *remembered])
         return _replace(
             text,

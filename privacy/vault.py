@@ -45,7 +45,9 @@ class Vault:
         """The placeholder of this value in this scope, creating it on first sight (same value, same one)."""
         value_hash = self._box.lookup_hash(normalise_value(entity_type, value))
         found = session.exec(
-            select(VaultEntry.placeholder).where(VaultEntry.scope == scope.key, VaultEntry.value_hash == value_hash)
+            select(VaultEntry.placeholder).where(
+                VaultEntry.scope == scope.key, VaultEntry.value_hash == value_hash
+            )
         ).first()
         if found:
             return found

@@ -55,7 +55,9 @@ class Retriever:
                 continue
             seen_documents.add(document_id)
             passages.append(
-                Passage(hit.vector_id, document_id, str(hit.metadata.get("title", "")), hit.text, hit.similarity)
+                Passage(
+                    hit.vector_id, document_id, str(hit.metadata.get("title", "")), hit.text, hit.similarity
+                )
             )
             if len(passages) == k:
                 break

@@ -66,7 +66,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def _fresh_postgres() -> Iterator[str]:
     admin = _postgres_admin_url()
     if not admin:
-        pytest.skip("PostgreSQL tests need WEPOS_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)")
+        pytest.skip(
+            "PostgreSQL tests need WEPOS_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/test)"
+        )
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -123,13 +125,21 @@ class GraphStandIn:
                     )
                     failure = stand_in.failures.pop(0) if stand_in.failures else None
                 if failure:
-                    payload: dict[str, Any] = {"error": {"message": "boom", "code": 1 if failure >= 500 else 100}}
+                    payload: dict[str, Any] = {
+                        "error": {"message": "boom", "code": 1 if failure >= 500 else 100}
+                    }
                     self._reply(failure, payload)
                 elif body.get("status") == "read":
                     self._reply(200, {"success": True})
                 else:
-                    self._reply(200, {"messaging_product": "whatsapp", "contacts": [{"wa_id": body.get("to")}],
-                                      "messages": [{"id": f"wamid.out-{uuid.uuid4().hex}"}]})
+                    self._reply(
+                        200,
+                        {
+                            "messaging_product": "whatsapp",
+                            "contacts": [{"wa_id": body.get("to")}],
+                            "messages": [{"id": f"wamid.out-{uuid.uuid4().hex}"}],
+                        },
+                    )
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -22,29 +22,76 @@ from tests.conftest import APP_SECRET
 PHONE_NUMBER_ID = "100000000000001"
 
 
-def text_payload(text: str, *, sender: str = "447700900123", name: str = "Maria Lopez",
-                 wa_message_id: str | None = None, phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+def text_payload(
+    text: str,
+    *,
+    sender: str = "447700900123",
+    name: str = "Maria Lopez",
+    wa_message_id: str | None = None,
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> dict[str, Any]:
     return {
         "object": "whatsapp_business_account",
-        "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
-            "contacts": [{"profile": {"name": name}, "wa_id": sender}],
-            "messages": [{"from": sender, "id": wa_message_id or f"wamid.{uuid.uuid4().hex}",
-                          "timestamp": str(int(time.time())), "type": "text", "text": {"body": text}}],
-        }}]}],
+        "entry": [
+            {
+                "id": "0",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550000000",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "contacts": [{"profile": {"name": name}, "wa_id": sender}],
+                            "messages": [
+                                {
+                                    "from": sender,
+                                    "id": wa_message_id or f"wamid.{uuid.uuid4().hex}",
+                                    "timestamp": str(int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
-def status_payload(wa_message_id: str, status: str, *, phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]:
+def status_payload(
+    wa_message_id: str, status: str, *, phone_number_id: str = PHONE_NUMBER_ID
+) -> dict[str, Any]:
     return {
         "object": "whatsapp_business_account",
-        "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
-            "statuses": [{"id": wa_message_id, "status": status, "timestamp": str(int(time.time())),
-                          "recipient_id": "447700900123"}],
-        }}]}],
+        "entry": [
+            {
+                "id": "0",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550000000",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "statuses": [
+                                {
+                                    "id": wa_message_id,
+                                    "status": status,
+                                    "timestamp": str(int(time.time())),
+                                    "recipient_id": "447700900123",
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
@@ -63,8 +110,9 @@ def free_port() -> int:
 def running_server(runtime: Runtime) -> Iterator[str]:
     """The real app under uvicorn on a loopback port; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -45,5 +45,7 @@ def test_importing_the_app_loads_no_heavy_engine() -> None:
         "heavy = [m for m in ('torch', 'presidio_analyzer', 'spacy', 'sentence_transformers', 'chromadb') "
         "if m in sys.modules]; print(','.join(heavy))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert result.stdout.strip() == ""

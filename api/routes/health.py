@@ -32,4 +32,6 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 
     checks = await run_in_threadpool(check)
     ready = all(checks.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    )

@@ -34,7 +34,9 @@ def format_of(name: str) -> str:
     suffix = PurePath(name).suffix.lower()
     if suffix not in LOADERS:
         supported = ", ".join(sorted(LOADERS))
-        raise UnsupportedFormat(f"{PurePath(name).name}: unsupported file type {suffix or '(none)'}; use {supported}")
+        raise UnsupportedFormat(
+            f"{PurePath(name).name}: unsupported file type {suffix or '(none)'}; use {supported}"
+        )
     return LOADERS[suffix][0]
 
 
@@ -48,5 +50,7 @@ def load_document(name: str, data: bytes) -> LoadedDocument:
     except IngestError:
         raise
     except Exception as exc:
-        raise CorruptDocument(f"{PurePath(name).name}: the file is damaged or not a valid {_fmt} file") from exc
+        raise CorruptDocument(
+            f"{PurePath(name).name}: the file is damaged or not a valid {_fmt} file"
+        ) from exc
     return document

@@ -4,7 +4,19 @@ from bs4 import BeautifulSoup, Tag
 
 from ingest.loaders.base import LoadedDocument, Section, decode_text
 
-_BOILERPLATE = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg", "template"]
+_BOILERPLATE = [
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+    "template",
+]
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCKS = {"p", "li", "td", "th", "dd", "dt", "pre", "blockquote", "figcaption"}
 
@@ -14,7 +26,7 @@ def load_html(data: bytes, stem: str) -> LoadedDocument:
     soup = BeautifulSoup(decode_text(data), "html.parser")
     for tag in soup.find_all(_BOILERPLATE):
         tag.decompose()
-    for tag in soup.find_all(attrs={"role": ["navigation", "banner", "contentinfo"]}):
+    for tag in soup.find_all(True, attrs={"role": ["navigation", "banner", "contentinfo"]}):
         tag.decompose()
     title_tag = soup.find("title")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""

@@ -8,13 +8,14 @@ form is a phone number whatever its range; a national form needs a context word.
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
 class ChatPhoneRecognizer(PatternRecognizer):
     ENTITY = "PHONE_NUMBER"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         # +CC then groups separated by spaces, dots, dashes or brackets: "+44 7700 900123", "+1 (415) 555-0100".
         Pattern(
             "international",
@@ -30,7 +31,18 @@ class ChatPhoneRecognizer(PatternRecognizer):
             0.3,
         ),
     ]
-    CONTEXT = ["phone", "call", "number", "mobile", "cell", "whatsapp", "tel", "ring", "text me", "contact"]
+    CONTEXT: ClassVar[list[str]] = [
+        "phone",
+        "call",
+        "number",
+        "mobile",
+        "cell",
+        "whatsapp",
+        "tel",
+        "ring",
+        "text me",
+        "contact",
+    ]
 
     def __init__(self) -> None:
         super().__init__(

@@ -30,8 +30,14 @@ def wepos(tmp_path: Path, database_url: str, graph: GraphStandIn, analyzer, embe
     runtime = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
     runtime.migrate()
     with session_scope(runtime.engine) as session:
-        business = create_business(session, name="demo-bakery", phone_number_id=PHONE_NUMBER_ID, box=runtime.box,
-                                   display_name="Crumb & Co. Bakery", access_token="EAAtest-token")
+        business = create_business(
+            session,
+            name="demo-bakery",
+            phone_number_id=PHONE_NUMBER_ID,
+            box=runtime.box,
+            display_name="Crumb & Co. Bakery",
+            access_token="EAAtest-token",
+        )
         business_id = business.id
     assert business_id is not None
     outcomes = runtime.pipeline.ingest_paths(business_id, sorted(EXAMPLES.iterdir()))

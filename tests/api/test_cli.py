@@ -20,8 +20,14 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, sqlite_url: str, analyzer, embeddings, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-            graph: GraphStandIn) -> Iterator[Runtime]:
+def runtime(
+    tmp_path: Path,
+    sqlite_url: str,
+    analyzer,
+    embeddings,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    graph: GraphStandIn,
+) -> Iterator[Runtime]:
     settings = make_settings(tmp_path / "var", sqlite_url, whatsapp_api_base=graph.base_url)
     rt = Runtime(settings, analyzer=analyzer, embeddings=embeddings, console=lambda _line: None)
     rt.migrate()
@@ -41,8 +47,9 @@ def test_tenant_ingest_and_ask(runtime: Runtime) -> None:
     assert ingested.output.count("added") == 5
     again = runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)])
     assert again.output.count("unchanged") == 5
-    asked = runner.invoke(cli.app, ["ask", "--tenant", "crumb", "--json",
-                                    "I'm Maria Lopez, do you have gluten-free bread?"])
+    asked = runner.invoke(
+        cli.app, ["ask", "--tenant", "crumb", "--json", "I'm Maria Lopez, do you have gluten-free bread?"]
+    )
     assert asked.exit_code == 0, asked.output
     result = json.loads(asked.output)
     assert "gluten-free seeded loaf" in result["answer"]
@@ -56,18 +63,25 @@ def test_ingest_reports_a_corrupt_file_and_exits_non_zero(runtime: Runtime, tmp_
     runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"])
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 nope")
     (tmp_path / "good.txt").write_text("Hours\nWe open at 9.\n")
-    result = runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(tmp_path / "bad.pdf"), str(tmp_path / "good.txt")])
+    result = runner.invoke(
+        cli.app, ["ingest", "--tenant", "crumb", str(tmp_path / "bad.pdf"), str(tmp_path / "good.txt")]
+    )
     assert result.exit_code == 1
     assert "bad.pdf: the file is damaged or not a valid pdf file" in result.output
     assert "added      good.txt: 1 chunks" in result.output
 
 
 def test_chat_signs_real_webhooks_and_shows_the_unmasked_reply(runtime: Runtime) -> None:
-    runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555", "--display-name", "Crumb"])
+    runner.invoke(
+        cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555", "--display-name", "Crumb"]
+    )
     runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)])
     with running_server(runtime) as url:
-        result = runner.invoke(cli.app, ["chat", "--tenant", "crumb", "--url", url, "--name", "Zed Quixley"],
-                               input="Can I bring my dog?\n")
+        result = runner.invoke(
+            cli.app,
+            ["chat", "--tenant", "crumb", "--url", url, "--name", "Zed Quixley"],
+            input="Can I bring my dog?\n",
+        )
     assert result.exit_code == 0, result.output
     assert "Crumb: Hi Zed Quixley! Dogs are welcome in both shops." in result.output
 
@@ -76,20 +90,34 @@ def test_privacy_mask_json_through_the_installed_command(tmp_path: Path) -> None
     wepos = Path(sys.executable).parent / "wepos"
     result = subprocess.run(
         [str(wepos), "privacy", "mask", "--json", "This is Maria Lopez, call me on +44 7700 900123"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WEPOS_DATA_DIR": str(tmp_path / "var")},
     )
     assert result.returncode == 0, result.stderr
     assert "Maria" not in result.stderr  # nothing personal in what it logs
     assert json.loads(result.stdout) == {
         "masked": "This is <PERSON_1>, call me on <PHONE_NUMBER_1>",
-        "entities": [{"type": "PERSON", "start": 8, "end": 19, "score": 0.85},
-                     {"type": "PHONE_NUMBER", "start": 32, "end": 47, "score": 0.75}],
+        "entities": [
+            {"type": "PERSON", "start": 8, "end": 19, "score": 0.85},
+            {"type": "PHONE_NUMBER", "start": 32, "end": 47, "score": 0.75},
+        ],
     }
 
 
 def test_every_command_has_help() -> None:
-    for command in (["serve"], ["migrate"], ["demo"], ["ingest"], ["ask"], ["chat"], ["tenant", "create"],
-                    ["tenant", "list"], ["privacy", "mask"]):
+    for command in (
+        ["serve"],
+        ["migrate"],
+        ["demo"],
+        ["ingest"],
+        ["ask"],
+        ["chat"],
+        ["tenant", "create"],
+        ["tenant", "list"],
+        ["privacy", "mask"],
+    ):
         result = runner.invoke(cli.app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command

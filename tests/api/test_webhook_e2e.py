@@ -60,8 +60,11 @@ def test_signed_question_gets_one_grounded_reply_with_the_senders_own_name(wepos
     assert "<" not in body  # no placeholder leaks to the customer
 
     assert _wait(lambda: len(wepos.graph.reads) == 1)
-    assert wepos.graph.reads[0]["json"] == {"messaging_product": "whatsapp", "status": "read",
-                                             "message_id": "wamid.q1"}
+    assert wepos.graph.reads[0]["json"] == {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.q1",
+    }
     inbound, outbound = _messages(wepos)
     assert inbound.direction == Direction.INBOUND and inbound.status == InboundStatus.ANSWERED
     assert inbound.text_sealed is None
@@ -72,8 +75,10 @@ def test_signed_question_gets_one_grounded_reply_with_the_senders_own_name(wepos
     assert outbound.text_masked is not None and outbound.text_masked.startswith("Hi <PERSON_1>!")
     assert outbound.wa_message_id and outbound.wa_message_id.startswith("wamid.out-")
     with session_scope(wepos.runtime.engine) as session:
-        kinds = sorted(e.entity_type for e in session.exec(
-            select(RedactionEvent).where(RedactionEvent.source_kind == "message")).all())
+        kinds = sorted(
+            e.entity_type
+            for e in session.exec(select(RedactionEvent).where(RedactionEvent.source_kind == "message")).all()
+        )
     assert kinds == ["EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER"]
 
 
@@ -102,40 +107,58 @@ def test_missing_signature_is_401_and_wrong_signature_403_and_nothing_is_stored(
 
 
 def test_verification_handshake_echoes_challenge_only_for_the_right_token(wepos: Wepos) -> None:
-    ok = httpx.get(f"{wepos.url}/webhooks/whatsapp",
-                   params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"})
+    ok = httpx.get(
+        f"{wepos.url}/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"},
+    )
     assert ok.status_code == 200 and ok.text == "1158201444"
     assert ok.headers["content-type"].startswith("text/plain")
-    wrong = httpx.get(f"{wepos.url}/webhooks/whatsapp",
-                      params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"})
+    wrong = httpx.get(
+        f"{wepos.url}/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"},
+    )
     assert wrong.status_code == 403
     assert httpx.get(f"{wepos.url}/webhooks/whatsapp").status_code == 403
 
 
 def test_every_shared_payload_is_accepted_without_a_server_error(wepos: Wepos) -> None:
-    files = sorted(p for p in PAYLOADS.glob("*.json") if not p.name.startswith("_")) if PAYLOADS.exists() else []
+    files = (
+        sorted(p for p in PAYLOADS.glob("*.json") if not p.name.startswith("_")) if PAYLOADS.exists() else []
+    )
     if not files:
         pytest.skip("../shared/whatsapp-payloads is absent")
     # The fixtures' number belongs to a second business of ours.
     from core.tenants import create_business
 
     with session_scope(wepos.runtime.engine) as session:
-        create_business(session, name="fixtures", phone_number_id="1122334455667", box=wepos.runtime.box,
-                        access_token="EAAother")
+        create_business(
+            session,
+            name="fixtures",
+            phone_number_id="1122334455667",
+            box=wepos.runtime.box,
+            access_token="EAAother",
+        )
     statuses = {}
     for path in files:
         response = post(wepos.url, path.read_bytes())
         statuses[path.name] = response.status_code
         # Most fixtures share the id "wamid.xyzxyz" (so the above are duplicates after the first):
         # again with ids of their own, so that every kind is really handled.
-        unique = path.read_text().replace('"wamid.', f'"wamid.{path.stem}-').replace('"<WHATSAPP_MESSAGE_ID>"', f'"{path.stem}"')
+        unique = (
+            path.read_text()
+            .replace('"wamid.', f'"wamid.{path.stem}-')
+            .replace('"<WHATSAPP_MESSAGE_ID>"', f'"{path.stem}"')
+        )
         statuses[f"{path.name} (unique id)"] = post(wepos.url, unique.encode()).status_code
     assert statuses == {name: 200 for name in statuses}, statuses
     assert len(statuses) == 80
     assert httpx.get(f"{wepos.url}/healthz").json() == {"status": "ok"}
     # Text-like messages are answered; reactions and system messages only recorded.
-    assert _wait(lambda: all(m.status != InboundStatus.RECEIVED for m in _messages(wepos)
-                             if m.direction == Direction.INBOUND))
+    assert _wait(
+        lambda: all(
+            m.status != InboundStatus.RECEIVED for m in _messages(wepos) if m.direction == Direction.INBOUND
+        )
+    )
     by_kind: dict[str, set[str]] = {}
     for message in _messages(wepos):
         if message.direction == Direction.INBOUND:
@@ -186,7 +209,9 @@ def test_status_callbacks_move_delivery_status_forward_only(wepos: Wepos) -> Non
     assert outbound.wa_message_id is not None
     for status in ("delivered", "read", "delivered"):
         assert post(wepos.url, status_payload(outbound.wa_message_id, status)).status_code == 200
-    assert next(m for m in _messages(wepos) if m.direction == Direction.OUTBOUND).status == OutboundStatus.READ
+    assert (
+        next(m for m in _messages(wepos) if m.direction == Direction.OUTBOUND).status == OutboundStatus.READ
+    )
 
 
 def test_failing_graph_api_is_retried_and_the_reply_is_not_lost(wepos: Wepos) -> None:

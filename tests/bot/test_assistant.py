@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from api.runtime import Runtime
 from bot.models import Message, OutboundStatus
-from bot.responders import AnswerRequest, Answer, ChatModelResponder, ExtractiveResponder
+from bot.responders import Answer, AnswerRequest, ChatModelResponder, ExtractiveResponder
 from bot.whatsapp import InboundMessage, WebhookBatch
 from core.db import session_scope
 from core.tenants import create_business
@@ -33,8 +33,12 @@ class RecordingResponder:
 @pytest.fixture
 def runtime(tmp_path: Path, sqlite_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
     printed: list[str] = []
-    rt = Runtime(make_settings(tmp_path / "var", sqlite_url), analyzer=analyzer, embeddings=embeddings,
-                 console=printed.append)
+    rt = Runtime(
+        make_settings(tmp_path / "var", sqlite_url),
+        analyzer=analyzer,
+        embeddings=embeddings,
+        console=printed.append,
+    )
     rt.printed = printed  # type: ignore[attr-defined]
     rt.migrate()
     with session_scope(rt.engine) as session:
@@ -44,7 +48,9 @@ def runtime(tmp_path: Path, sqlite_url: str, analyzer, embeddings) -> Iterator[R
 
 
 def _receive(runtime: Runtime, text: str) -> int:
-    batch = WebhookBatch(messages=[InboundMessage("42", "wamid.1", "447700900123", "Maria Lopez", "text", text)])
+    batch = WebhookBatch(
+        messages=[InboundMessage("42", "wamid.1", "447700900123", "Maria Lopez", "text", text)]
+    )
     (message_id,) = runtime.intake.accept(batch).stored
     return message_id
 
@@ -52,7 +58,9 @@ def _receive(runtime: Runtime, text: str) -> int:
 def test_the_responder_sees_only_masked_text_and_invented_placeholders_are_dropped(runtime: Runtime) -> None:
     recorder = RecordingResponder()
     runtime.__dict__["responder"] = recorder
-    message_id = _receive(runtime, "I'm Maria Lopez (maria.lopez@example.com, +44 7700 900123). Do you deliver?")
+    message_id = _receive(
+        runtime, "I'm Maria Lopez (maria.lopez@example.com, +44 7700 900123). Do you deliver?"
+    )
     outcome = runtime.assistant.handle(message_id)
     assert outcome is not None and len(outcome.replies) == 1
     (request,) = recorder.requests
@@ -97,8 +105,14 @@ def test_chat_model_prompt_holds_masked_passages_and_question_only(embeddings) -
     object.__setattr__(model, "_call", recording)
     responder = ChatModelResponder(model, fallback=ExtractiveResponder(embeddings))
     passage = Passage("v1", 1, "Hours", "Hours\nOn Sundays we open at 9 am.", 0.7)
-    answer = responder.answer(AnswerRequest(question="<PERSON_1> asks: open on Sunday?", passages=[passage],
-                                            business_name="Crumb", customer="<PERSON_1>"))
+    answer = responder.answer(
+        AnswerRequest(
+            question="<PERSON_1> asks: open on Sunday?",
+            passages=[passage],
+            business_name="Crumb",
+            customer="<PERSON_1>",
+        )
+    )
     assert answer.confident and answer.text == "We open at 9 am on Sundays [1]."
     assert "[1] (Hours) On Sundays we open at 9 am." in prompts[0]
     assert "<PERSON_1> asks: open on Sunday?" in prompts[0]
@@ -111,8 +125,12 @@ def test_a_failing_chat_model_falls_back_to_the_extractive_answer(embeddings) ->
 
     responder = ChatModelResponder(Broken(responses=["x"]), fallback=ExtractiveResponder(embeddings))
     passage = Passage("v1", 1, "Hours", "Hours\nOn Sundays we open at 9 am.", 0.7)
-    answer = responder.answer(AnswerRequest(question="open on Sunday?", passages=[passage], business_name="Crumb"))
-    assert answer.confident and "On Sundays we open at 9 am." in answer.text and "(Source: Hours)" in answer.text
+    answer = responder.answer(
+        AnswerRequest(question="open on Sunday?", passages=[passage], business_name="Crumb")
+    )
+    assert (
+        answer.confident and "On Sundays we open at 9 am." in answer.text and "(Source: Hours)" in answer.text
+    )
 
 
 def test_extractive_answer_quotes_the_best_sentence_and_names_the_source(runtime: Runtime) -> None:
@@ -121,7 +139,10 @@ def test_extractive_answer_quotes_the_best_sentence_and_names_the_source(runtime
     runtime.pipeline.ingest_paths(business.id or 0, sorted(EXAMPLES.iterdir()))
     passages = runtime.retriever.search(business.id or 0, "Is the delivery free?")
     answer = ExtractiveResponder(runtime.embeddings).answer(
-        AnswerRequest(question="Is the delivery free?", passages=passages, business_name="Crumb", customer="<PERSON_1>"))
+        AnswerRequest(
+            question="Is the delivery free?", passages=passages, business_name="Crumb", customer="<PERSON_1>"
+        )
+    )
     assert answer.confident
     assert answer.text.startswith("Hi <PERSON_1>! ")
     assert "free for orders over £30" in answer.text

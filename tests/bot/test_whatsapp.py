@@ -45,12 +45,26 @@ def test_text_button_and_list_replies_carry_their_words() -> None:
 
 
 def test_broken_parts_are_skipped_and_the_rest_kept() -> None:
-    body = {"object": "whatsapp_business_account", "entry": [
-        {"changes": [{"value": "nonsense"}, {"value": {"metadata": {"phone_number_id": "1"},
-                                                       "messages": [{"no": "id"}, {"id": "w1", "from": "44", "type": "text",
-                                                                                   "text": {"body": "hi"}}]}}]},
-        "not an entry",
-    ]}
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "changes": [
+                    {"value": "nonsense"},
+                    {
+                        "value": {
+                            "metadata": {"phone_number_id": "1"},
+                            "messages": [
+                                {"no": "id"},
+                                {"id": "w1", "from": "44", "type": "text", "text": {"body": "hi"}},
+                            ],
+                        }
+                    },
+                ]
+            },
+            "not an entry",
+        ],
+    }
     batch = parse_webhook(json.dumps(body).encode())
     assert [m.wa_message_id for m in batch.messages] == ["w1"]
     assert batch.skipped == 2
@@ -95,17 +109,26 @@ def test_send_text_posts_the_cloud_api_shape_and_returns_the_id() -> None:
         seen["json"] = json.loads(request.content)
         return httpx.Response(200, json={"messages": [{"id": "wamid.X"}]})
 
-    assert _client(handler).send_text(phone_number_id="123", token="T", to="447700900123", body="hi") == "wamid.X"
+    assert (
+        _client(handler).send_text(phone_number_id="123", token="T", to="447700900123", body="hi")
+        == "wamid.X"
+    )
     assert seen == {
         "url": "https://graph.example/v23.0/123/messages",
         "auth": "Bearer T",
-        "json": {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "447700900123",
-                 "type": "text", "text": {"preview_url": False, "body": "hi"}},
+        "json": {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "447700900123",
+            "type": "text",
+            "text": {"preview_url": False, "body": "hi"},
+        },
     }
 
 
 @pytest.mark.parametrize(
-    ("status", "retryable", "code"), [(429, True, 130429), (500, True, 1), (400, False, 131047), (401, False, 190)]
+    ("status", "retryable", "code"),
+    [(429, True, 130429), (500, True, 1), (400, False, 131047), (401, False, 190)],
 )
 def test_graph_errors_become_channel_errors(status: int, retryable: bool, code: int) -> None:
     client = _client(lambda r: httpx.Response(status, json={"error": {"code": code, "message": "x"}}))

@@ -28,7 +28,10 @@ def test_defaults_are_embedded_and_offline(monkeypatch: pytest.MonkeyPatch, tmp_
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch, tmp_path, variable: str, value: str  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path,
+    variable: str,
+    value: str,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(variable, value)

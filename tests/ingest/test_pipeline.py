@@ -72,13 +72,17 @@ def docs(tmp_path: Path) -> Path:
     (folder / "shipping.md").write_text(
         "# Shipping\n\n## Europe\n\nWe ship sofas to Ireland and France in 10 working days.\n"
     )
-    (folder / "care.txt").write_text("Sofa care\nClean the cushions weekly with a vacuum cleaner and keep them out of direct sunlight.\n")
+    (folder / "care.txt").write_text(
+        "Sofa care\nClean the cushions weekly with a vacuum cleaner and keep them out of direct sunlight.\n"
+    )
     (folder / "stores.html").write_text(
         "<html><head><title>Our stores</title></head><body><nav>Home | Shop | Cart</nav>"
         "<main><h1>Our stores</h1><p>The Leeds showroom opens at 10 am every day.</p></main>"
         "<footer>Cookie settings</footer></body></html>"
     )
-    (folder / "faq.csv").write_text("Question,Answer\nDo you assemble sofas?,Yes: assembly is free with delivery.\n")
+    (folder / "faq.csv").write_text(
+        "Question,Answer\nDo you assemble sofas?,Yes: assembly is free with delivery.\n"
+    )
     (folder / "warranty.pdf").write_bytes(minimal_pdf(["Every frame has a 15 year warranty."]))
     make_docx(folder / "returns.docx")
     return folder
@@ -159,8 +163,10 @@ def test_a_bad_file_gets_a_clear_error_and_the_others_still_ingest(
 def test_personal_data_in_documents_is_masked_before_indexing(runtime: Runtime, tmp_path: Path) -> None:
     business = _business(runtime, "sofa-shop", "201")
     path = tmp_path / "contact.md"
-    path.write_text("# Contact\n\nFor trade orders ask Johanna Whitfield on +44 7700 900456 or "
-                    "johanna.whitfield@example.com.\n")
+    path.write_text(
+        "# Contact\n\nFor trade orders ask Johanna Whitfield on +44 7700 900456 or "
+        "johanna.whitfield@example.com.\n"
+    )
     outcome = runtime.pipeline.ingest_paths(business, [path])[0]
     assert outcome.masked_spans == 3
     passage = runtime.retriever.search(business, "trade orders")[0]

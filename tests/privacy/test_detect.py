@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from privacy.detect import Detector, KnownValue, resolve_overlaps, Detection
+from privacy.detect import Detection, Detector, KnownValue, resolve_overlaps
 
 
 @pytest.fixture
@@ -58,6 +58,9 @@ def test_known_profile_name_is_found_whatever_the_case(detector: Detector) -> No
 
 
 def test_overlaps_keep_the_longer_span() -> None:
-    spans = [Detection("URL", 5, 10, 0.5, "u"), Detection("EMAIL_ADDRESS", 0, 15, 1.0, "e"),
-             Detection("PERSON", 20, 25, 0.85, "p")]
+    spans = [
+        Detection("URL", 5, 10, 0.5, "u"),
+        Detection("EMAIL_ADDRESS", 0, 15, 1.0, "e"),
+        Detection("PERSON", 20, 25, 0.85, "p"),
+    ]
     assert [d.entity_type for d in resolve_overlaps(spans)] == ["EMAIL_ADDRESS", "PERSON"]

@@ -41,14 +41,18 @@ def masker(analyzer, box: SecretBox) -> Masker:  # type: ignore[no-untyped-def]
 CONV = VaultScope.conversation(1)
 
 
-def test_same_value_gets_the_same_placeholder_and_types_count_separately(masker: Masker, session: Session) -> None:
+def test_same_value_gets_the_same_placeholder_and_types_count_separately(
+    masker: Masker, session: Session
+) -> None:
     first = masker.mask(session, "Mail maria.lopez@example.com or call +44 7700 900123", CONV)
     second = masker.mask(session, "again: MARIA.LOPEZ@example.com, and bob@example.org", CONV)
     assert first.text == "Mail <EMAIL_ADDRESS_1> or call <PHONE_NUMBER_1>"
     assert second.text == "again: <EMAIL_ADDRESS_1>, and <EMAIL_ADDRESS_2>"
 
 
-def test_a_value_seen_once_is_masked_later_even_where_the_detector_misses_it(masker: Masker, session: Session) -> None:
+def test_a_value_seen_once_is_masked_later_even_where_the_detector_misses_it(
+    masker: Masker, session: Session
+) -> None:
     masker.mask(session, "My name is Maria Lopez", CONV)
     # Lower case and alone: spaCy does not see a name here, the vault does.
     later = masker.mask(session, "ok maria lopez here again", CONV)
@@ -86,7 +90,9 @@ def test_vault_stores_values_encrypted_only(masker: Masker, session: Session) ->
     assert entry.placeholder == "<EMAIL_ADDRESS_1>" and entry.scope == "conv:1"
 
 
-def test_knowledge_placeholders_are_kept_apart_from_conversation_ones(masker: Masker, session: Session) -> None:
+def test_knowledge_placeholders_are_kept_apart_from_conversation_ones(
+    masker: Masker, session: Session
+) -> None:
     kb = VaultScope.knowledge(1)
     masked = masker.mask(session, "Write to orders@crumb-bakery.example.com", kb, remember=False)
     assert masked.text == "Write to <DOC_EMAIL_ADDRESS_1>"
@@ -101,8 +107,14 @@ def test_key_rotation_keeps_old_values_readable(session: Session) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("<PERSON_1>", "<PERSON_1>"), ("< person 1 >", "<PERSON_1>"), ("<Email_Address_12>", "<EMAIL_ADDRESS_12>"),
-     ("<DOC_EMAIL_ADDRESS_1>", "<DOC_EMAIL_ADDRESS_1>"), ("<b>", None), ("PERSON_1", None)],
+    [
+        ("<PERSON_1>", "<PERSON_1>"),
+        ("< person 1 >", "<PERSON_1>"),
+        ("<Email_Address_12>", "<EMAIL_ADDRESS_12>"),
+        ("<DOC_EMAIL_ADDRESS_1>", "<DOC_EMAIL_ADDRESS_1>"),
+        ("<b>", None),
+        ("PERSON_1", None),
+    ],
 )
 def test_canonical_placeholder(raw: str, expected: str | None) -> None:
     assert canonical_placeholder(raw) == expected
