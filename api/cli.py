@@ -262,7 +262,7 @@ def chat(
     from sqlmodel import col, select
 
     from bot.models import Message
-    from bot.whatsapp import SIGNATURE_HEADER, sign
+    from bot.whatsapp import SIGNATURE_HEADER, sign, text_webhook
     from core.db import session_scope
     from core.tenants import get_business_by_name
     from privacy.masker import restore
@@ -280,9 +280,14 @@ def chat(
             if not text:
                 break
             wa_message_id = f"wamid.cli-{uuid.uuid4().hex}"
-            body = json.dumps(
-                webhook_payload(business.phone_number_id, sender, name, wa_message_id, text)
-            ).encode()
+            payload = text_webhook(
+                phone_number_id=business.phone_number_id,
+                sender=sender,
+                name=name,
+                wa_message_id=wa_message_id,
+                text=text,
+            )
+            body = json.dumps(payload).encode()
             try:
                 response = client.post(
                     "/webhooks/whatsapp",
@@ -325,42 +330,6 @@ def chat(
                         shown = True
             if not shown:
                 typer.secho("(no reply yet; it will still be answered)", fg="yellow")
-
-
-def webhook_payload(
-    phone_number_id: str, sender: str, name: str, wa_message_id: str, text: str
-) -> dict[str, object]:
-    """A WhatsApp Cloud API text-message webhook body, as Meta sends it."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "0",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550000000",
-                                "phone_number_id": phone_number_id,
-                            },
-                            "contacts": [{"profile": {"name": name}, "wa_id": sender}],
-                            "messages": [
-                                {
-                                    "from": sender,
-                                    "id": wa_message_id,
-                                    "timestamp": str(int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
 
 
 @privacy_app.command("mask")

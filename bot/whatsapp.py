@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +213,43 @@ def _text_of(message: _Message) -> tuple[str | None, str | None]:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def text_webhook(
+    *, phone_number_id: str, sender: str, name: str | None, wa_message_id: str, text: str
+) -> dict[str, Any]:
+    """A text-message webhook body shaped as Meta sends it (for `wepos chat`, tests and benchmarks)."""
+    contact: dict[str, Any] = {"wa_id": sender, "profile": {"name": name} if name else {}}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "0",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550000000",
+                                "phone_number_id": phone_number_id,
+                            },
+                            "contacts": [contact],
+                            "messages": [
+                                {
+                                    "from": sender,
+                                    "id": wa_message_id,
+                                    "timestamp": str(int(time.time())),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def split_text(body: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:

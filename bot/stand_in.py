@@ -1,0 +1,92 @@
+"""A loopback stand-in for Meta's Graph API: a real HTTP server that records what Wepos sends.
+
+For tests, benchmarks and offline demos; it answers like the Cloud API (message ids, errors on demand).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class GraphStandIn:
+    """A real HTTP server on loopback that records what Wepos sends and answers like the Graph API."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.failures: list[int] = []  # status codes to answer with before succeeding
+        self._lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with stand_in._lock:
+                    stand_in.requests.append(
+                        {
+                            "path": self.path,
+                            "auth": self.headers.get("Authorization"),
+                            "json": body,
+                            "at": time.perf_counter(),
+                        }
+                    )
+                    failure = stand_in.failures.pop(0) if stand_in.failures else None
+                if failure:
+                    payload: dict[str, Any] = {
+                        "error": {"message": "boom", "code": 1 if failure >= 500 else 100}
+                    }
+                    self._reply(failure, payload)
+                elif body.get("status") == "read":
+                    self._reply(200, {"success": True})
+                else:
+                    self._reply(
+                        200,
+                        {
+                            "messaging_product": "whatsapp",
+                            "contacts": [{"wa_id": body.get("to")}],
+                            "messages": [{"id": f"wamid.out-{uuid.uuid4().hex}"}],
+                        },
+                    )
+
+            def _reply(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v23.0"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def sends(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if r["json"].get("type") == "text"]
+
+    @property
+    def reads(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if r["json"].get("status") == "read"]
+
+    def wait_for_sends(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.sends) >= count:
+                return self.sends
+            time.sleep(0.05)
+        return self.sends
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
