@@ -1,0 +1,72 @@
+"""A throwaway Wepos (fresh data dir, demo business, real engines) for benchmarks."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+for _name, _value in {
+    "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+from cryptography.fernet import Fernet  # noqa: E402
+
+from api.runtime import Runtime  # noqa: E402
+from core.db import session_scope  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.tenants import create_business  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "demo-bakery"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+APP_SECRET = "benchmark-app-secret"
+PHONE_NUMBER_ID = "100000000000001"
+
+
+def fresh_runtime(graph_base: str = "http://127.0.0.1:9/v23.0", **kwargs: object) -> Runtime:
+    data_dir = Path(tempfile.mkdtemp(prefix="wepos-bench-")) / "var"
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=data_dir,
+        whatsapp_app_secret=APP_SECRET,  # type: ignore[arg-type]
+        whatsapp_verify_token="benchmark-verify-token",  # type: ignore[arg-type]
+        vault_key=Fernet.generate_key().decode(),  # type: ignore[arg-type]
+        whatsapp_api_base=graph_base,
+        log_level="WARNING",
+    )
+    runtime = Runtime(settings, **kwargs)  # type: ignore[arg-type]
+    runtime.migrate()
+    return runtime
+
+
+def demo_business(runtime: Runtime, access_token: str | None = "EAAbenchmark") -> int:
+    with session_scope(runtime.engine) as session:
+        business = create_business(
+            session,
+            name="demo-bakery",
+            phone_number_id=PHONE_NUMBER_ID,
+            box=runtime.box,
+            display_name="Crumb & Co. Bakery",
+            access_token=access_token,
+        )
+    assert business.id is not None
+    return business.id
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(statistics.median(values), 1),
+        "p95": round(percentile(values, 95), 1),
+        "max": round(max(values), 1),
+    }
