@@ -215,41 +215,29 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def webhook_envelope(phone_number_id: str, **value: Any) -> dict[str, Any]:
+    """A webhook body as Meta wraps it: one entry, one `messages` change carrying `value`."""
+    metadata = {"display_phone_number": "15550000000", "phone_number_id": phone_number_id}
+    change_value = {"messaging_product": "whatsapp", "metadata": metadata, **value}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "0", "changes": [{"field": "messages", "value": change_value}]}],
+    }
+
+
 def text_webhook(
     *, phone_number_id: str, sender: str, name: str | None, wa_message_id: str, text: str
 ) -> dict[str, Any]:
     """A text-message webhook body shaped as Meta sends it (for `wepos chat`, tests and benchmarks)."""
-    contact: dict[str, Any] = {"wa_id": sender, "profile": {"name": name} if name else {}}
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "0",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550000000",
-                                "phone_number_id": phone_number_id,
-                            },
-                            "contacts": [contact],
-                            "messages": [
-                                {
-                                    "from": sender,
-                                    "id": wa_message_id,
-                                    "timestamp": str(int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
+    message = {
+        "from": sender,
+        "id": wa_message_id,
+        "timestamp": str(int(time.time())),
+        "type": "text",
+        "text": {"body": text},
     }
+    contact = {"wa_id": sender, "profile": {"name": name} if name else {}}
+    return webhook_envelope(phone_number_id, contacts=[contact], messages=[message])
 
 
 def split_text(body: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from api.loopback import running_server  # noqa: F401  (re-exported for tests)
-from bot.whatsapp import SIGNATURE_HEADER, sign, text_webhook
+from bot.whatsapp import SIGNATURE_HEADER, sign, text_webhook, webhook_envelope
 from tests.conftest import APP_SECRET
 
 PHONE_NUMBER_ID = "100000000000001"
@@ -36,34 +36,13 @@ def text_payload(
 def status_payload(
     wa_message_id: str, status: str, *, phone_number_id: str = PHONE_NUMBER_ID
 ) -> dict[str, Any]:
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "0",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550000000",
-                                "phone_number_id": phone_number_id,
-                            },
-                            "statuses": [
-                                {
-                                    "id": wa_message_id,
-                                    "status": status,
-                                    "timestamp": str(int(time.time())),
-                                    "recipient_id": "447700900123",
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
+    status_row = {
+        "id": wa_message_id,
+        "status": status,
+        "timestamp": str(int(time.time())),
+        "recipient_id": "447700900123",
     }
+    return webhook_envelope(phone_number_id, statuses=[status_row])
 
 
 def signed(body: bytes | dict[str, Any], secret: str = APP_SECRET) -> tuple[bytes, dict[str, str]]:

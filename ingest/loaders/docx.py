@@ -4,42 +4,29 @@ import io
 
 import docx
 
-from ingest.loaders.base import LoadedDocument, Section
+from ingest.loaders.base import LoadedDocument, Outline, Section
 
 
 def load_docx(data: bytes, stem: str) -> LoadedDocument:
-    """Word paragraphs split at Heading styles, keeping the heading path."""
+    """Word paragraphs split at Heading styles, keeping the heading path; tables row by row."""
     document = docx.Document(io.BytesIO(data))
-    title = (document.core_properties.title or "").strip()
-    path: list[tuple[int, str]] = []
-    sections: list[Section] = []
-    buffer: list[str] = []
-
-    def flush() -> None:
-        text = "\n".join(buffer).strip()
-        if text:
-            sections.append(Section(text, tuple(t for _l, t in path)))
-        buffer.clear()
-
+    outline = Outline((document.core_properties.title or "").strip())
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
         if not text:
             continue
         style = (paragraph.style.name if paragraph.style is not None else "") or ""
         if style == "Title":
-            title = title or text
-            continue
-        if style.startswith("Heading"):
-            flush()
-            level = int(style.split()[-1]) if style.split()[-1].isdigit() else 1
-            path[:] = [(lvl, t) for lvl, t in path if lvl < level]
-            path.append((level, text))
+            outline.title = outline.title or text
+        elif style.startswith("Heading"):
+            last = style.split()[-1]
+            outline.heading(int(last) if last.isdigit() else 1, text)
         else:
-            buffer.append(text)
-    flush()
+            outline.text(text)
+    loaded = outline.document(stem)
     for table in document.tables:
         for row in table.rows:
             cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
             if cells:
-                sections.append(Section(" | ".join(cells), tuple(t for _l, t in path)))
-    return LoadedDocument(title=title or stem, sections=sections)
+                loaded.sections.append(Section(" | ".join(cells), outline.heading_path))
+    return loaded

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup, Tag
 
-from ingest.loaders.base import LoadedDocument, Section, decode_text
+from ingest.loaders.base import LoadedDocument, Outline, decode_text
 
 _BOILERPLATE = [
     "script",
@@ -31,16 +31,7 @@ def load_html(data: bytes, stem: str) -> LoadedDocument:
     title_tag = soup.find("title")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
     body = soup.find("main") or soup.find("article") or soup.body or soup
-    path: list[tuple[int, str]] = []
-    sections: list[Section] = []
-    buffer: list[str] = []
-
-    def flush() -> None:
-        text = "\n".join(buffer).strip()
-        if text:
-            sections.append(Section(text, tuple(t for _l, t in path)))
-        buffer.clear()
-
+    outline = Outline(title)
     for element in body.find_all(list(_HEADINGS) + list(_BLOCKS)):
         if not isinstance(element, Tag):
             continue
@@ -51,14 +42,7 @@ def load_html(data: bytes, stem: str) -> LoadedDocument:
         if not text:
             continue
         if element.name in _HEADINGS:
-            flush()
-            level = _HEADINGS[element.name]
-            if level == 1 and (not title or text == title):
-                title = title or text
-                continue
-            path[:] = [(lvl, t) for lvl, t in path if lvl < level]
-            path.append((level, text))
+            outline.heading(_HEADINGS[element.name], text)
         else:
-            buffer.append(text)
-    flush()
-    return LoadedDocument(title=title or stem, sections=sections)
+            outline.text(text)
+    return outline.document(stem)
