@@ -23,7 +23,9 @@ app = typer.Typer(
 )
 tenant_app = typer.Typer(help="Manage businesses (tenants).", no_args_is_help=True)
 privacy_app = typer.Typer(help="Personal-data tools.", no_args_is_help=True)
+conversation_app = typer.Typer(help="Conversations handed to people.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(conversation_app, name="conversation")
 app.add_typer(privacy_app, name="privacy")
 
 DEMO_TENANT = "demo-bakery"
@@ -114,6 +116,81 @@ def tenant_list() -> None:
         for business in session.exec(select(Business).order_by(col(Business.id))).all():
             mode = "cloud-api" if business.access_token_sealed else "console"
             typer.echo(f"{business.id}\t{business.name}\t{business.phone_number_id}\t{mode}")
+
+
+@tenant_app.command("configure")
+def tenant_configure(
+    name: Annotated[str, typer.Argument(help="The business's name.")],
+    instructions: Annotated[
+        str | None, typer.Option(help="Tone, language, topics: told to the language model.")
+    ] = None,
+    hours: Annotated[
+        str | None, typer.Option(help="Staffed hours, e.g. 'mon-fri 09:00-17:00, sat 10:00-14:00'.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone of the hours, e.g. Europe/London.")
+    ] = None,
+    escalation_keyword: Annotated[
+        list[str] | None, typer.Option(help="Extra phrase meaning 'a person, please' (repeatable).")
+    ] = None,
+    refuse_topic: Annotated[
+        list[str] | None, typer.Option(help="Topic always handed to a person (repeatable).")
+    ] = None,
+) -> None:
+    """Set how the assistant behaves for a business."""
+    from bot.conversations import configure_policy
+    from core.db import session_scope
+    from core.tenants import get_business_by_name
+
+    with session_scope(_runtime().engine) as session:
+        business = get_business_by_name(session, name)
+        policy = configure_policy(
+            session,
+            business_id=business.id or 0,
+            instructions=instructions,
+            hours_spec=hours,
+            timezone=timezone,
+            escalation_keywords=escalation_keyword,
+            refuse_topics=refuse_topic,
+        )
+        typer.echo(
+            f"{name}: hours {policy.business_hours} ({policy.timezone}), "
+            f"escalation keywords {policy.escalation_keywords}, refused topics {policy.refuse_topics}"
+        )
+
+
+@conversation_app.command("list")
+def conversation_list(
+    tenant: Annotated[str, typer.Option(help="The business's name.")],
+    waiting: Annotated[bool, typer.Option("--waiting", help="Only those waiting for a person.")] = False,
+) -> None:
+    """List conversations (ids, status, why they were handed over)."""
+    from bot.conversations import list_conversations
+    from core.db import session_scope
+    from core.tenants import get_business_by_name
+
+    with session_scope(_runtime().engine) as session:
+        business = get_business_by_name(session, tenant)
+        for item in list_conversations(session, business_id=business.id or 0, waiting_only=waiting):
+            typer.echo(
+                f"{item.id}\t{item.status}\t{item.handoff_reason or '-'}\t{item.last_inbound_at or '-'}"
+            )
+
+
+@conversation_app.command("handback")
+def conversation_handback(
+    conversation_id: Annotated[int, typer.Argument(help="The conversation's id.")],
+    tenant: Annotated[str, typer.Option(help="The business's name.")],
+) -> None:
+    """Give a conversation back to the bot after a person has dealt with it."""
+    from bot.conversations import hand_back_to_bot
+    from core.db import session_scope
+    from core.tenants import get_business_by_name
+
+    with session_scope(_runtime().engine) as session:
+        business = get_business_by_name(session, tenant)
+        hand_back_to_bot(session, business_id=business.id or 0, conversation_id=conversation_id)
+    typer.echo(f"conversation {conversation_id} is back with the bot")
 
 
 def _expand(paths: list[Path]) -> list[Path]:

@@ -1,6 +1,7 @@
-"""One turn of the conversation: unseal -> mask -> retrieve -> answer -> queue the reply.
+"""One turn of the conversation: unseal -> mask -> decide -> retrieve -> answer -> queue the reply.
 
-Runs without FastAPI: it takes its parts in the constructor.
+Runs without FastAPI: it takes its parts in the constructor. Replies are queued masked; the outbox
+unmasks them at the moment of sending.
 """
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.language import NOT_COVERED, detect_language
 from bot.models import (
+    AssistantPolicy,
     Contact,
     Conversation,
     ConversationStatus,
@@ -22,8 +25,9 @@ from bot.models import (
     Message,
     OutboundStatus,
 )
+from bot.policies import BusinessHours, Intent, classify, is_follow_up, mentions_topic, strongly_negative
 from bot.responders import AnswerRequest, Responder
-from bot.whatsapp import split_text
+from bot.whatsapp import MAX_INTERACTIVE_BODY, split_text
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.tenants import Business
@@ -39,6 +43,31 @@ UNSUPPORTED_REPLY = (
     "Thanks{name}! I can only read text messages for now. "
     "Please type your question and I'll answer from {business}'s information."
 )
+HANDOFF_REPLY = "I've asked a member of our team to take over; they will reply here."
+STOPPED_REPLY = "You won't get any more messages from {business}. Send START if you want to talk to us again."
+STARTED_REPLY = "Welcome back{name}! How can I help?"
+HELPED_REPLY = "Glad that helped{name}! Anything else?"
+NOT_HELPED_REPLY = (
+    "Sorry about that{name}. Could you say it another way? You can also tap 'Talk to a person' at any time."
+)
+KNOWLEDGE_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str  # masked
+    with_buttons: bool = False
+
+
+@dataclass
+class TurnDecision:
+    replies: list[Reply] = field(default_factory=list)
+    confident: bool | None = None
+    sources: list[int] = field(default_factory=list)
+    top_score: float | None = None
+    escalate: str | None = None  # the handoff reason, when the conversation goes to a person
+    notify_handoff: bool = True  # add the "a person will reply" notice (unless a reply already says so)
+    silent: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +75,7 @@ class TurnOutcome:
     message_id: int
     replies: list[int]
     confident: bool | None = None
+    handoff_reason: str | None = None
 
 
 class Assistant:
@@ -81,85 +111,149 @@ class Assistant:
             business = session.get(Business, message.business_id)
             assert conversation is not None and business is not None and conversation.id is not None
             contact = session.get(Contact, conversation.contact_id)
-            assert contact is not None
+            assert contact is not None and message.id is not None and business.id is not None
+            policy = policy_for(session, business.id)
             scope = VaultScope.conversation(conversation.id)
             customer, known = self._known_values(session, scope, contact)
 
-            masked_question = ""
+            question = ""
             if message.text_sealed is not None:
                 mask = self._masker.mask(session, self._box.open(message.text_sealed), scope, known=known)
-                masked_question = mask.text
-                message.text_masked = mask.text
+                question = message.text_masked = mask.text
                 message.text_sealed = None
-                assert message.id is not None
                 record_redactions(
                     session,
-                    business_id=business.id or 0,
+                    business_id=business.id,
                     source_kind="message",
                     source_id=message.id,
                     spans=mask.spans,
                 )
 
-            confident: bool | None = None
-            sources: list[int] = []
-            if masked_question.strip():
-                history = self._history(session, conversation.id, before=message_id)
-                passages = self._retriever.search(business.id or 0, masked_question)
-                answer = self._responder.answer(
-                    AnswerRequest(
-                        question=masked_question,
-                        passages=passages,
-                        business_name=business.display_name,
-                        customer=customer,
-                        history=history,
-                        min_confidence=self._min_confidence,
-                    )
-                )
-                reply_text, confident = answer.text, answer.confident
-                sources = [p.document_id for p in answer.sources]
-                if not confident:
-                    # The handoff workflow builds on this flag; the bot keeps answering meanwhile.
-                    conversation.status = ConversationStatus.WAITING_FOR_AGENT
-                    conversation.handoff_reason = "low_confidence"
-                    session.add(conversation)
-                top_score = passages[0].score if passages else None
-            else:
-                reply_text = UNSUPPORTED_REPLY.format(
-                    name=f", {customer}" if customer else "", business=business.display_name
-                )
-                top_score = None
+            decision = self._decide(
+                session, message, conversation, contact, business, policy, customer, question
+            )
+            if decision.escalate:
+                conversation.status = ConversationStatus.WAITING_FOR_AGENT
+                conversation.handoff_reason = decision.escalate
+                if decision.notify_handoff:
+                    notice = _handoff_notice(BusinessHours.parse(policy.business_hours, policy.timezone))
+                    last = decision.replies.pop().text + " " if decision.replies else ""
+                    decision.replies.append(Reply(last + notice))
+            session.add(conversation)
+            session.add(contact)
 
-            replies = []
-            for part in split_text(reply_text):
-                reply = Message(
-                    business_id=message.business_id,
-                    conversation_id=conversation.id,
-                    direction=Direction.OUTBOUND,
-                    kind="text",
-                    text_masked=part,
-                    status=OutboundStatus.QUEUED,
-                    in_reply_to_id=message.id,
-                    sources=json.dumps(sources) if sources else None,
-                    confidence=round(top_score, 4) if top_score is not None else None,
-                )
-                session.add(reply)
-                replies.append(reply)
-            message.status = InboundStatus.ANSWERED
+            parts = [part for reply in decision.replies for part in _fit(reply)]
+            queued = [self._queue(session, message, conversation.id, part, decision) for part in parts]
+            message.status = InboundStatus.RECORDED if decision.silent else InboundStatus.ANSWERED
             message.updated_at = utcnow()
             session.add(message)
             session.flush()
-            reply_ids = [r.id for r in replies if r.id is not None]
+            reply_ids = [r.id for r in queued if r.id is not None]
         log.info(
             "turn handled",
             extra={
                 "message_id": message_id,
                 "conversation_id": conversation.id,
                 "replies": len(reply_ids),
-                "confident": confident,
+                "confident": decision.confident,
+                "handoff_reason": decision.escalate,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
-        return TurnOutcome(message_id, reply_ids, confident)
+        return TurnOutcome(message_id, reply_ids, decision.confident, decision.escalate)
+
+    def _decide(
+        self,
+        session: Session,
+        message: Message,
+        conversation: Conversation,
+        contact: Contact,
+        business: Business,
+        policy: AssistantPolicy,
+        customer: str | None,
+        question: str,
+    ) -> TurnDecision:
+        name = f", {customer}" if customer else ""
+        intent = classify(question, message.reply_id, json.loads(policy.escalation_keywords))
+        if intent is Intent.STOP:
+            contact.opted_out_at = utcnow()
+            return TurnDecision([Reply(STOPPED_REPLY.format(business=business.display_name))])
+        if intent is Intent.START and contact.opted_out_at is not None:
+            contact.opted_out_at = None
+            return TurnDecision([Reply(STARTED_REPLY.format(name=name))])
+        if contact.opted_out_at is not None or conversation.status == ConversationStatus.WAITING_FOR_AGENT:
+            # Opted out, or a person has the conversation: the bot keeps the record and stays silent.
+            return TurnDecision(silent=True)
+        if not question.strip():
+            return TurnDecision([Reply(UNSUPPORTED_REPLY.format(name=name, business=business.display_name))])
+        if intent is Intent.HANDOFF:
+            return TurnDecision(escalate="customer_request")
+        if intent is Intent.HELPED:
+            conversation.failed_turns = 0
+            return TurnDecision([Reply(HELPED_REPLY.format(name=name))])
+        if intent is Intent.NOT_HELPED:
+            conversation.failed_turns += 1
+            if conversation.failed_turns >= 2:
+                return TurnDecision(escalate="failed_twice")
+            return TurnDecision([Reply(NOT_HELPED_REPLY.format(name=name))])
+        if strongly_negative(question):
+            return TurnDecision(escalate="negative_sentiment")
+        if mentions_topic(question, json.loads(policy.refuse_topics)):
+            return TurnDecision(escalate="restricted_topic")
+        language = detect_language(question)
+        if language != KNOWLEDGE_LANGUAGE:
+            return TurnDecision(
+                [Reply(NOT_COVERED[language])], confident=False, escalate="language", notify_handoff=False
+            )
+
+        assert conversation.id is not None and message.id is not None and business.id is not None
+        history = self._history(session, conversation.id, before=message.id)
+        search_for = question
+        previous = [text for role, text in history if role == "customer"]
+        if previous and is_follow_up(question):
+            search_for = f"{previous[-1]} {question}"
+        passages = self._retriever.search(business.id, search_for)
+        answer = self._responder.answer(
+            AnswerRequest(
+                question=question,
+                passages=passages,
+                business_name=business.display_name,
+                customer=customer,
+                history=history,
+                min_confidence=self._min_confidence,
+                instructions=policy.instructions,
+                search_text=search_for,
+            )
+        )
+        decision = TurnDecision(
+            confident=answer.confident,
+            sources=[p.document_id for p in answer.sources],
+            top_score=passages[0].score if passages else None,
+        )
+        if not answer.confident:
+            decision.replies.append(Reply(answer.text))
+            decision.escalate = "low_confidence"
+            return decision
+        conversation.failed_turns = 0
+        decision.replies.append(Reply(answer.text, with_buttons=True))
+        return decision
+
+    def _queue(
+        self, session: Session, message: Message, conversation_id: int, reply: Reply, decision: TurnDecision
+    ) -> Message:
+        row = Message(
+            business_id=message.business_id,
+            conversation_id=conversation_id,
+            direction=Direction.OUTBOUND,
+            kind="interactive" if reply.with_buttons else "text",
+            text_masked=reply.text,
+            status=OutboundStatus.QUEUED,
+            in_reply_to_id=message.id,
+            sources=json.dumps(decision.sources) if decision.sources else None,
+            confidence=round(decision.top_score, 4) if decision.top_score is not None else None,
+        )
+        session.add(row)
+        return row
 
     def _known_values(
         self, session: Session, scope: VaultScope, contact: Contact
@@ -190,3 +284,26 @@ class Assistant:
             ("customer" if row.direction == Direction.INBOUND else "assistant", row.text_masked or "")
             for row in reversed(rows)
         ]
+
+
+def policy_for(session: Session, business_id: int) -> AssistantPolicy:
+    """The business's assistant policy, or the defaults when it never set one."""
+    policy = session.exec(select(AssistantPolicy).where(AssistantPolicy.business_id == business_id)).first()
+    return policy or AssistantPolicy(business_id=business_id)
+
+
+def _fit(reply: Reply) -> list[Reply]:
+    """WhatsApp limits: 1,024 characters for a message with buttons, 4,096 for text (split cleanly)."""
+    if reply.with_buttons and len(reply.text) <= MAX_INTERACTIVE_BODY:
+        return [reply]
+    return [Reply(part) for part in split_text(reply.text)]
+
+
+def _handoff_notice(hours: BusinessHours) -> str:
+    notice = HANDOFF_REPLY
+    now = utcnow()
+    if not hours.is_open(now):
+        opening = hours.next_opening(now)
+        if opening is not None:
+            notice += f" Our team is away right now and will be back {opening.strftime('%A at %H:%M')}."
+    return notice

@@ -78,6 +78,7 @@ class WebhookIntake:
             kind=inbound.kind,
             text_sealed=self._box.seal(inbound.text) if inbound.answerable and inbound.text else None,
             status=InboundStatus.RECORDED if inbound.silent else InboundStatus.RECEIVED,
+            reply_id=(inbound.reply_id or "")[:256] or None,
         )
         try:
             with session.begin_nested():

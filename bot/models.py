@@ -59,6 +59,8 @@ class Contact(SQLModel, table=True):
     wa_id_hash: str = Field(max_length=64)
     wa_id_sealed: str
     profile_name_sealed: str | None = None
+    # Set by STOP, cleared by START: while set the bot answers nothing.
+    opted_out_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -68,6 +70,8 @@ class Conversation(SQLModel, table=True):
     contact_id: int = Field(foreign_key="contact.id", index=True)
     status: str = Field(default=ConversationStatus.BOT, max_length=32)
     handoff_reason: str | None = Field(default=None, max_length=64)
+    # Turns in a row the bot could not help with; two escalate.
+    failed_turns: int = 0
     last_inbound_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -89,10 +93,27 @@ class Message(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime | None = None
     in_reply_to_id: int | None = Field(default=None, foreign_key="message.id")
+    reply_id: str | None = Field(default=None, max_length=256)  # id of the tapped button or list row
     sources: str | None = Field(default=None, max_length=500)  # document ids the answer came from
     confidence: float | None = None
     sent_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AssistantPolicy(SQLModel, table=True):
+    """How the assistant behaves for one business. JSON lists are stored as text to suit both databases."""
+
+    __tablename__ = "assistant_policy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", unique=True)
+    instructions: str = Field(default="", max_length=4000)  # tone, language, topics to avoid: for the LLM
+    escalation_keywords: str = Field(default="[]", max_length=4000)  # extra phrases that mean "a person"
+    refuse_topics: str = Field(default="[]", max_length=4000)  # topics handed to a person, never answered
+    # {"mon": ["09:00", "17:00"], ...}; "{}" means always staffed.
+    business_hours: str = Field(default="{}", max_length=1000)
+    timezone: str = Field(default="UTC", max_length=64)
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -1,5 +1,6 @@
-"""The outbox: queued replies are unmasked only at the moment of sending, retried with backoff when the
-Graph API fails, and printed (masked) in console mode when the business has no access token."""
+"""The outbox: queued replies are unmasked only at the moment of sending, kept in order per conversation,
+retried with backoff when the Graph API throttles or fails, and printed (masked) in console mode when the
+business has no access token."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
 from bot.models import Contact, Conversation, Direction, Message, OutboundStatus
-from bot.whatsapp import CloudAPIClient
+from bot.policies import BUTTON_HANDOFF, BUTTON_HELPED, within_service_window
+from bot.whatsapp import OUTSIDE_WINDOW_CODE, CloudAPIClient
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.errors import ChannelError
@@ -23,10 +25,11 @@ from privacy.vault import VaultScope
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+ANSWER_BUTTONS = [(BUTTON_HELPED, "That helped"), (BUTTON_HANDOFF, "Talk to a person")]
 
 
 def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with full jitter: 1 s, 2 s, 4 s ... capped at 5 minutes."""
+    """Exponential backoff with jitter: about 1 s, 2 s, 4 s ... capped at 5 minutes."""
     return random.uniform(0.5, 1.0) * min(300.0, 2.0 ** (attempt - 1))
 
 
@@ -46,26 +49,36 @@ class Outbox:
         self._client = client
         self._console = console
 
-    def deliver_due(self, limit: int = 100) -> int:
-        """Send every queued reply whose time has come, oldest first. Returns how many were handled."""
+    def deliver_due(self, limit: int = 200) -> int:
+        """Send queued replies oldest first. A conversation whose earlier reply waits for a retry is held
+        back, so a customer never gets answers out of order. Returns how many were sent or settled."""
+        now = utcnow()
         with session_scope(self._engine) as session:
-            due = session.exec(
-                select(Message.id)
+            queued = session.exec(
+                select(Message.id, Message.conversation_id, Message.next_attempt_at)
                 .where(Message.direction == Direction.OUTBOUND, Message.status == OutboundStatus.QUEUED)
-                .where(or_(col(Message.next_attempt_at).is_(None), col(Message.next_attempt_at) <= utcnow()))
                 .order_by(col(Message.id))
                 .limit(limit)
             ).all()
-        for message_id in due:
-            if message_id is not None:
-                self.deliver(message_id)
-        return len(due)
+        held: set[int] = set()
+        handled = 0
+        for message_id, conversation_id, next_attempt_at in queued:
+            if conversation_id in held:
+                continue
+            if next_attempt_at is not None and next_attempt_at > now:
+                held.add(conversation_id)
+                continue
+            if message_id is not None and not self.deliver(message_id):
+                held.add(conversation_id)
+            handled += 1
+        return handled
 
-    def deliver(self, message_id: int) -> None:
+    def deliver(self, message_id: int) -> bool:
+        """Try to send one reply; True when it is settled (sent, printed or failed for good)."""
         with session_scope(self._engine) as session:
             message = session.get(Message, message_id)
             if message is None or message.status != OutboundStatus.QUEUED:
-                return
+                return True
             conversation = session.get(Conversation, message.conversation_id)
             business = session.get(Business, message.business_id)
             assert conversation is not None and business is not None and conversation.id is not None
@@ -73,46 +86,82 @@ class Outbox:
             assert contact is not None and business.id is not None
             message.attempts += 1
             message.updated_at = utcnow()
+            session.add(message)
             if business.access_token_sealed is None:
                 self._console(f"[console] reply for conversation {conversation.id}: {message.text_masked}")
                 message.status = OutboundStatus.PRINTED
-                session.add(message)
-                return
-            token = self._box.open(business.access_token_sealed)
+                return True
+            if not within_service_window(conversation.last_inbound_at, utcnow()):
+                # Free-form messages are refused outside 24 h of the customer's last message.
+                message.status = OutboundStatus.FAILED
+                message.error_code = OUTSIDE_WINDOW_CODE
+                message.error_title = "outside the 24-hour window: only an approved template can be sent"
+                log.warning("reply outside the service window", extra={"message_id": message_id})
+                return True
             body = self._masker.unmask(
                 session,
                 message.text_masked or "",
                 [VaultScope.conversation(conversation.id), VaultScope.knowledge(business.id)],
             )
+            token = self._box.open(business.access_token_sealed)
             to = self._box.open(contact.wa_id_sealed)
             try:
-                wa_id = self._client.send_text(
-                    phone_number_id=business.phone_number_id, token=token, to=to, body=body
-                )
+                if message.kind == "interactive":
+                    wa_id = self._client.send_buttons(
+                        phone_number_id=business.phone_number_id,
+                        token=token,
+                        to=to,
+                        body=body,
+                        buttons=ANSWER_BUTTONS,
+                    )
+                else:
+                    wa_id = self._client.send_text(
+                        phone_number_id=business.phone_number_id, token=token, to=to, body=body
+                    )
             except ChannelError as exc:
-                self._record_failure(message, exc)
-            else:
-                message.wa_message_id = wa_id
-                message.status = OutboundStatus.SENT
-                message.sent_at = utcnow()
-                message.error_code = None
-                message.error_title = None
-            session.add(message)
-            inbound = session.get(Message, message.in_reply_to_id) if message.in_reply_to_id else None
-        log.info(
-            "outbound delivery",
-            extra={"message_id": message_id, "status": message.status, "attempts": message.attempts},
-        )
-        if inbound is not None and inbound.wa_message_id and message.status == OutboundStatus.SENT:
-            self._mark_read(business, token, inbound.wa_message_id)
+                return self._record_failure(message, exc)
+            message.wa_message_id = wa_id
+            message.status = OutboundStatus.SENT
+            message.sent_at = utcnow()
+            message.next_attempt_at = None
+            message.error_code = None
+            message.error_title = None
+        log.info("reply sent", extra={"message_id": message_id, "attempts": message.attempts})
+        return True
 
-    def _record_failure(self, message: Message, exc: ChannelError) -> None:
+    def acknowledge(self, inbound_id: int) -> None:
+        """Mark the customer's message read and show the typing indicator while the turn runs.
+        Best effort: a failure is logged, never retried, and never delays the reply."""
+        with session_scope(self._engine) as session:
+            message = session.get(Message, inbound_id)
+            business = session.get(Business, message.business_id) if message else None
+            if (
+                message is None
+                or business is None
+                or not message.wa_message_id
+                or not business.access_token_sealed
+            ):
+                return
+            token = self._box.open(business.access_token_sealed)
+        try:
+            self._client.mark_read(
+                phone_number_id=business.phone_number_id,
+                token=token,
+                message_id=message.wa_message_id,
+                typing=True,
+            )
+        except ChannelError as exc:
+            log.info("mark-read failed", extra={"message_id": inbound_id, "retryable": exc.retryable})
+
+    def _record_failure(self, message: Message, exc: ChannelError) -> bool:
         message.error_code = exc.graph_code
         message.error_title = exc.message[:255]
-        if exc.retryable and message.attempts < MAX_ATTEMPTS:
-            message.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(message.attempts))
-        else:
+        settled = not (exc.retryable and message.attempts < MAX_ATTEMPTS)
+        if settled:
+            # Permanent errors (131026 undeliverable, 131047 window closed, 131051 ...) are recorded, not retried.
             message.status = OutboundStatus.FAILED
+        else:
+            message.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(message.attempts))
         log.warning(
             "send failed",
             extra={
@@ -122,12 +171,4 @@ class Outbox:
                 "attempts": message.attempts,
             },
         )
-
-    def _mark_read(self, business: Business, token: str, wa_message_id: str) -> None:
-        """Best effort: a failed read receipt is logged, never retried and never blocks a reply."""
-        try:
-            self._client.mark_read(
-                phone_number_id=business.phone_number_id, token=token, message_id=wa_message_id
-            )
-        except ChannelError as exc:
-            log.info("mark-read failed", extra={"business_id": business.id, "retryable": exc.retryable})
+        return settled

@@ -18,7 +18,8 @@ class GraphStandIn:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.failures: list[int] = []  # status codes to answer with before succeeding
+        # HTTP statuses, or (status, Graph error code), to answer the next message sends with.
+        self.failures: list[int | tuple[int, int]] = []
         self._lock = threading.Lock()
         stand_in = self
 
@@ -35,12 +36,13 @@ class GraphStandIn:
                             "at": time.perf_counter(),
                         }
                     )
-                    failure = stand_in.failures.pop(0) if stand_in.failures else None
+                    is_send = body.get("type") in ("text", "interactive")
+                    failure = stand_in.failures.pop(0) if stand_in.failures and is_send else None
                 if failure:
-                    payload: dict[str, Any] = {
-                        "error": {"message": "boom", "code": 1 if failure >= 500 else 100}
-                    }
-                    self._reply(failure, payload)
+                    status, code = (
+                        failure if isinstance(failure, tuple) else (failure, 1 if failure >= 500 else 100)
+                    )
+                    self._reply(status, {"error": {"message": "refused by the stand-in", "code": code}})
                 elif body.get("status") == "read":
                     self._reply(200, {"success": True})
                 else:
@@ -72,12 +74,20 @@ class GraphStandIn:
     @property
     def sends(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [r for r in self.requests if r["json"].get("type") == "text"]
+            return [r for r in self.requests if r["json"].get("type") in ("text", "interactive")]
 
     @property
     def reads(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests if r["json"].get("status") == "read"]
+
+    @staticmethod
+    def body(request: dict[str, Any]) -> str:
+        """The words the customer sees, for a text or an interactive message."""
+        payload = request["json"]
+        if payload.get("type") == "interactive":
+            return str(payload["interactive"]["body"]["text"])
+        return str(payload["text"]["body"])
 
     def wait_for_sends(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

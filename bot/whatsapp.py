@@ -18,6 +18,11 @@ from core.errors import ChannelError, Forbidden, InvalidInput, Unauthenticated
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+MAX_INTERACTIVE_BODY = 1024
+# Meta's throttling codes come with HTTP 400 as well as 429: retry them with backoff.
+RATE_LIMIT_CODES = frozenset({4, 80007, 130429, 131056})
+# Re-engagement window closed (131047): only an approved template can reach the customer now.
+OUTSIDE_WINDOW_CODE = 131047
 MAX_TEXT_LENGTH = 4096
 TEXT_KINDS = {"text", "button", "interactive"}
 # Recorded for the conversation's history, never answered.
@@ -279,18 +284,46 @@ class CloudAPIClient:
             "type": "text",
             "text": {"preview_url": False, "body": body},
         }
-        data = self._post(phone_number_id, token, payload)
+        return self._message_id(self._post(phone_number_id, token, payload))
+
+    def send_buttons(
+        self, *, phone_number_id: str, token: str, to: str, body: str, buttons: list[tuple[str, str]]
+    ) -> str:
+        """An interactive message with up to three reply buttons, given as (id, title) pairs."""
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": body},
+                "action": {
+                    "buttons": [
+                        {"type": "reply", "reply": {"id": bid, "title": title}} for bid, title in buttons
+                    ]
+                },
+            },
+        }
+        return self._message_id(self._post(phone_number_id, token, payload))
+
+    def mark_read(self, *, phone_number_id: str, token: str, message_id: str, typing: bool = False) -> None:
+        """Blue ticks for the customer's message and, with `typing`, the typing indicator while we compose."""
+        payload: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": message_id,
+        }
+        if typing:
+            payload["typing_indicator"] = {"type": "text"}
+        self._post(phone_number_id, token, payload)
+
+    @staticmethod
+    def _message_id(data: dict[str, Any]) -> str:
         try:
             return str(data["messages"][0]["id"])
         except (KeyError, IndexError, TypeError) as exc:
             raise ChannelError("Graph API answered without a message id", retryable=False) from exc
-
-    def mark_read(self, *, phone_number_id: str, token: str, message_id: str) -> None:
-        self._post(
-            phone_number_id,
-            token,
-            {"messaging_product": "whatsapp", "status": "read", "message_id": message_id},
-        )
 
     def _post(self, phone_number_id: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -309,7 +342,7 @@ class CloudAPIClient:
             return data if isinstance(data, dict) else {}
         error = data.get("error", {}) if isinstance(data, dict) else {}
         code = error.get("code") if isinstance(error, dict) else None
-        retryable = response.status_code == 429 or response.status_code >= 500
+        retryable = response.status_code == 429 or response.status_code >= 500 or code in RATE_LIMIT_CODES
         raise ChannelError(
             f"Graph API refused the request (HTTP {response.status_code}, code {code})",
             retryable=retryable,

@@ -105,6 +105,7 @@ class TurnWorker:
             session.exec(
                 update(Message).where(col(Message.id) == message_id).values(status=InboundStatus.PROCESSING)
             )
+        self._outbox.acknowledge(message_id)
         try:
             self._assistant.handle(message_id)
         except Exception as exc:

@@ -103,7 +103,7 @@ def test_chat_model_prompt_holds_masked_passages_and_question_only(embeddings) -
         return original(messages, *args, **kwargs)
 
     object.__setattr__(model, "_call", recording)
-    responder = ChatModelResponder(model, fallback=ExtractiveResponder(embeddings))
+    responder = ChatModelResponder(model, fallback=ExtractiveResponder(embeddings), embeddings=embeddings)
     passage = Passage("v1", 1, "Hours", "Hours\nOn Sundays we open at 9 am.", 0.7)
     answer = responder.answer(
         AnswerRequest(
@@ -123,7 +123,9 @@ def test_a_failing_chat_model_falls_back_to_the_extractive_answer(embeddings) ->
         def _call(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             raise TimeoutError("model down")
 
-    responder = ChatModelResponder(Broken(responses=["x"]), fallback=ExtractiveResponder(embeddings))
+    responder = ChatModelResponder(
+        Broken(responses=["x"]), fallback=ExtractiveResponder(embeddings), embeddings=embeddings
+    )
     passage = Passage("v1", 1, "Hours", "Hours\nOn Sundays we open at 9 am.", 0.7)
     answer = responder.answer(
         AnswerRequest(question="open on Sunday?", passages=[passage], business_name="Crumb")

@@ -1,0 +1,67 @@
+"""Conversation and policy management shared by the CLI (and, later, the agent console)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from bot.assistant import policy_for
+from bot.models import AssistantPolicy, Conversation, ConversationStatus
+from bot.policies import BusinessHours
+from core.db import utcnow
+from core.errors import InvalidInput, NotFound
+
+
+def hand_back_to_bot(session: Session, *, business_id: int, conversation_id: int) -> Conversation:
+    """An agent is done: the bot answers this conversation again."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.business_id != business_id:
+        raise NotFound(f"no conversation {conversation_id} for this business")
+    conversation.status = ConversationStatus.BOT
+    conversation.handoff_reason = None
+    conversation.failed_turns = 0
+    session.add(conversation)
+    return conversation
+
+
+def list_conversations(
+    session: Session, *, business_id: int, waiting_only: bool = False
+) -> list[Conversation]:
+    query = select(Conversation).where(Conversation.business_id == business_id)
+    if waiting_only:
+        query = query.where(Conversation.status == ConversationStatus.WAITING_FOR_AGENT)
+    return list(session.exec(query.order_by(col(Conversation.id).desc())).all())
+
+
+def configure_policy(
+    session: Session,
+    *,
+    business_id: int,
+    instructions: str | None = None,
+    hours_spec: str | None = None,
+    timezone: str | None = None,
+    escalation_keywords: Sequence[str] | None = None,
+    refuse_topics: Sequence[str] | None = None,
+) -> AssistantPolicy:
+    """Change what is given; validate hours and time zone before anything is stored."""
+    policy = policy_for(session, business_id)
+    if instructions is not None:
+        if len(instructions) > 4000:
+            raise InvalidInput("instructions are limited to 4,000 characters")
+        policy.instructions = instructions
+    zone = timezone or policy.timezone
+    if hours_spec is not None:
+        policy.business_hours = BusinessHours.from_spec(hours_spec, zone).to_json()
+    if timezone is not None:
+        BusinessHours.parse(policy.business_hours, timezone)
+        policy.timezone = timezone
+    if escalation_keywords is not None:
+        policy.escalation_keywords = json.dumps([k.strip() for k in escalation_keywords if k.strip()])
+    if refuse_topics is not None:
+        policy.refuse_topics = json.dumps([t.strip() for t in refuse_topics if t.strip()])
+    policy.updated_at = utcnow()
+    session.add(policy)
+    session.flush()
+    return policy

@@ -1,0 +1,194 @@
+"""The rules of a conversation: when to hand over to a person, WhatsApp's 24-hour window, business hours,
+STOP/START, and what the customer's words mean. Pure functions over text and time: no I/O."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.errors import InvalidInput
+
+SERVICE_WINDOW = timedelta(hours=24)
+
+# Reply-button ids the bot sends with its answers, and what a tap means.
+BUTTON_HANDOFF = "wepos:handoff"
+BUTTON_HELPED = "wepos:helped"
+
+_HANDOFF_PATTERNS = [
+    r"\b(talk|speak|chat)\s+(to|with)\s+(a|an|some|the)?\s*(real\s+|actual\s+)?(person|human|agent|someone|somebody|operator|representative|manager)\b",
+    r"\b(real|actual|live)\s+(person|human|agent)\b",
+    r"\bhuman\s+(please|pls|agent)\b",
+    r"\b(agent|operator|representative)\s+please\b",
+    r"\bcan\s+(i|we)\s+(get|have)\s+(a|an)\s+(person|human|agent)\b",
+    r"\bconnect\s+me\s+(to|with)\b",
+    r"\bi\s+want\s+(a|an)\s+(person|human|agent)\b",
+    r"^\s*(agent|human|person|operator)\s*[.!?]*\s*$",
+]
+_NEGATIVE_FEEDBACK = [
+    r"\b(that|this|it)\s+(did\s*n[o']?t|does\s*n[o']?t|do\s*n[o']?t)\s+help\b",
+    r"\bnot\s+what\s+i\s+(asked|meant|wanted)\b",
+    r"\b(that'?s|that\s+is|this\s+is)\s+(wrong|incorrect|not\s+right|useless)\b",
+    r"\bno+[, ]+that'?s\s+not\b",
+]
+# A small lexicon: strong words only, so ordinary complaints ("the bread was dry") do not escalate.
+_STRONG_NEGATIVE = {
+    "furious",
+    "outraged",
+    "disgusted",
+    "disgusting",
+    "appalling",
+    "unacceptable",
+    "ridiculous",
+    "horrible",
+    "terrible",
+    "awful",
+    "scam",
+    "fraud",
+    "lawyer",
+    "sue",
+    "worst",
+    "hate",
+    "angry",
+    "livid",
+    "pathetic",
+}
+_STOP = {"stop", "unsubscribe", "stop all", "opt out", "optout", "cancel messages"}
+_START = {"start", "unstop", "subscribe", "opt in"}
+_WORD = re.compile(r"[a-z']+")
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Intent(StrEnum):
+    QUESTION = "question"
+    HANDOFF = "handoff"
+    HELPED = "helped"
+    NOT_HELPED = "not_helped"
+    STOP = "stop"
+    START = "start"
+
+
+def classify(
+    text: str, reply_id: str | None = None, extra_handoff_phrases: list[str] | None = None
+) -> Intent:
+    """What the customer wants, before any retrieval."""
+    if reply_id == BUTTON_HANDOFF:
+        return Intent.HANDOFF
+    if reply_id == BUTTON_HELPED:
+        return Intent.HELPED
+    lowered = " ".join(text.lower().split())
+    bare = lowered.strip(" .!?")
+    if bare in _STOP:
+        return Intent.STOP
+    if bare in _START:
+        return Intent.START
+    if any(re.search(p, lowered) for p in _HANDOFF_PATTERNS):
+        return Intent.HANDOFF
+    if any(phrase.lower() in lowered for phrase in extra_handoff_phrases or []):
+        return Intent.HANDOFF
+    if any(re.search(p, lowered) for p in _NEGATIVE_FEEDBACK):
+        return Intent.NOT_HELPED
+    return Intent.QUESTION
+
+
+def strongly_negative(text: str) -> bool:
+    """Anger worth a person's attention: two strong words, or one with shouting or '!!'."""
+    words = _WORD.findall(text.lower())
+    hits = sum(word in _STRONG_NEGATIVE for word in words)
+    shouting = (
+        sum(c.isupper() for c in text) > 0.6 * max(1, sum(c.isalpha() for c in text)) and len(text) > 12
+    )
+    return hits >= 2 or (hits == 1 and (shouting or "!!" in text))
+
+
+def mentions_topic(text: str, topics: list[str]) -> str | None:
+    lowered = text.lower()
+    for topic in topics:
+        if topic and re.search(r"\b" + re.escape(topic.lower()) + r"\b", lowered):
+            return topic
+    return None
+
+
+def is_follow_up(text: str) -> bool:
+    """A short question that leans on the previous one ("and for an e-bike?", "what about Sundays?")."""
+    lowered = text.lower().strip()
+    return len(lowered.split()) <= 5 or bool(
+        re.match(r"^(and|also|what about|how about|and what about|same for|what if)\b", lowered)
+    )
+
+
+def within_service_window(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Free-form messages are allowed only within 24 hours of the customer's last message."""
+    return last_inbound_at is not None and now - last_inbound_at < SERVICE_WINDOW
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """Opening hours per weekday in the business's time zone; empty means always staffed."""
+
+    timezone: str = "UTC"
+    days: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: str, timezone: str) -> BusinessHours:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidInput(f"unknown time zone {timezone!r}") from exc
+        try:
+            data = json.loads(raw or "{}")
+            days = {day: (str(span[0]), str(span[1])) for day, span in data.items()}
+        except (ValueError, TypeError, IndexError, AttributeError) as exc:
+            raise InvalidInput('business hours must look like {"mon": ["09:00", "17:00"]}') from exc
+        unknown = set(days) - set(_DAYS)
+        if unknown:
+            raise InvalidInput(f"unknown weekday(s) {sorted(unknown)}; use {', '.join(_DAYS)}")
+        for opens, closes in days.values():
+            if not (
+                re.fullmatch(r"\d\d:\d\d", opens) and re.fullmatch(r"\d\d:\d\d", closes) and opens < closes
+            ):
+                raise InvalidInput("hours must be HH:MM-HH:MM with opening before closing")
+        return cls(timezone, days)
+
+    @classmethod
+    def from_spec(cls, spec: str, timezone: str) -> BusinessHours:
+        """'mon-fri 09:00-17:00, sat 10:00-14:00' -> hours (for the CLI)."""
+        days: dict[str, list[str]] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            match = re.fullmatch(r"([a-z]{3})(?:-([a-z]{3}))?\s+(\d\d:\d\d)-(\d\d:\d\d)", part.lower())
+            if not match or match.group(1) not in _DAYS or (match.group(2) and match.group(2) not in _DAYS):
+                raise InvalidInput(f"cannot read hours {part!r}; use e.g. 'mon-fri 09:00-17:00'")
+            first = _DAYS.index(match.group(1))
+            last = _DAYS.index(match.group(2)) if match.group(2) else first
+            for day in _DAYS[first : last + 1]:
+                days[day] = [match.group(3), match.group(4)]
+        return cls.parse(json.dumps(days), timezone)
+
+    def to_json(self) -> str:
+        return json.dumps({day: list(span) for day, span in self.days.items()})
+
+    def is_open(self, now: datetime) -> bool:
+        if not self.days:
+            return True
+        local = now.astimezone(ZoneInfo(self.timezone))
+        span = self.days.get(_DAYS[local.weekday()])
+        return span is not None and span[0] <= local.strftime("%H:%M") < span[1]
+
+    def next_opening(self, now: datetime) -> datetime | None:
+        """When a person will next be in, in the business's time zone (None if always staffed)."""
+        if not self.days:
+            return None
+        local = now.astimezone(ZoneInfo(self.timezone))
+        for offset in range(8):
+            day = local + timedelta(days=offset)
+            span = self.days.get(_DAYS[day.weekday()])
+            if span is None:
+                continue
+            hour, minute = map(int, span[0].split(":"))
+            opening = day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            if opening > local:
+                return opening
+        return None
