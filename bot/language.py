@@ -4,6 +4,7 @@ bot must be able to say in it when the knowledge base cannot answer."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _STOPWORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
@@ -193,6 +194,7 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 _WORD = re.compile(r"[^\W\d_]+")
+_PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 
 NOT_COVERED = {
     "en": "Sorry, I can only answer in English from our information. I've asked a member of our team to help you.",
@@ -205,12 +207,20 @@ NOT_COVERED = {
 }
 
 
+def _plain(word: str) -> str:
+    """Lower case without accents, so "Cuándo" counts as "cuando"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
+
+
+_PLAIN_STOPWORDS = {lang: frozenset(_plain(w) for w in words) for lang, words in _STOPWORDS.items()}
+
+
 def detect_language(text: str, default: str = "en") -> str:
     """The language with the most stop words in `text`; `default` when too little evidence (under 2 hits)."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [_plain(w) for w in _WORD.findall(_PLACEHOLDER.sub(" ", text))]
     if not words:
         return default
-    votes = {lang: sum(w in stops for w in words) for lang, stops in _STOPWORDS.items()}
+    votes = {lang: sum(w in _PLAIN_STOPWORDS[lang] for w in words) for lang in _STOPWORDS}
     best = max(votes, key=lambda lang: (votes[lang], lang == default))
     if votes[best] < 2 or votes[best] <= votes.get(default, 0):
         return default

@@ -26,6 +26,7 @@ class InboundStatus(StrEnum):
 
 class OutboundStatus(StrEnum):
     QUEUED = "queued"
+    SENDING = "sending"  # claimed by one deliverer; back to queued if the process dies mid-call
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
@@ -36,6 +37,7 @@ class OutboundStatus(StrEnum):
 # Delivery status only moves forward: a late "delivered" never undoes "read".
 OUTBOUND_RANK = {
     OutboundStatus.QUEUED: 0,
+    OutboundStatus.SENDING: 0,
     OutboundStatus.PRINTED: 1,
     OutboundStatus.SENT: 1,
     OutboundStatus.DELIVERED: 2,

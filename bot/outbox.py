@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from bot.models import Contact, Conversation, Direction, Message, OutboundStatus
 from bot.policies import BUTTON_HANDOFF, BUTTON_HELPED, within_service_window
@@ -75,9 +75,11 @@ class Outbox:
 
     def deliver(self, message_id: int) -> bool:
         """Try to send one reply; True when it is settled (sent, printed or failed for good)."""
+        if not self._claim(message_id):
+            return True  # sent, or being sent, by someone else
         with session_scope(self._engine) as session:
             message = session.get(Message, message_id)
-            if message is None or message.status != OutboundStatus.QUEUED:
+            if message is None:
                 return True
             conversation = session.get(Conversation, message.conversation_id)
             business = session.get(Business, message.business_id)
@@ -119,7 +121,10 @@ class Outbox:
                         phone_number_id=business.phone_number_id, token=token, to=to, body=body
                     )
             except ChannelError as exc:
-                return self._record_failure(message, exc)
+                settled = self._record_failure(message, exc)
+                if not settled:
+                    message.status = OutboundStatus.QUEUED
+                return settled
             message.wa_message_id = wa_id
             message.status = OutboundStatus.SENT
             message.sent_at = utcnow()
@@ -128,6 +133,16 @@ class Outbox:
             message.error_title = None
         log.info("reply sent", extra={"message_id": message_id, "attempts": message.attempts})
         return True
+
+    def _claim(self, message_id: int) -> bool:
+        """Take the reply for this deliverer alone (a conditional update), so it is never sent twice."""
+        with session_scope(self._engine) as session:
+            result = session.exec(
+                update(Message)
+                .where(col(Message.id) == message_id, col(Message.status) == OutboundStatus.QUEUED)
+                .values(status=OutboundStatus.SENDING)
+            )
+            return bool(result.rowcount)
 
     def acknowledge(self, inbound_id: int) -> None:
         """Mark the customer's message read and show the typing indicator while the turn runs.

@@ -149,7 +149,8 @@ class ExtractiveResponder:
                     candidates.append((passage, position, sentence.strip()))
         if not candidates:
             return not_sure(request)
-        question = search_query(request.search_text or request.question)
+        # Sentences are chosen for the question itself; retrieval already used the conversation's context.
+        question = search_query(request.question)
         vectors = self._embeddings.embed_documents([question, *[c[2] for c in candidates]])
         question_vector, sentence_vectors = vectors[0], vectors[1:]
         question_words = _words(question)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, or_, select, update
 
 from bot.assistant import Assistant
-from bot.models import Direction, InboundStatus, Message
+from bot.models import Direction, InboundStatus, Message, OutboundStatus
 from bot.outbox import Outbox, backoff_seconds
 from core.db import session_scope, utcnow
 
@@ -60,6 +60,13 @@ class TurnWorker:
                 .values(status=InboundStatus.RECEIVED)
             )
             count = result.rowcount or 0
+            # A reply claimed but never confirmed may or may not have reached Meta: at-least-once, send again.
+            resent = session.exec(
+                update(Message)
+                .where(col(Message.status) == OutboundStatus.SENDING)
+                .values(status=OutboundStatus.QUEUED)
+            )
+            count += resent.rowcount or 0
         if count:
             log.info("requeued interrupted turns", extra={"count": count})
         return count

@@ -19,6 +19,7 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
     "PERSON",
     "EMAIL_ADDRESS",
     "PHONE_NUMBER",
+    "STREET_ADDRESS",
     "CREDIT_CARD",
     "IBAN_CODE",
     "IP_ADDRESS",
