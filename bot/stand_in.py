@@ -20,7 +20,8 @@ class GraphStandIn:
         self.requests: list[dict[str, Any]] = []
         # HTTP statuses, or (status, Graph error code), to answer the next message sends with.
         self.failures: list[int | tuple[int, int]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._by_recipient: dict[str, list[float]] = {}
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +38,9 @@ class GraphStandIn:
                         }
                     )
                     is_send = body.get("type") in ("text", "interactive")
+                    if is_send:
+                        stand_in._by_recipient.setdefault(str(body.get("to")), []).append(time.perf_counter())
+                        stand_in._lock.notify_all()
                     failure = stand_in.failures.pop(0) if stand_in.failures and is_send else None
                 if failure:
                     status, code = (
@@ -80,6 +84,21 @@ class GraphStandIn:
     def reads(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests if r["json"].get("status") == "read"]
+
+    def count_to(self, wa_id: str) -> int:
+        """How many messages were sent to one customer so far."""
+        with self._lock:
+            return len(self._by_recipient.get(wa_id, []))
+
+    def wait_for_count(self, wa_id: str, count: int, timeout: float) -> bool:
+        """Block (without polling) until `count` messages were sent to a customer."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._by_recipient.get(wa_id, [])) >= count, timeout)
+
+    def first_to(self, wa_id: str, index: int) -> float:
+        """When the `index`-th message to a customer arrived (perf_counter seconds)."""
+        with self._lock:
+            return self._by_recipient[wa_id][index]
 
     @staticmethod
     def body(request: dict[str, Any]) -> str:
