@@ -177,6 +177,37 @@ def conversation_list(
             )
 
 
+@conversation_app.command("reply")
+def conversation_reply(
+    conversation_id: Annotated[int, typer.Argument(help="The conversation's id.")],
+    tenant: Annotated[str, typer.Option(help="The business's name.")],
+    text: Annotated[
+        str | None, typer.Option(help="Free text (only within 24 h of the customer's last message).")
+    ] = None,
+    template: Annotated[
+        str | None, typer.Option(help="An approved template's name (allowed at any time).")
+    ] = None,
+    language: Annotated[str, typer.Option(help="The template's language code.")] = "en_US",
+) -> None:
+    """Reply as a person; the server's worker sends it (masked at rest, restored when sent)."""
+    from bot.conversations import queue_agent_reply
+    from core.db import session_scope
+    from core.tenants import get_business_by_name
+
+    runtime = _runtime()
+    with session_scope(runtime.engine) as session:
+        business = get_business_by_name(session, tenant)
+        message = queue_agent_reply(
+            session,
+            business_id=business.id or 0,
+            conversation_id=conversation_id,
+            text=text,
+            template=(template, language) if template else None,
+            masker=runtime.masker,
+        )
+        typer.echo(f"reply {message.id} queued")
+
+
 @conversation_app.command("handback")
 def conversation_handback(
     conversation_id: Annotated[int, typer.Argument(help="The conversation's id.")],

@@ -50,7 +50,7 @@ HELPED_REPLY = "Glad that helped{name}! Anything else?"
 NOT_HELPED_REPLY = (
     "Sorry about that{name}. Could you say it another way? You can also tap 'Talk to a person' at any time."
 )
-KNOWLEDGE_LANGUAGE = "en"
+DEFAULT_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)
@@ -201,10 +201,6 @@ class Assistant:
         if mentions_topic(question, json.loads(policy.refuse_topics)):
             return TurnDecision(escalate="restricted_topic")
         language = detect_language(question)
-        if language != KNOWLEDGE_LANGUAGE:
-            return TurnDecision(
-                [Reply(NOT_COVERED[language])], confident=False, escalate="language", notify_handoff=False
-            )
 
         assert conversation.id is not None and message.id is not None and business.id is not None
         history = self._history(session, conversation.id, before=message.id)
@@ -213,6 +209,11 @@ class Assistant:
         if previous and is_follow_up(question):
             search_for = f"{previous[-1]} {question}"
         passages = self._retriever.search(business.id, search_for)
+        if language != DEFAULT_LANGUAGE and not (passages and detect_language(passages[0].text) == language):
+            # The knowledge base does not speak the customer's language: say so in it, and get a person.
+            return TurnDecision(
+                [Reply(NOT_COVERED[language])], confident=False, escalate="language", notify_handoff=False
+            )
         answer = self._responder.answer(
             AnswerRequest(
                 question=question,

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from bot.assistant import policy_for
-from bot.models import AssistantPolicy, Conversation, ConversationStatus
-from bot.policies import BusinessHours
+from bot.models import AssistantPolicy, Conversation, ConversationStatus, Direction, Message, OutboundStatus
+from bot.policies import BusinessHours, within_service_window
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
+from privacy.masker import Masker
+from privacy.vault import VaultScope
 
 
 def hand_back_to_bot(session: Session, *, business_id: int, conversation_id: int) -> Conversation:
@@ -24,6 +26,42 @@ def hand_back_to_bot(session: Session, *, business_id: int, conversation_id: int
     conversation.failed_turns = 0
     session.add(conversation)
     return conversation
+
+
+def queue_agent_reply(
+    session: Session,
+    *,
+    business_id: int,
+    conversation_id: int,
+    text: str | None = None,
+    template: tuple[str, str] | None = None,
+    masker: Masker,
+) -> Message:
+    """A person's reply, through the same outbox as the bot's. Free text is masked like everything stored
+    (and restored when sent); outside the 24-hour window only an approved template (name, language) may go."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.business_id != business_id:
+        raise NotFound(f"no conversation {conversation_id} for this business")
+    if (text is None) == (template is None):
+        raise InvalidInput("give either a text or a template")
+    if template is None:
+        if not within_service_window(conversation.last_inbound_at, utcnow()):
+            raise InvalidInput("outside the 24-hour window: only an approved template can be sent")
+        body = masker.mask(session, text or "", VaultScope.conversation(conversation_id)).text
+        kind = "text"
+    else:
+        body, kind = json.dumps({"name": template[0], "language": template[1]}), "template"
+    message = Message(
+        business_id=business_id,
+        conversation_id=conversation_id,
+        direction=Direction.OUTBOUND,
+        kind=kind,
+        text_masked=body,
+        status=OutboundStatus.QUEUED,
+    )
+    session.add(message)
+    session.flush()
+    return message
 
 
 def list_conversations(

@@ -4,6 +4,7 @@ business has no access token."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Callable
@@ -93,7 +94,9 @@ class Outbox:
                 self._console(f"[console] reply for conversation {conversation.id}: {message.text_masked}")
                 message.status = OutboundStatus.PRINTED
                 return True
-            if not within_service_window(conversation.last_inbound_at, utcnow()):
+            if message.kind != "template" and not within_service_window(
+                conversation.last_inbound_at, utcnow()
+            ):
                 # Free-form messages are refused outside 24 h of the customer's last message.
                 message.status = OutboundStatus.FAILED
                 message.error_code = OUTSIDE_WINDOW_CODE
@@ -108,7 +111,16 @@ class Outbox:
             token = self._box.open(business.access_token_sealed)
             to = self._box.open(contact.wa_id_sealed)
             try:
-                if message.kind == "interactive":
+                if message.kind == "template":
+                    template = json.loads(message.text_masked or "{}")
+                    wa_id = self._client.send_template(
+                        phone_number_id=business.phone_number_id,
+                        token=token,
+                        to=to,
+                        name=template["name"],
+                        language=template["language"],
+                    )
+                elif message.kind == "interactive":
                     wa_id = self._client.send_buttons(
                         phone_number_id=business.phone_number_id,
                         token=token,

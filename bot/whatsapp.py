@@ -307,6 +307,17 @@ class CloudAPIClient:
         }
         return self._message_id(self._post(phone_number_id, token, payload))
 
+    def send_template(self, *, phone_number_id: str, token: str, to: str, name: str, language: str) -> str:
+        """An approved message template: the only kind allowed outside the 24-hour service window."""
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "template",
+            "template": {"name": name, "language": {"code": language}},
+        }
+        return self._message_id(self._post(phone_number_id, token, payload))
+
     def mark_read(self, *, phone_number_id: str, token: str, message_id: str, typing: bool = False) -> None:
         """Blue ticks for the customer's message and, with `typing`, the typing indicator while we compose."""
         payload: dict[str, Any] = {

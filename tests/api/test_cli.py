@@ -117,7 +117,51 @@ def test_every_command_has_help() -> None:
         ["chat"],
         ["tenant", "create"],
         ["tenant", "list"],
+        ["tenant", "configure"],
+        ["conversation", "list"],
+        ["conversation", "reply"],
+        ["conversation", "handback"],
         ["privacy", "mask"],
     ):
         result = runner.invoke(cli.app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, command
+
+
+def test_configure_list_reply_and_hand_back(runtime: Runtime) -> None:
+    from bot.whatsapp import InboundMessage, WebhookBatch
+
+    runner.invoke(
+        cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555", "--access-token", "EAAx"]
+    )
+    configured = runner.invoke(
+        cli.app,
+        [
+            "tenant",
+            "configure",
+            "crumb",
+            "--hours",
+            "mon-fri 09:00-17:00",
+            "--timezone",
+            "Europe/London",
+            "--refuse-topic",
+            "allergic reaction",
+            "--escalation-keyword",
+            "complaints desk",
+        ],
+    )
+    assert configured.exit_code == 0, configured.output
+    assert '"mon": ["09:00", "17:00"]' in configured.output and "Europe/London" in configured.output
+    bad = runner.invoke(cli.app, ["tenant", "configure", "crumb", "--hours", "weekdays 9-5"])
+    assert bad.exit_code != 0
+    batch = WebhookBatch(
+        messages=[InboundMessage("555", "wamid.c1", "447700900123", "Zed", "text", "complaints desk")]
+    )
+    (message_id,) = runtime.intake.accept(batch).stored
+    runtime.assistant.handle(message_id)
+    listed = runner.invoke(cli.app, ["conversation", "list", "--tenant", "crumb", "--waiting"])
+    assert listed.output.startswith("1\twaiting_for_agent\tcustomer_request")
+    replied = runner.invoke(cli.app, ["conversation", "reply", "1", "--tenant", "crumb", "--text", "On it!"])
+    assert replied.exit_code == 0 and "queued" in replied.output
+    back = runner.invoke(cli.app, ["conversation", "handback", "1", "--tenant", "crumb"])
+    assert back.exit_code == 0
+    assert runner.invoke(cli.app, ["conversation", "list", "--tenant", "crumb", "--waiting"]).output == ""

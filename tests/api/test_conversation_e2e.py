@@ -276,3 +276,64 @@ def test_a_reply_outside_the_24_hour_window_is_refused_without_calling_meta(wepo
             assert stored is not None and stored.status == expected, hours
     assert len(wepos.graph.sends) == sends_before + 1  # only the one inside the window reached Meta
     assert stored.error_code == 131047
+
+
+def test_an_agent_reply_goes_out_restored_and_a_template_is_allowed_after_the_window(wepos: Wepos) -> None:
+    from bot.conversations import queue_agent_reply
+    from core.errors import InvalidInput
+
+    _say(wepos, "agent please")
+    conversation = _conversation(wepos.runtime)
+    with session_scope(wepos.runtime.engine) as session:
+        reply = queue_agent_reply(
+            session,
+            business_id=wepos.business_id,
+            conversation_id=conversation.id or 0,
+            text="Hello Maria Lopez, your cake is ready.",
+            masker=wepos.runtime.masker,
+        )
+        assert reply.text_masked == "Hello <PERSON_1>, your cake is ready."  # stored masked
+    wepos.runtime.worker.notify()
+    assert _wait(lambda: any("your cake is ready" in wepos.graph.body(s) for s in wepos.graph.sends))
+    assert wepos.graph.body(wepos.graph.sends[-1]) == "Hello Maria Lopez, your cake is ready."
+    with session_scope(wepos.runtime.engine) as session:
+        row = session.get(Conversation, conversation.id)
+        assert row is not None
+        row.last_inbound_at = utcnow() - timedelta(hours=30)
+        session.add(row)
+    with session_scope(wepos.runtime.engine) as session, pytest.raises(InvalidInput, match="24-hour window"):
+        queue_agent_reply(
+            session,
+            business_id=wepos.business_id,
+            conversation_id=conversation.id or 0,
+            text="hi",
+            masker=wepos.runtime.masker,
+        )
+    with session_scope(wepos.runtime.engine) as session:
+        queue_agent_reply(
+            session,
+            business_id=wepos.business_id,
+            conversation_id=conversation.id or 0,
+            template=("order_ready", "en_GB"),
+            masker=wepos.runtime.masker,
+        )
+    wepos.runtime.worker.notify()
+    assert _wait(lambda: wepos.graph.requests[-1]["json"].get("type") == "template")
+    assert wepos.graph.requests[-1]["json"]["template"] == {
+        "name": "order_ready",
+        "language": {"code": "en_GB"},
+    }
+
+
+def test_http_429_is_retried_and_duplicate_statuses_change_nothing(wepos: Wepos) -> None:
+    from tests.helpers import status_payload
+
+    wepos.graph.failures.append(429)
+    _say(wepos, "Can I bring my dog?")
+    (outbound,) = [m for m in _messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
+    assert (outbound.status, outbound.attempts) == (OutboundStatus.SENT, 2)
+    assert outbound.wa_message_id is not None
+    for status in ("read", "read", "sent", "delivered"):
+        assert post(wepos.url, status_payload(outbound.wa_message_id, status)).status_code == 200
+    (outbound,) = [m for m in _messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
+    assert outbound.status == OutboundStatus.READ
