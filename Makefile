@@ -36,7 +36,7 @@ typecheck: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python -m benchmarks.reply_latency
+	$(BIN)/python -m benchmarks.conversation
 	$(BIN)/python -m benchmarks.ingest_speed
 
 clean:

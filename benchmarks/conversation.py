@@ -37,7 +37,8 @@ QUESTIONS = [
 DEADLINE_S = 600
 
 
-def _ask(client: httpx.Client, graph: GraphStandIn, sender: str, text: str) -> float:
+def _ask(client: httpx.Client, graph: GraphStandIn, sender: str, text: str) -> tuple[float, float]:
+    """(reply latency, webhook acknowledgement latency) in ms for one message."""
     body = json.dumps(
         text_webhook(
             phone_number_id=PHONE_NUMBER_ID,
@@ -54,9 +55,10 @@ def _ask(client: httpx.Client, graph: GraphStandIn, sender: str, text: str) -> f
         content=body,
         headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(APP_SECRET.encode(), body)},
     ).raise_for_status()
+    acknowledged = time.perf_counter()
     if not graph.wait_for_count(sender, before + 1, timeout=60):
         raise SystemExit(f"no reply for {sender} within 60 s")
-    return (graph.first_to(sender, before) - started) * 1000
+    return (graph.first_to(sender, before) - started) * 1000, (acknowledged - started) * 1000
 
 
 def main() -> None:
@@ -77,7 +79,11 @@ def main() -> None:
         with httpx.Client(base_url=url, timeout=30) as client:
             # Each message from a new customer: no conversation goes to a person and silences the bot.
             single = [_ask(client, graph, f"4477{i:08d}", rng.choice(QUESTIONS)) for i in range(args.single)]
-        result["single_customer"] = {"messages": args.single, "reply_latency_ms": summary(single)}
+        result["single_customer"] = {
+            "messages": args.single,
+            "reply_latency_ms": summary([reply for reply, _ack in single]),
+            "webhook_ack_ms": summary([ack for _reply, ack in single]),
+        }
 
         latencies: list[float] = []
         lock = threading.Lock()
@@ -92,7 +98,7 @@ def main() -> None:
                         return
                     # A new number every 5 turns keeps customers out of the human queue for long runs.
                     sender = f"4478{index:04d}{turn // 5:04d}"
-                    value = _ask(client, graph, sender, local.choice(QUESTIONS))
+                    value, _ack = _ask(client, graph, sender, local.choice(QUESTIONS))
                     with lock:
                         latencies.append(value)
 
@@ -114,7 +120,10 @@ def main() -> None:
         print(json.dumps(result))
         return
     s, c = result["single_customer"], result["concurrent"]
-    print(f"single customer, {s['messages']} messages: reply latency {s['reply_latency_ms']}")  # type: ignore[index]
+    print(
+        f"single customer, {s['messages']} messages: reply latency {s['reply_latency_ms']}, "  # type: ignore[index]
+        f"webhook ack {s['webhook_ack_ms']}"  # type: ignore[index]
+    )
     print(
         f"{c['customers']} concurrent customers, {c['messages']} messages: reply latency "  # type: ignore[index]
         f"{c['reply_latency_ms']}, {c['messages_per_s']} messages/s"  # type: ignore[index]

@@ -54,6 +54,10 @@ class MiniLMEmbeddings(Embeddings):
 
         return cls(SentenceTransformer(str(path or packaged_model_path()), device="cpu"))
 
+    def uncached(self) -> MiniLMEmbeddings:
+        """The same model without the cache (for measuring what the cache buys)."""
+        return MiniLMEmbeddings(self._model, self._batch_size, cache_size=0)
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
