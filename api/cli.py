@@ -466,6 +466,9 @@ def privacy_mask(
 
 
 def main() -> None:
+    from core.memory import scrub_freed_memory
+
+    scrub_freed_memory()
     try:
         app()
     except WeposError as exc:

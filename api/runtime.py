@@ -19,6 +19,7 @@ from bot.worker import TurnWorker
 from core import migrate
 from core.crypto import SecretBox, load_or_create_keys, read_or_create_secret
 from core.db import create_db_engine
+from core.memory import scrub_freed_memory
 from core.settings import Settings
 from ingest.pipeline import IngestPipeline
 from privacy.detect import Detector, build_analyzer
@@ -50,6 +51,8 @@ class Runtime:
         self._embeddings = embeddings
         self._graph_transport = graph_transport
         self._console = console
+        # Backstop for embedders that did not call it at their entry point (see core.memory).
+        scrub_freed_memory()
         # Chroma's client library reads this before any client exists.
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 

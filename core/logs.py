@@ -44,7 +44,7 @@ def configure_logging(level: str, log_dir: Path | None) -> None:
         handler._wepos = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "chromadb", "sentence_transformers", "alembic"):
+    for noisy in ("httpx", "httpcore", "chromadb", "sentence_transformers", "alembic", "openai"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # Presidio warns per call about configuration it has already been told about.
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)

@@ -264,3 +264,19 @@ def test_raw_personal_data_appears_nowhere_in_the_data_dir(wepos: Wepos) -> None
     assert scanned >= 3  # database, Chroma, logs
     assert any(p.suffix == ".log" for p in wepos.data_dir.rglob("*"))
     assert json.dumps(wepos.graph.sends[-1]).count("Maria") >= 1  # …while the customer did see it
+
+
+def test_an_oversized_webhook_gets_413_and_nothing_is_stored(wepos: Wepos) -> None:
+    payload = text_payload("x" * (wepos.runtime.settings.max_webhook_bytes + 10))
+    response = post(wepos.url, payload)
+    assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
+    assert _messages(wepos) == []
+
+
+def test_readiness_reports_database_vector_store_and_models(wepos: Wepos) -> None:
+    response = httpx.get(f"{wepos.url}/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": True, "vector_store": True, "models": True},
+    }
