@@ -109,7 +109,7 @@ class Runtime:
 
     @cached_property
     def index(self) -> KnowledgeIndex:
-        return KnowledgeIndex(self.chroma)
+        return KnowledgeIndex(self.chroma, self.settings.chroma_collection_prefix)
 
     @cached_property
     def retriever(self) -> Retriever:

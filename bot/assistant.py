@@ -30,6 +30,7 @@ from bot.responders import AnswerRequest, Responder
 from bot.whatsapp import MAX_INTERACTIVE_BODY, split_text
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
+from core.metrics import HANDOFFS, TURN_SECONDS
 from core.tenants import Business
 from privacy.detect import KnownValue
 from privacy.masker import Masker
@@ -149,6 +150,9 @@ class Assistant:
             session.add(message)
             session.flush()
             reply_ids = [r.id for r in queued if r.id is not None]
+        TURN_SECONDS.observe(time.perf_counter() - started)
+        if decision.escalate:
+            HANDOFFS.labels(decision.escalate).inc()
         log.info(
             "turn handled",
             extra={

@@ -19,6 +19,7 @@ from bot.whatsapp import OUTSIDE_WINDOW_CODE, CloudAPIClient
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.errors import ChannelError
+from core.metrics import REPLY_SECONDS, SENDS
 from core.tenants import Business
 from privacy.masker import Masker
 from privacy.vault import VaultScope
@@ -93,6 +94,7 @@ class Outbox:
             if business.access_token_sealed is None:
                 self._console(f"[console] reply for conversation {conversation.id}: {message.text_masked}")
                 message.status = OutboundStatus.PRINTED
+                SENDS.labels("printed").inc()
                 return True
             if message.kind != "template" and not within_service_window(
                 conversation.last_inbound_at, utcnow()
@@ -101,6 +103,7 @@ class Outbox:
                 message.status = OutboundStatus.FAILED
                 message.error_code = OUTSIDE_WINDOW_CODE
                 message.error_title = "outside the 24-hour window: only an approved template can be sent"
+                SENDS.labels("outside_window").inc()
                 log.warning("reply outside the service window", extra={"message_id": message_id})
                 return True
             body = self._masker.unmask(
@@ -139,10 +142,14 @@ class Outbox:
                 return settled
             message.wa_message_id = wa_id
             message.status = OutboundStatus.SENT
+            inbound = session.get(Message, message.in_reply_to_id) if message.in_reply_to_id else None
+            if inbound is not None:
+                REPLY_SECONDS.observe((utcnow() - inbound.created_at).total_seconds())
             message.sent_at = utcnow()
             message.next_attempt_at = None
             message.error_code = None
             message.error_title = None
+        SENDS.labels("sent").inc()
         log.info("reply sent", extra={"message_id": message_id, "attempts": message.attempts})
         return True
 
@@ -184,6 +191,7 @@ class Outbox:
         message.error_code = exc.graph_code
         message.error_title = exc.message[:255]
         settled = not (exc.retryable and message.attempts < MAX_ATTEMPTS)
+        SENDS.labels("failed" if settled else "retry").inc()
         if settled:
             # Permanent errors (131026 undeliverable, 131047 window closed, 131051 ...) are recorded, not retried.
             message.status = OutboundStatus.FAILED

@@ -12,6 +12,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from core.errors import ConfigError
+from core.metrics import LLM_SECONDS
 from core.settings import LLMProvider, Settings
 from retrieval.search import Passage, search_query
 
@@ -223,6 +224,7 @@ class ChatModelResponder:
         except Exception as exc:
             log.warning("chat model failed; using the extractive answer", extra={"error": type(exc).__name__})
             return self._fallback.answer(request)
+        LLM_SECONDS.observe(time.perf_counter() - started)
         log.info("chat model answered", extra={"ms": round((time.perf_counter() - started) * 1000, 1)})
         text = reply.text if isinstance(reply.text, str) else str(reply.content)
         if not text.strip() or "NOT_SURE" in text:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = None
     chroma_url: str | None = None
+    # Several Wepos installs (or test runs) can share one Chroma server under different prefixes.
+    chroma_collection_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,40}$")] = "wepos"
 
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from core.metrics import MASKING_SECONDS
 from privacy.detect import Detection, Detector, KnownValue
 from privacy.vault import Vault, VaultScope, normalise_value
 
@@ -59,6 +60,12 @@ class Masker:
     ) -> MaskResult:
         """Mask `text` in `scope`. With `remember`, every value already in the scope is masked again here,
         even where the detector would miss it this time."""
+        with MASKING_SECONDS.time():
+            return self._mask(session, text, scope, known, remember)
+
+    def _mask(
+        self, session: Session, text: str, scope: VaultScope, known: Sequence[KnownValue], remember: bool
+    ) -> MaskResult:
         remembered: list[KnownValue] = []
         if remember:
             remembered = [

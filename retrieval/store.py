@@ -53,12 +53,12 @@ class Hit:
 class KnowledgeIndex:
     """Chunks of one business live in that business's collection: no query can cross tenants."""
 
-    def __init__(self, client: ClientAPI) -> None:
+    def __init__(self, client: ClientAPI, prefix: str = "wepos") -> None:
         self._client = client
+        self._prefix = prefix
 
-    @staticmethod
-    def collection_name(business_id: int) -> str:
-        return f"wepos-kb-{business_id}"
+    def collection_name(self, business_id: int) -> str:
+        return f"{self._prefix}-kb-{business_id}"
 
     def _collection(self, business_id: int) -> Collection:
         # Our own vectors only: Chroma's default embedding function would try to download a model.

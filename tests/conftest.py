@@ -13,6 +13,7 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"
 for _name in [n for n in os.environ if n.startswith("WEPOS_") and n != "WEPOS_TEST_DATABASE_URL"]:
     del os.environ[_name]
 
+import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -21,7 +22,10 @@ from typing import Any  # noqa: E402
 import pytest  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
+from core.memory import scrub_freed_memory  # noqa: E402
 from core.settings import Settings  # noqa: E402
+
+scrub_freed_memory()  # before any test puts personal data on the heap (see core.memory)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PAYLOADS = SHARED / "whatsapp-payloads"
@@ -81,6 +85,55 @@ def _fresh_postgres() -> Iterator[str]:
             yield url.set(database=name).render_as_string(hide_password=False)
         finally:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server (from the installed chromadb package) on a loopback port, for the whole run."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    if not Path(chroma).exists():
+        pytest.skip("the chroma command is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = tmp_path_factory.mktemp("chroma-server")
+    process = subprocess.Popen(
+        [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the Chroma server did not start")
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(params=["embedded", "server"])
+def chroma_mode(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings for the vector store: embedded in the data dir, or the shared server under a fresh prefix."""
+    if request.param == "embedded":
+        return {}
+    url = request.getfixturevalue("chroma_server")
+    return {"chroma_url": url, "chroma_collection_prefix": f"t{uuid.uuid4().hex[:12]}"}
 
 
 @pytest.fixture

@@ -1,13 +1,15 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and Prometheus metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.deps import RuntimeDep
+from core.metrics import QUEUE_DEPTH
 
 router = APIRouter(tags=["health"])
 
@@ -15,6 +17,26 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
+    """Prometheus text format; queue depths are read from the database at scrape time."""
+
+    def depths() -> None:
+        with runtime.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT direction, count(*) FROM message "
+                    "WHERE status IN ('received', 'processing', 'queued', 'sending') GROUP BY direction"
+                )
+            ).all()
+        counts = {direction: count for direction, count in rows}
+        QUEUE_DEPTH.labels("inbound").set(counts.get("in", 0))
+        QUEUE_DEPTH.labels("outbound").set(counts.get("out", 0))
+
+    await run_in_threadpool(depths)
+    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz")

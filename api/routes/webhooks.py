@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from api.deps import RuntimeDep
 from bot.whatsapp import SIGNATURE_HEADER, parse_webhook, verify_signature
 from core.errors import Forbidden, PayloadTooLarge
+from core.metrics import WEBHOOK_ACK_SECONDS
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -61,6 +62,7 @@ async def receive(request: Request, runtime: RuntimeDep) -> WebhookAck:
     result = await run_in_threadpool(runtime.intake.accept, batch)
     if result.stored:
         runtime.worker.notify()
+    WEBHOOK_ACK_SECONDS.observe(time.perf_counter() - started)
     log.info(
         "webhook acknowledged",
         extra={

@@ -51,8 +51,11 @@ def make_docx(path: Path) -> None:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    rt = Runtime(make_settings(tmp_path / "var", database_url), analyzer=analyzer, embeddings=embeddings)
+def runtime(
+    tmp_path: Path, database_url: str, chroma_mode: dict[str, str], analyzer, embeddings
+) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path / "var", database_url, **chroma_mode)
+    rt = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
     rt.migrate()
     yield rt
     rt.close()
