@@ -163,7 +163,13 @@ class Runtime:
 
     @cached_property
     def worker(self) -> TurnWorker:
-        return TurnWorker(engine=self.engine, assistant=self.assistant, outbox=self.outbox)
+        return TurnWorker(
+            engine=self.engine,
+            assistant=self.assistant,
+            outbox=self.outbox,
+            poll_interval=self.settings.worker_poll_s,
+            lease_s=self.settings.worker_lease_s,
+        )
 
     def close(self) -> None:
         if "worker" in self.__dict__:

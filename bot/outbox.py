@@ -159,7 +159,7 @@ class Outbox:
             result = session.exec(
                 update(Message)
                 .where(col(Message.id) == message_id, col(Message.status) == OutboundStatus.QUEUED)
-                .values(status=OutboundStatus.SENDING)
+                .values(status=OutboundStatus.SENDING, claimed_at=utcnow())
             )
             return bool(result.rowcount)
 

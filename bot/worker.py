@@ -1,7 +1,10 @@
-"""The turn worker: a background thread that answers stored messages in order and flushes the outbox.
+"""The turn worker: answers stored messages and flushes the outbox, in a thread or as its own process.
 
-The database is the queue: a message stays `received` until its turn is handled, so a crash or restart
-loses nothing. One worker thread keeps the messages of a conversation in order.
+The database is the queue. A worker claims the oldest due message of a conversation that has no other
+message in flight (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several worker processes never take the same
+row), marks it `processing` with the time of the claim, and answers it in one transaction with its reply.
+A worker that dies mid-turn leaves the claim behind; once older than the lease it is taken again, so the
+message is answered exactly once. Messages of one conversation are handled in order and never two at once.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import logging
 import threading
 from datetime import timedelta
 
+from sqlalchemy import and_, exists
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import col, or_, select, update
 
 from bot.assistant import Assistant
@@ -25,24 +30,30 @@ MAX_TURN_ATTEMPTS = 5
 
 class TurnWorker:
     def __init__(
-        self, *, engine: Engine, assistant: Assistant, outbox: Outbox, poll_interval: float = 1.0
+        self,
+        *,
+        engine: Engine,
+        assistant: Assistant,
+        outbox: Outbox,
+        poll_interval: float = 1.0,
+        lease_s: float = 120.0,
     ) -> None:
         self._engine = engine
         self._assistant = assistant
         self._outbox = outbox
         self._poll_interval = poll_interval
+        self._lease = timedelta(seconds=lease_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self.recover()
-        self._thread = threading.Thread(target=self._run, name="wepos-turns", daemon=True)
+        self._thread = threading.Thread(target=self.run_forever, name="wepos-turns", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the turn in flight, then stop."""
+    def stop(self, timeout: float = 60.0) -> None:
+        """Finish the turn in flight, then stop (graceful shutdown)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -51,39 +62,7 @@ class TurnWorker:
     def notify(self) -> None:
         self._wake.set()
 
-    def recover(self) -> int:
-        """Turns that were in flight when the process died go back to the queue."""
-        with session_scope(self._engine) as session:
-            result = session.exec(
-                update(Message)
-                .where(col(Message.status) == InboundStatus.PROCESSING)
-                .values(status=InboundStatus.RECEIVED)
-            )
-            count = result.rowcount or 0
-            # A reply claimed but never confirmed may or may not have reached Meta: at-least-once, send again.
-            resent = session.exec(
-                update(Message)
-                .where(col(Message.status) == OutboundStatus.SENDING)
-                .values(status=OutboundStatus.QUEUED)
-            )
-            count += resent.rowcount or 0
-        if count:
-            log.info("requeued interrupted turns", extra={"count": count})
-        return count
-
-    def run_once(self) -> int:
-        """Handle every due inbound message, then every due reply. Returns the work done (for tests)."""
-        done = 0
-        for message_id in self._due_inbound():
-            if self._stop.is_set():
-                break
-            self._handle(message_id)
-            done += 1
-            done += self._outbox.deliver_due()
-        done += self._outbox.deliver_due()
-        return done
-
-    def _run(self) -> None:
+    def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
                 if self.run_once() == 0:
@@ -96,22 +75,71 @@ class TurnWorker:
                 log.exception("worker loop error")
                 self._stop.wait(self._poll_interval)
 
-    def _due_inbound(self) -> list[int]:
+    def run_once(self) -> int:
+        """Handle due inbound messages, then due replies. Returns the work done (0 when idle)."""
+        self.reclaim_expired()
+        done = 0
+        while not self._stop.is_set():
+            message_id = self._claim_next()
+            if message_id is None:
+                break
+            self._handle(message_id)
+            done += 1 + self._outbox.deliver_due()
+        return done + self._outbox.deliver_due()
+
+    def reclaim_expired(self) -> int:
+        """Claims older than the lease belong to dead workers: put their rows back in the queue."""
+        cutoff = utcnow() - self._lease
         with session_scope(self._engine) as session:
-            rows = session.exec(
+            turns = session.exec(
+                update(Message)
+                .where(col(Message.status) == InboundStatus.PROCESSING, col(Message.claimed_at) < cutoff)
+                .values(status=InboundStatus.RECEIVED, claimed_at=None)
+            )
+            # A reply claimed but never confirmed may or may not have reached Meta: at-least-once, send again.
+            sends = session.exec(
+                update(Message)
+                .where(col(Message.status) == OutboundStatus.SENDING, col(Message.claimed_at) < cutoff)
+                .values(status=OutboundStatus.QUEUED, claimed_at=None)
+            )
+            count = (turns.rowcount or 0) + (sends.rowcount or 0)
+        if count:
+            log.warning("requeued work of a dead worker", extra={"count": count})
+        return count
+
+    def _claim_next(self) -> int | None:
+        """Claim the oldest due message whose conversation has nothing older waiting or in flight."""
+        now = utcnow()
+        earlier = aliased(Message)
+        blocked = exists().where(
+            col(earlier.conversation_id) == col(Message.conversation_id),
+            col(earlier.direction) == Direction.INBOUND,
+            or_(
+                col(earlier.status) == InboundStatus.PROCESSING,
+                and_(col(earlier.status) == InboundStatus.RECEIVED, col(earlier.id) < col(Message.id)),
+            ),
+        )
+        with session_scope(self._engine) as session:
+            candidate = session.exec(
                 select(Message.id)
                 .where(Message.direction == Direction.INBOUND, Message.status == InboundStatus.RECEIVED)
-                .where(or_(col(Message.next_attempt_at).is_(None), col(Message.next_attempt_at) <= utcnow()))
+                .where(or_(col(Message.next_attempt_at).is_(None), col(Message.next_attempt_at) <= now))
+                .where(~blocked)
                 .order_by(col(Message.id))
-                .limit(50)
-            ).all()
-        return [row for row in rows if row is not None]
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if candidate is None:
+                return None
+            # The conditional update is what makes the claim exclusive on every database.
+            claimed = session.exec(
+                update(Message)
+                .where(col(Message.id) == candidate, col(Message.status) == InboundStatus.RECEIVED)
+                .values(status=InboundStatus.PROCESSING, claimed_at=now)
+            )
+            return candidate if claimed.rowcount else None
 
     def _handle(self, message_id: int) -> None:
-        with session_scope(self._engine) as session:
-            session.exec(
-                update(Message).where(col(Message.id) == message_id).values(status=InboundStatus.PROCESSING)
-            )
         self._outbox.acknowledge(message_id)
         try:
             self._assistant.handle(message_id)
@@ -124,6 +152,7 @@ class TurnWorker:
             if message is None:
                 return
             message.attempts += 1
+            message.claimed_at = None
             if message.attempts >= MAX_TURN_ATTEMPTS:
                 message.status = InboundStatus.FAILED
                 message.error_title = type(exc).__name__
@@ -138,5 +167,6 @@ class TurnWorker:
 
     def wait_idle(self, timeout: float) -> bool:
         """For tests and the CLI: block until the queue is drained once."""
+        self._idle.clear()
         self._wake.set()
         return self._idle.wait(timeout)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     min_confidence: Annotated[float, Field(ge=-1, le=1)] = 0.35
     mask_score_threshold: Annotated[float, Field(ge=0, le=1)] = 0.4
 
+    worker_lease_s: Annotated[float, Field(ge=1, le=3600)] = 120.0
+    worker_poll_s: Annotated[float, Field(gt=0, le=10)] = 0.2
+
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     log_level: str = "INFO"
