@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import uuid
@@ -52,8 +53,18 @@ def _fail(message: str) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default WEPOS_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default WEPOS_PORT).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(help="Worker processes to start; 0 answers in a thread of this process.", min=0, max=64),
+    ] = 0,
+    worker: Annotated[
+        bool,
+        typer.Option("--worker/--no-worker", help="Run the turn worker thread (ignored with --workers)."),
+    ] = True,
 ) -> None:
-    """Run the HTTP server (webhooks, health checks) with the background turn worker."""
+    """Run the HTTP server (webhooks, health checks) and the turn worker(s)."""
+    import subprocess
+
     import uvicorn
 
     from api.main import create_app
@@ -67,7 +78,39 @@ def serve(
         f"  Talk to the demo:  .venv/bin/wepos chat --tenant {DEMO_TENANT}   (in another terminal)\n"
         f'  Ask without chat:  .venv/bin/wepos ask --tenant {DEMO_TENANT} "When are you open?"'
     )
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    children = [subprocess.Popen([sys.executable, "-m", "api.cli", "worker"]) for _ in range(workers)]
+    try:
+        uvicorn.run(create_app(run_worker=worker and not workers), host=host, port=port, log_level="warning")
+    finally:
+        for child in children:
+            child.terminate()  # SIGTERM: each finishes its turn in flight first
+        for child in children:
+            child.wait(90)
+
+
+@app.command("worker")
+def worker_process() -> None:
+    """Answer stored messages and send replies, without HTTP (run several beside `wepos serve --no-worker`)."""
+    import signal
+
+    from api.runtime import Runtime
+    from core import migrate as migrations
+    from core.logs import configure_logging
+    from core.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_dir)
+    runtime = Runtime(settings)
+    migrations.ensure_current(runtime.engine)
+    turn_worker = runtime.worker
+    runtime.masker.detector.detect("warm up")
+    runtime.embeddings.embed_query("warm up")
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_args: turn_worker.request_stop())
+    typer.echo(f"wepos worker {os.getpid()} ready")
+    turn_worker.run_forever()
+    runtime.close()
+    typer.echo(f"wepos worker {os.getpid()} stopped")
 
 
 @app.command()

@@ -21,8 +21,11 @@ from core.settings import load_settings
 log = logging.getLogger(__name__)
 
 
-def create_app(runtime: Runtime | None = None) -> FastAPI:
-    """The app; without a runtime, one is built from the environment at start-up (not at import)."""
+def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> FastAPI:
+    """The app; without a runtime, one is built from the environment at start-up (not at import).
+
+    With `run_worker` the turn worker runs as a thread of this process (the embedded default); without it,
+    separate `wepos worker` processes answer, and this process only verifies and stores webhooks."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,9 +39,11 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             rt.masker.detector.detect("warm up")
             rt.embeddings.embed_query("warm up")
 
-        await run_in_threadpool(warm)
         app.state.runtime = rt
-        rt.worker.start()
+        app.state.run_worker = run_worker
+        if run_worker:
+            await run_in_threadpool(warm)
+            rt.worker.start()
         log.info("wepos started", extra={"data_dir": str(rt.settings.data_dir)})
         try:
             yield

@@ -52,10 +52,14 @@ class TurnWorker:
         self._thread = threading.Thread(target=self.run_forever, name="wepos-turns", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 60.0) -> None:
-        """Finish the turn in flight, then stop (graceful shutdown)."""
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the turn in flight (safe from a signal handler)."""
         self._stop.set()
         self._wake.set()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Finish the turn in flight, then stop (graceful shutdown)."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
 

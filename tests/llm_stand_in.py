@@ -18,6 +18,7 @@ class OpenAIStandIn:
             "obey"  # "obey", "error" (HTTP 500), "slow" (sleeps past any sane timeout), or a fixed reply
         )
         self.reply: str | None = None
+        self.delay = 3.0  # seconds the "slow" mode waits before answering
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -28,7 +29,7 @@ class OpenAIStandIn:
                 if stand_in.mode == "error":
                     return self._send(500, {"error": {"message": "model crashed", "type": "server_error"}})
                 if stand_in.mode == "slow":
-                    time.sleep(3)
+                    time.sleep(stand_in.delay)
                 content = stand_in.reply if stand_in.reply is not None else _obey(body["messages"])
                 self._send(
                     200,

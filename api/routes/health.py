@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -40,7 +40,7 @@ async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
 
 
 @router.get("/readyz")
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
+async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
     def check() -> dict[str, bool]:
         checks = {"database": False, "vector_store": runtime.index.heartbeat()}
         try:
@@ -49,7 +49,11 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
             checks["database"] = True
         except Exception:
             checks["database"] = False
-        checks["models"] = "masker" in runtime.__dict__ and "embeddings" in runtime.__dict__
+        # An API process without the worker thread loads no models: it only verifies and stores webhooks.
+        needs_models = request.app.state.run_worker
+        checks["models"] = not needs_models or (
+            "masker" in runtime.__dict__ and "embeddings" in runtime.__dict__
+        )
         return checks
 
     checks = await run_in_threadpool(check)

@@ -1,0 +1,147 @@
+"""Real processes: `wepos serve --no-worker` beside `wepos worker` processes, killed and stopped mid-turn."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from sqlmodel import select
+
+from api.loopback import free_port
+from api.runtime import Runtime
+from bot.models import Direction, InboundStatus, Message, OutboundStatus
+from bot.stand_in import GraphStandIn
+from core.db import session_scope
+from core.tenants import create_business
+from tests.conftest import APP_SECRET, EXAMPLES, VERIFY_TOKEN, make_settings
+from tests.helpers import PHONE_NUMBER_ID, post, text_payload
+from tests.llm_stand_in import OpenAIStandIn
+
+pytestmark = pytest.mark.e2e
+WEPOS = str(Path(sys.executable).parent / "wepos")
+
+
+@pytest.fixture
+def llm() -> Iterator[OpenAIStandIn]:
+    stand_in = OpenAIStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactly_once(
+    tmp_path: Path,
+    database_url: str,
+    graph: GraphStandIn,
+    llm: OpenAIStandIn,
+    analyzer,
+    embeddings,  # type: ignore[no-untyped-def]
+) -> None:
+    vault_key = Fernet.generate_key().decode()
+    env = {
+        **os.environ,
+        "WEPOS_DATA_DIR": str(tmp_path / "var"),
+        "WEPOS_DATABASE_URL": database_url,
+        "WEPOS_WHATSAPP_APP_SECRET": APP_SECRET,
+        "WEPOS_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "WEPOS_VAULT_KEY": vault_key,
+        "WEPOS_WHATSAPP_API_BASE": graph.base_url,
+        "WEPOS_LLM_PROVIDER": "openai",
+        "WEPOS_LLM_BASE_URL": llm.base_url,
+        "WEPOS_LLM_MODEL": "loopback-model",
+        "WEPOS_LLM_TIMEOUT_S": "60",
+        "WEPOS_WORKER_LEASE_S": "3",
+        "WEPOS_WORKER_POLL_S": "0.1",
+        "WEPOS_LOG_LEVEL": "WARNING",
+    }
+    settings = make_settings(
+        tmp_path / "var", database_url, vault_key=vault_key, whatsapp_api_base=graph.base_url
+    )
+    runtime = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
+    runtime.migrate()
+    with session_scope(runtime.engine) as session:
+        business = create_business(
+            session,
+            name="demo-bakery",
+            phone_number_id=PHONE_NUMBER_ID,
+            box=runtime.box,
+            access_token="EAAtest",
+        )
+    runtime.pipeline.ingest_paths(business.id or 0, sorted(EXAMPLES.iterdir()))
+    runtime.close()
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    api = subprocess.Popen([WEPOS, "serve", "--no-worker", "--port", str(port)], **quiet)  # type: ignore[call-overload]
+    processes = [api]
+    try:
+        assert _wait(lambda: _healthy(url), 60), "the API did not start"
+        first = subprocess.Popen([WEPOS, "worker"], **quiet)  # type: ignore[call-overload]
+        processes.append(first)
+
+        llm.mode, llm.delay = "slow", 120
+        assert post(url, text_payload("Can I bring my dog?")).status_code == 200
+        assert _wait(lambda: len(llm.requests) == 1, 60), "the worker never started the turn"
+        first.send_signal(signal.SIGKILL)  # mid-turn: the model has not answered yet
+        first.wait(10)
+
+        llm.mode = "obey"
+        second = subprocess.Popen([WEPOS, "worker"], **quiet)  # type: ignore[call-overload]
+        processes.append(second)
+        assert _wait(lambda: len(graph.sends) == 1, 60), "the message was never answered"
+        time.sleep(1.5)
+        assert len(graph.sends) == 1
+        assert "Dogs are welcome" in graph.body(graph.sends[0])
+
+        # Graceful shutdown: SIGTERM mid-turn finishes the turn, sends the reply, then exits.
+        llm.mode, llm.delay = "slow", 2
+        assert (
+            post(
+                url, text_payload("Do you sell vegan cakes?", sender="447700900999", name="Ann Other")
+            ).status_code
+            == 200
+        )
+        assert _wait(lambda: len(llm.requests) == 3, 30)
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(60) == 0
+        assert len(graph.sends) == 2 and "vegan" in graph.body(graph.sends[1])
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(30)
+
+    check = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
+    with session_scope(check.engine) as session:
+        rows = session.exec(select(Message).order_by(Message.id)).all()  # type: ignore[arg-type]
+    check.close()
+    assert [(m.direction, m.status) for m in rows] == [
+        (Direction.INBOUND, InboundStatus.ANSWERED),
+        (Direction.OUTBOUND, OutboundStatus.SENT),
+        (Direction.INBOUND, InboundStatus.ANSWERED),
+        (Direction.OUTBOUND, OutboundStatus.SENT),
+    ]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
