@@ -88,6 +88,17 @@ def serve(
             child.wait(90)
 
 
+def _stop_with_parent() -> None:
+    """In a spawned worker: receive SIGTERM when `wepos serve` dies, even by SIGKILL (Linux prctl)."""
+    import contextlib
+    import ctypes
+    import signal
+
+    # Elsewhere than Linux, `wepos serve` still terminates its workers on a normal exit.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @app.command("worker")
 def worker_process() -> None:
     """Answer stored messages and send replies, without HTTP (run several beside `wepos serve --no-worker`)."""

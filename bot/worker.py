@@ -67,17 +67,25 @@ class TurnWorker:
         self._wake.set()
 
     def run_forever(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
-                if self.run_once() == 0:
+                done = self.run_once()
+                failures = 0
+                if done == 0:
                     self._idle.set()
                     self._wake.wait(self._poll_interval)
                     self._wake.clear()
                     self._idle.clear()
-            except Exception:
-                # The worker must survive anything; the failing row keeps its state and is retried.
-                log.exception("worker loop error")
-                self._stop.wait(self._poll_interval)
+            except Exception as exc:
+                # The worker must survive anything (a database restart, say); rows keep their state and are
+                # retried. Back off so an outage is a few log lines, not thousands.
+                failures += 1
+                pause = min(30.0, self._poll_interval * 2**failures)
+                log.error(
+                    "worker loop error", extra={"error": type(exc).__name__, "retry_in_s": round(pause, 1)}
+                )
+                self._stop.wait(pause)
 
     def run_once(self) -> int:
         """Handle due inbound messages, then due replies. Returns the work done (0 when idle)."""

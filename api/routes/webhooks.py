@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
 
 from api.deps import RuntimeDep
 from bot.whatsapp import SIGNATURE_HEADER, parse_webhook, verify_signature
-from core.errors import Forbidden, PayloadTooLarge
+from core.errors import Forbidden, InvalidInput, PayloadTooLarge
 from core.metrics import WEBHOOK_ACK_SECONDS
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,11 @@ async def receive(request: Request, runtime: RuntimeDep) -> WebhookAck:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"webhook body over {limit} bytes")
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect as exc:
+        # The sender gave up before the body arrived: nothing was stored, Meta will deliver it again.
+        raise InvalidInput("the client disconnected before the body was received") from exc
     if len(body) > limit:
         raise PayloadTooLarge(f"webhook body over {limit} bytes")
     verify_signature(runtime.app_secret, body, request.headers.get(SIGNATURE_HEADER))

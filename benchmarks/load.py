@@ -1,0 +1,278 @@
+"""Load: many customers at once against real server processes, embedded and scaled.
+
+    python -m benchmarks.load [--customers 200] [--rate 100] [--seconds 10] [--json]
+
+(a) embedded: one `wepos serve` process (SQLite, embedded Chroma, worker thread);
+(b) scaled: `wepos serve --workers 2` on PostgreSQL and a Chroma server (skipped when no PostgreSQL).
+This process is the load generator and the loopback Graph API stand-in: it posts signed webhooks at a fixed
+rate (open loop, round robin over the customers) for a bounded time, then waits for the replies. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+
+from api.loopback import free_port
+from benchmarks._setup import APP_SECRET, EXAMPLES, PHONE_NUMBER_ID, percentile
+from bot.stand_in import GraphStandIn
+from bot.whatsapp import SIGNATURE_HEADER, sign, text_webhook
+
+# Questions the demo knowledge base answers with confidence: a "not sure" would hand the customer to a
+# person and silence the bot, which this benchmark would count as lost.
+QUESTIONS = [
+    "When are you open on Sunday?",
+    "Do you deliver on Mondays?",
+    "How much notice do you need for a celebration cake?",
+    "Is there gluten free bread?",
+    "Can I bring my dog?",
+    "Do you take Apple Pay?",
+    "Do you sell vegan cakes?",
+    "Can I get a refund on a cake deposit?",
+    "Do you have a loyalty card?",
+    "Is there Wi-Fi in the shop?",
+]
+WEPOS = str(Path(sys.executable).parent / "wepos")
+REPLY_TIMEOUT_S = 240
+
+
+def _env(data_dir: Path, graph: GraphStandIn, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEPOS_")}
+    env.update(
+        {
+            "WEPOS_DATA_DIR": str(data_dir),
+            "WEPOS_WHATSAPP_APP_SECRET": APP_SECRET,
+            "WEPOS_WHATSAPP_VERIFY_TOKEN": "benchmark-verify-token",
+            "WEPOS_VAULT_KEY": Fernet.generate_key().decode(),
+            "WEPOS_WHATSAPP_API_BASE": graph.base_url,
+            "WEPOS_LOG_LEVEL": "WARNING",
+            "WEPOS_WORKER_POLL_S": "0.05",
+            **extra,
+        }
+    )
+    return env
+
+
+def _run(args: list[str], env: dict[str, str]) -> None:
+    subprocess.run([WEPOS, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def _prepare(env: dict[str, str]) -> None:
+    _run(["migrate"], env)
+    _run(
+        [
+            "tenant",
+            "create",
+            "demo-bakery",
+            "--phone-number-id",
+            PHONE_NUMBER_ID,
+            "--access-token",
+            "EAAbench",
+        ],
+        env,
+    )
+    _run(["ingest", "--tenant", "demo-bakery", str(EXAMPLES)], env)
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the server did not become ready")
+
+
+async def _load(
+    url: str, graph: GraphStandIn, customers: int, rate: float, seconds: float
+) -> dict[str, object]:
+    total = int(rate * seconds)
+    senders = [f"4470{i:08d}" for i in range(customers)]
+    sent: Counter[str] = Counter()
+    acks: list[float] = []
+    started_at: dict[str, list[float]] = {}
+    failures = 0
+
+    async def one(client: httpx.AsyncClient, index: int) -> None:
+        nonlocal failures
+        sender = senders[index % customers]
+        body = json.dumps(
+            text_webhook(
+                phone_number_id=PHONE_NUMBER_ID,
+                sender=sender,
+                name=f"Customer {index % customers}",
+                wa_message_id=f"wamid.load-{uuid.uuid4().hex}",
+                text=QUESTIONS[index % len(QUESTIONS)],
+            )
+        ).encode()
+        started = time.perf_counter()
+        started_at.setdefault(sender, []).append(started)
+        response = await client.post(
+            "/webhooks/whatsapp",
+            content=body,
+            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(APP_SECRET.encode(), body)},
+        )
+        acks.append((time.perf_counter() - started) * 1000)
+        if response.status_code == 200:
+            sent[sender] += 1
+        else:
+            failures += 1
+
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        first = time.perf_counter()
+        tasks = []
+        for index in range(total):
+            delay = first + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(client, index)))
+        await asyncio.gather(*tasks)
+    expected = sum(sent.values())
+    deadline = time.monotonic() + REPLY_TIMEOUT_S
+    while time.monotonic() < deadline and sum(min(graph.count_to(s), n) for s, n in sent.items()) < expected:
+        await asyncio.sleep(0.1)
+    last_reply = time.perf_counter()
+    await asyncio.sleep(2)  # late duplicates would arrive now
+    replies = []
+    for sender, count in sent.items():
+        for turn in range(min(count, graph.count_to(sender))):
+            replies.append((graph.first_to(sender, turn) - started_at[sender][turn]) * 1000)
+    answered = sum(min(graph.count_to(s), n) for s, n in sent.items())
+    duplicated = sum(max(0, graph.count_to(s) - n) for s, n in sent.items())
+    return {
+        "messages": total,
+        "rejected": failures,
+        "ack_p50_ms": round(percentile(acks, 50), 1),
+        "ack_p99_ms": round(percentile(acks, 99), 1),
+        "reply_p50_ms": round(percentile(replies, 50), 1) if replies else None,
+        "reply_p95_ms": round(percentile(replies, 95), 1) if replies else None,
+        "messages_per_s": round(answered / (last_reply - first), 1),
+        "lost": expected - answered,
+        "duplicated": duplicated,
+    }
+
+
+def _embedded(args: argparse.Namespace) -> dict[str, object]:
+    graph = GraphStandIn()
+    data_dir = Path(tempfile.mkdtemp(prefix="wepos-load-")) / "var"
+    env = _env(data_dir, graph)
+    _prepare(env)
+    port = free_port()
+    server = subprocess.Popen([WEPOS, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", server)
+        return asyncio.run(_load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds))
+    finally:
+        server.terminate()
+        server.wait(60)
+        graph.close()
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def _scaled(args: argparse.Namespace) -> dict[str, object]:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(args.postgres_url)
+    name = f"wepos_load_{uuid.uuid4().hex[:10]}"
+    try:
+        connection = psycopg.connect(
+            admin.set(drivername="postgresql").render_as_string(hide_password=False),
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except psycopg.OperationalError:
+        return {"skipped": "no PostgreSQL at --postgres-url"}
+    connection.execute(f'CREATE DATABASE "{name}"')
+    graph = GraphStandIn()
+    data_dir = Path(tempfile.mkdtemp(prefix="wepos-load-")) / "var"
+    chroma_port, port = free_port(), free_port()
+    chroma = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "chroma"),
+            "run",
+            "--path",
+            str(data_dir.parent / "chroma"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(chroma_port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = _env(
+        data_dir,
+        graph,
+        WEPOS_DATABASE_URL=admin.set(database=name).render_as_string(hide_password=False),
+        WEPOS_CHROMA_URL=f"http://127.0.0.1:{chroma_port}",
+    )
+    server = None
+    try:
+        time.sleep(2)
+        _prepare(env)
+        server = subprocess.Popen(
+            [WEPOS, "serve", "--workers", "2", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+        )
+        _wait_ready(f"http://127.0.0.1:{port}", server)
+        time.sleep(15)  # the worker processes load their models after the API is up
+        return asyncio.run(_load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(120)
+        chroma.terminate()
+        chroma.wait(30)
+        graph.close()
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.close()
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=100.0, help="webhooks per second")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "WEPOS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--only", choices=["embedded", "scaled"])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result: dict[str, object] = {}
+    if args.only != "scaled":
+        result["embedded"] = _embedded(args)
+    if args.only != "embedded":
+        result["scaled"] = _scaled(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for setup, figures in result.items():
+            print(f"{setup}: {figures}")
+
+
+if __name__ == "__main__":
+    main()
