@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 
 from api.loopback import running_server  # noqa: F401  (re-exported for tests)
+from api.runtime import Runtime
 from bot.whatsapp import SIGNATURE_HEADER, sign, text_webhook, webhook_envelope
+from core.settings import Settings
 from tests.conftest import APP_SECRET
 
 PHONE_NUMBER_ID = "100000000000001"
@@ -55,3 +57,26 @@ def post(url: str, body: bytes | dict[str, Any], headers: dict[str, str] | None 
         body, headers = signed(body)
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return httpx.post(f"{url}/webhooks/whatsapp", content=raw, headers=headers, timeout=10)
+
+
+def demo_runtime(settings: Settings, analyzer: Any, embeddings: Any) -> tuple[Runtime, int]:
+    """A migrated runtime with the demo bakery (Cloud API mode) and its documents indexed."""
+    from core.db import session_scope
+    from core.tenants import create_business
+    from tests.conftest import EXAMPLES
+
+    runtime = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
+    runtime.migrate()
+    with session_scope(runtime.engine) as session:
+        business = create_business(
+            session,
+            name="demo-bakery",
+            phone_number_id=PHONE_NUMBER_ID,
+            box=runtime.box,
+            display_name="Crumb & Co. Bakery",
+            access_token="EAAtest-token",
+        )
+    assert business.id is not None
+    outcomes = runtime.pipeline.ingest_paths(business.id, sorted(EXAMPLES.iterdir()))
+    assert all(o.status.value == "added" for o in outcomes), outcomes
+    return runtime, business.id

@@ -16,10 +16,9 @@ from bot.models import Conversation, ConversationStatus, Direction, InboundStatu
 from bot.policies import BUTTON_HANDOFF
 from bot.stand_in import GraphStandIn
 from core.db import session_scope, utcnow
-from core.tenants import create_business
 from tests.api.conftest import Wepos
-from tests.conftest import EXAMPLES, make_settings
-from tests.helpers import PHONE_NUMBER_ID, post, running_server, text_payload
+from tests.conftest import make_settings
+from tests.helpers import demo_runtime, post, running_server, text_payload
 from tests.llm_stand_in import OpenAIStandIn
 
 pytestmark = pytest.mark.e2e
@@ -91,23 +90,13 @@ def llm_wepos(tmp_path: Path, sqlite_url: str, graph: GraphStandIn, llm: OpenAIS
         llm_api_key="sk-test",
         llm_timeout_s=1,
     )
-    runtime = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
-    runtime.migrate()
+    runtime, business_id = demo_runtime(settings, analyzer, embeddings)
     with session_scope(runtime.engine) as session:
-        business = create_business(
-            session,
-            name="demo-bakery",
-            phone_number_id=PHONE_NUMBER_ID,
-            box=runtime.box,
-            display_name="Crumb & Co. Bakery",
-            access_token="EAAtest-token",
-        )
         configure_policy(
-            session, business_id=business.id or 0, instructions="Be warm; never discuss prices of rivals."
+            session, business_id=business_id, instructions="Be warm; never discuss prices of rivals."
         )
-    runtime.pipeline.ingest_paths(business.id or 0, sorted(EXAMPLES.iterdir()))
     with running_server(runtime) as url:
-        yield Wepos(url, runtime, graph, tmp_path / "var", business.id or 0)
+        yield Wepos(url, runtime, graph, tmp_path / "var", business_id)
 
 
 def test_the_language_model_never_sees_personal_data_and_the_customer_sees_their_name(

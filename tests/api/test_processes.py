@@ -20,9 +20,8 @@ from api.runtime import Runtime
 from bot.models import Direction, InboundStatus, Message, OutboundStatus
 from bot.stand_in import GraphStandIn
 from core.db import session_scope
-from core.tenants import create_business
-from tests.conftest import APP_SECRET, EXAMPLES, VERIFY_TOKEN, make_settings
-from tests.helpers import PHONE_NUMBER_ID, post, text_payload
+from tests.conftest import APP_SECRET, VERIFY_TOKEN, make_settings
+from tests.helpers import demo_runtime, post, text_payload
 from tests.llm_stand_in import OpenAIStandIn
 
 pytestmark = pytest.mark.e2e
@@ -73,17 +72,7 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactl
     settings = make_settings(
         tmp_path / "var", database_url, vault_key=vault_key, whatsapp_api_base=graph.base_url
     )
-    runtime = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
-    runtime.migrate()
-    with session_scope(runtime.engine) as session:
-        business = create_business(
-            session,
-            name="demo-bakery",
-            phone_number_id=PHONE_NUMBER_ID,
-            box=runtime.box,
-            access_token="EAAtest",
-        )
-    runtime.pipeline.ingest_paths(business.id or 0, sorted(EXAMPLES.iterdir()))
+    runtime, _business_id = demo_runtime(settings, analyzer, embeddings)
     runtime.close()
 
     port = free_port()
