@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+from sqlmodel import col, select
 
 from api.loopback import running_server  # noqa: F401  (re-exported for tests)
 from api.runtime import Runtime
+from bot.models import Message
 from bot.whatsapp import SIGNATURE_HEADER, sign, text_webhook, webhook_envelope
 from core.settings import Settings
 from tests.conftest import APP_SECRET
@@ -80,3 +83,21 @@ def demo_runtime(settings: Settings, analyzer: Any, embeddings: Any) -> tuple[Ru
     outcomes = runtime.pipeline.ingest_paths(business.id, sorted(EXAMPLES.iterdir()))
     assert all(o.status.value == "added" for o in outcomes), outcomes
     return runtime, business.id
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.05) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass; True when it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def stored_messages(runtime: Runtime) -> list[Message]:
+    """Every message row, oldest first."""
+    from core.db import session_scope
+
+    with session_scope(runtime.engine) as session:
+        return list(session.exec(select(Message).order_by(col(Message.id))).all())

@@ -18,7 +18,7 @@ from bot.stand_in import GraphStandIn
 from core.db import session_scope, utcnow
 from tests.api.conftest import Wepos
 from tests.conftest import make_settings
-from tests.helpers import demo_runtime, post, running_server, text_payload
+from tests.helpers import demo_runtime, post, running_server, stored_messages, text_payload, wait_until
 from tests.llm_stand_in import OpenAIStandIn
 
 pytestmark = pytest.mark.e2e
@@ -32,27 +32,13 @@ PERSONAL = {
 }
 
 
-def _messages(runtime: Runtime) -> list[Message]:
-    with session_scope(runtime.engine) as session:
-        return list(session.exec(select(Message).order_by(Message.id)).all())  # type: ignore[arg-type]
-
-
 def _conversation(runtime: Runtime) -> Conversation:
     with session_scope(runtime.engine) as session:
         return session.exec(select(Conversation)).one()
 
 
-def _wait(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _settled(runtime: Runtime) -> bool:
-    rows = _messages(runtime)
+    rows = stored_messages(runtime)
     pending_in, pending_out = (
         {InboundStatus.RECEIVED, InboundStatus.PROCESSING},
         {OutboundStatus.QUEUED, OutboundStatus.SENDING},
@@ -67,7 +53,7 @@ def _say(wepos: Wepos, text: str, **kwargs: object) -> list[str]:
     before = len(wepos.graph.sends)
     assert post(wepos.url, text_payload(text, **kwargs)).status_code == 200  # type: ignore[arg-type]
     time.sleep(0.05)
-    assert _wait(lambda: _settled(wepos.runtime))
+    assert wait_until(lambda: _settled(wepos.runtime))
     return [wepos.graph.body(s) for s in wepos.graph.sends[before:]]
 
 
@@ -148,7 +134,7 @@ def test_graph_api_rate_limit_is_retried_and_sent_once(wepos: Wepos) -> None:
     wepos.graph.failures.append((400, 130429))  # Meta's throttling code arrives with HTTP 400
     replies = _say(wepos, "Do you sell vegan cakes?")
     assert len(replies) == 2  # the refused try and the delivered one
-    outbound = [m for m in _messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
+    outbound = [m for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
     assert [(m.status, m.attempts) for m in outbound] == [(OutboundStatus.SENT, 2)]
 
 
@@ -157,7 +143,7 @@ def test_a_permanent_graph_error_is_recorded_not_retried(wepos: Wepos) -> None:
     _say(wepos, "Do you sell vegan cakes?")
     time.sleep(1.5)
     assert len(wepos.graph.sends) == 1
-    (outbound,) = [m for m in _messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
+    (outbound,) = [m for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
     assert (outbound.status, outbound.error_code, outbound.attempts) == (OutboundStatus.FAILED, 131047, 1)
 
 
@@ -170,7 +156,7 @@ def test_escalation_by_phrase_silences_the_bot_until_an_agent_hands_back(wepos: 
         "customer_request",
     )
     assert _say(wepos, "Hello? When are you open on Sunday?") == []  # the bot stays silent
-    assert _messages(wepos.runtime)[-1].status == InboundStatus.RECORDED
+    assert stored_messages(wepos.runtime)[-1].status == InboundStatus.RECORDED
     with session_scope(wepos.runtime.engine) as session:
         hand_back_to_bot(session, business_id=wepos.business_id, conversation_id=conversation.id or 0)
     (answer,) = _say(wepos, "When are you open on Sunday?")
@@ -187,7 +173,7 @@ def test_the_talk_to_a_person_button_escalates(wepos: Wepos) -> None:
         "button_reply": {"id": BUTTON_HANDOFF, "title": "Talk to a person"},
     }
     assert post(wepos.url, payload).status_code == 200
-    assert _wait(lambda: len(wepos.graph.sends) == 1)
+    assert wait_until(lambda: len(wepos.graph.sends) == 1)
     assert _conversation(wepos.runtime).handoff_reason == "customer_request"
 
 
@@ -283,7 +269,7 @@ def test_an_agent_reply_goes_out_restored_and_a_template_is_allowed_after_the_wi
         )
         assert reply.text_masked == "Hello <PERSON_1>, your cake is ready."  # stored masked
     wepos.runtime.worker.notify()
-    assert _wait(lambda: any("your cake is ready" in wepos.graph.body(s) for s in wepos.graph.sends))
+    assert wait_until(lambda: any("your cake is ready" in wepos.graph.body(s) for s in wepos.graph.sends))
     assert wepos.graph.body(wepos.graph.sends[-1]) == "Hello Maria Lopez, your cake is ready."
     with session_scope(wepos.runtime.engine) as session:
         row = session.get(Conversation, conversation.id)
@@ -307,7 +293,7 @@ def test_an_agent_reply_goes_out_restored_and_a_template_is_allowed_after_the_wi
             masker=wepos.runtime.masker,
         )
     wepos.runtime.worker.notify()
-    assert _wait(lambda: wepos.graph.requests[-1]["json"].get("type") == "template")
+    assert wait_until(lambda: wepos.graph.requests[-1]["json"].get("type") == "template")
     assert wepos.graph.requests[-1]["json"]["template"] == {
         "name": "order_ready",
         "language": {"code": "en_GB"},
@@ -319,10 +305,10 @@ def test_http_429_is_retried_and_duplicate_statuses_change_nothing(wepos: Wepos)
 
     wepos.graph.failures.append(429)
     _say(wepos, "Can I bring my dog?")
-    (outbound,) = [m for m in _messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
+    (outbound,) = [m for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
     assert (outbound.status, outbound.attempts) == (OutboundStatus.SENT, 2)
     assert outbound.wa_message_id is not None
     for status in ("read", "read", "sent", "delivered"):
         assert post(wepos.url, status_payload(outbound.wa_message_id, status)).status_code == 200
-    (outbound,) = [m for m in _messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
+    (outbound,) = [m for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
     assert outbound.status == OutboundStatus.READ

@@ -21,7 +21,7 @@ from bot.models import Direction, InboundStatus, Message, OutboundStatus
 from bot.stand_in import GraphStandIn
 from core.db import session_scope
 from tests.conftest import APP_SECRET, VERIFY_TOKEN, make_settings
-from tests.helpers import demo_runtime, post, text_payload
+from tests.helpers import demo_runtime, post, text_payload, wait_until
 from tests.llm_stand_in import OpenAIStandIn
 
 pytestmark = pytest.mark.e2e
@@ -33,15 +33,6 @@ def llm() -> Iterator[OpenAIStandIn]:
     stand_in = OpenAIStandIn()
     yield stand_in
     stand_in.close()
-
-
-def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactly_once(
@@ -81,20 +72,20 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactl
     api = subprocess.Popen([WEPOS, "serve", "--no-worker", "--port", str(port)], **quiet)  # type: ignore[call-overload]
     processes = [api]
     try:
-        assert _wait(lambda: _healthy(url), 60), "the API did not start"
+        assert wait_until(lambda: _healthy(url), 60), "the API did not start"
         first = subprocess.Popen([WEPOS, "worker"], **quiet)  # type: ignore[call-overload]
         processes.append(first)
 
         llm.mode, llm.delay = "slow", 120
         assert post(url, text_payload("Can I bring my dog?")).status_code == 200
-        assert _wait(lambda: len(llm.requests) == 1, 60), "the worker never started the turn"
+        assert wait_until(lambda: len(llm.requests) == 1, 60), "the worker never started the turn"
         first.send_signal(signal.SIGKILL)  # mid-turn: the model has not answered yet
         first.wait(10)
 
         llm.mode = "obey"
         second = subprocess.Popen([WEPOS, "worker"], **quiet)  # type: ignore[call-overload]
         processes.append(second)
-        assert _wait(lambda: len(graph.sends) == 1, 60), "the message was never answered"
+        assert wait_until(lambda: len(graph.sends) == 1, 60), "the message was never answered"
         time.sleep(1.5)
         assert len(graph.sends) == 1
         assert "Dogs are welcome" in graph.body(graph.sends[0])
@@ -107,7 +98,7 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactl
             ).status_code
             == 200
         )
-        assert _wait(lambda: len(llm.requests) == 3, 30)
+        assert wait_until(lambda: len(llm.requests) == 3, 30)
         second.send_signal(signal.SIGTERM)
         assert second.wait(60) == 0
         assert len(graph.sends) == 2 and "vegan" in graph.body(graph.sends[1])

@@ -9,12 +9,20 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot.models import Direction, InboundStatus, Message, OutboundStatus
+from bot.models import Direction, InboundStatus, OutboundStatus
 from core.db import session_scope
 from privacy.models import RedactionEvent, VaultEntry
 from tests.api.conftest import Wepos
 from tests.conftest import PAYLOADS, VERIFY_TOKEN
-from tests.helpers import PHONE_NUMBER_ID, post, signed, status_payload, text_payload
+from tests.helpers import (
+    PHONE_NUMBER_ID,
+    post,
+    signed,
+    status_payload,
+    stored_messages,
+    text_payload,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -23,20 +31,6 @@ QUESTION = (
     "When are you open on Sunday?"
 )
 RAW_VALUES = ["Maria", "Lopez", "maria.lopez@example.com", "447700900123", "7700 900123", "900123"]
-
-
-def _messages(wepos: Wepos) -> list[Message]:
-    with session_scope(wepos.runtime.engine) as session:
-        return list(session.exec(select(Message).order_by(Message.id)).all())  # type: ignore[arg-type]
-
-
-def _wait(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_signed_question_gets_one_grounded_reply_with_the_senders_own_name(wepos: Wepos) -> None:
@@ -63,14 +57,14 @@ def test_signed_question_gets_one_grounded_reply_with_the_senders_own_name(wepos
     assert "Opening hours" in body  # the source is named
     assert "<" not in body  # no placeholder leaks to the customer
 
-    assert _wait(lambda: len(wepos.graph.reads) == 1)
+    assert wait_until(lambda: len(wepos.graph.reads) == 1)
     assert wepos.graph.reads[0]["json"] == {
         "messaging_product": "whatsapp",
         "status": "read",
         "message_id": "wamid.q1",
         "typing_indicator": {"type": "text"},
     }
-    inbound, outbound = _messages(wepos)
+    inbound, outbound = stored_messages(wepos.runtime)
     assert inbound.direction == Direction.INBOUND and inbound.status == InboundStatus.ANSWERED
     assert inbound.text_sealed is None
     assert inbound.text_masked is not None
@@ -95,7 +89,7 @@ def test_same_delivery_twice_sends_one_reply(wepos: Wepos) -> None:
     wepos.graph.wait_for_sends(1)
     time.sleep(1.0)
     assert len(wepos.graph.sends) == 1
-    assert [m.direction for m in _messages(wepos)] == [Direction.INBOUND, Direction.OUTBOUND]
+    assert [m.direction for m in stored_messages(wepos.runtime)] == [Direction.INBOUND, Direction.OUTBOUND]
 
 
 def test_missing_signature_is_401_and_wrong_signature_403_and_nothing_is_stored(wepos: Wepos) -> None:
@@ -107,7 +101,7 @@ def test_missing_signature_is_401_and_wrong_signature_403_and_nothing_is_stored(
     tampered = post(wepos.url, raw.replace(b"hello", b"HELLO"), headers)
     assert tampered.status_code == 403
     time.sleep(0.5)
-    assert _messages(wepos) == []
+    assert stored_messages(wepos.runtime) == []
     assert wepos.graph.requests == []
 
 
@@ -159,13 +153,15 @@ def test_every_shared_payload_is_accepted_without_a_server_error(wepos: Wepos) -
     assert len(statuses) == 80
     assert httpx.get(f"{wepos.url}/healthz").json() == {"status": "ok"}
     # Text-like messages are answered; reactions and system messages only recorded.
-    assert _wait(
+    assert wait_until(
         lambda: all(
-            m.status != InboundStatus.RECEIVED for m in _messages(wepos) if m.direction == Direction.INBOUND
+            m.status != InboundStatus.RECEIVED
+            for m in stored_messages(wepos.runtime)
+            if m.direction == Direction.INBOUND
         )
     )
     by_kind: dict[str, set[str]] = {}
-    for message in _messages(wepos):
+    for message in stored_messages(wepos.runtime):
         if message.direction == Direction.INBOUND:
             by_kind.setdefault(message.kind, set()).add(message.status)
     assert by_kind["reaction"] == {InboundStatus.RECORDED}
@@ -173,7 +169,7 @@ def test_every_shared_payload_is_accepted_without_a_server_error(wepos: Wepos) -
     # Every message was dealt with: answered, or recorded once the conversation went to a person.
     handled = {InboundStatus.ANSWERED, InboundStatus.RECORDED}
     assert all(statuses <= handled for statuses in by_kind.values()), by_kind
-    assert any(m.direction == Direction.OUTBOUND for m in _messages(wepos))
+    assert any(m.direction == Direction.OUTBOUND for m in stored_messages(wepos.runtime))
 
 
 def test_media_message_gets_a_polite_reply_and_a_reaction_none(wepos: Wepos) -> None:
@@ -199,7 +195,7 @@ def test_media_message_gets_a_polite_reply_and_a_reaction_none(wepos: Wepos) -> 
 def test_unknown_phone_number_is_acknowledged_and_ignored(wepos: Wepos) -> None:
     response = post(wepos.url, text_payload("hello", phone_number_id="999999"))
     assert response.status_code == 200 and response.json()["stored"] == 0
-    assert _messages(wepos) == []
+    assert stored_messages(wepos.runtime) == []
 
 
 def test_malformed_body_with_valid_signature_gets_a_clear_400(wepos: Wepos) -> None:
@@ -212,22 +208,27 @@ def test_malformed_body_with_valid_signature_gets_a_clear_400(wepos: Wepos) -> N
 def test_status_callbacks_move_delivery_status_forward_only(wepos: Wepos) -> None:
     post(wepos.url, text_payload("Can I bring my dog?"))
     wepos.graph.wait_for_sends(1)
-    assert _wait(lambda: any(m.wa_message_id for m in _messages(wepos) if m.direction == Direction.OUTBOUND))
-    outbound = next(m for m in _messages(wepos) if m.direction == Direction.OUTBOUND)
+    assert wait_until(
+        lambda: any(
+            m.wa_message_id for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND
+        )
+    )
+    outbound = next(m for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND)
     assert outbound.wa_message_id is not None
     for status in ("delivered", "read", "delivered"):
         assert post(wepos.url, status_payload(outbound.wa_message_id, status)).status_code == 200
     assert (
-        next(m for m in _messages(wepos) if m.direction == Direction.OUTBOUND).status == OutboundStatus.READ
+        next(m for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND).status
+        == OutboundStatus.READ
     )
 
 
 def test_failing_graph_api_is_retried_and_the_reply_is_not_lost(wepos: Wepos) -> None:
     wepos.graph.failures.extend([503, 500])
     post(wepos.url, text_payload("Do you sell vegan cakes?"))
-    assert _wait(lambda: len(wepos.graph.sends) == 3, timeout=30)
+    assert wait_until(lambda: len(wepos.graph.sends) == 3, timeout=30)
     time.sleep(0.3)
-    outbound = [m for m in _messages(wepos) if m.direction == Direction.OUTBOUND]
+    outbound = [m for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
     assert len(outbound) == 1
     assert outbound[0].status == OutboundStatus.SENT and outbound[0].attempts == 3
     assert "vegan" in wepos.graph.body(wepos.graph.sends[-1])
@@ -249,7 +250,9 @@ def test_raw_personal_data_appears_nowhere_in_the_data_dir(wepos: Wepos) -> None
     post(wepos.url, text_payload(QUESTION))
     post(wepos.url, text_payload("Thanks Maria here again, can I pay by card? Call me on +44 7700 900123"))
     wepos.graph.wait_for_sends(2)
-    assert _wait(lambda: len([m for m in _messages(wepos) if m.status == OutboundStatus.SENT]) == 2)
+    assert wait_until(
+        lambda: len([m for m in stored_messages(wepos.runtime) if m.status == OutboundStatus.SENT]) == 2
+    )
     with session_scope(wepos.runtime.engine) as session:
         assert session.exec(select(VaultEntry)).first() is not None
     wepos.runtime.engine.dispose()  # flush SQLite's WAL into the scan as well
@@ -270,7 +273,7 @@ def test_an_oversized_webhook_gets_413_and_nothing_is_stored(wepos: Wepos) -> No
     payload = text_payload("x" * (wepos.runtime.settings.max_webhook_bytes + 10))
     response = post(wepos.url, payload)
     assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
-    assert _messages(wepos) == []
+    assert stored_messages(wepos.runtime) == []
 
 
 def test_readiness_reports_database_vector_store_and_models(wepos: Wepos) -> None:
@@ -292,7 +295,7 @@ def test_metrics_count_and_time_the_path_without_personal_data(wepos: Wepos) -> 
     before = httpx.get(f"{wepos.url}/metrics").text
     post(wepos.url, text_payload(QUESTION))
     wepos.graph.wait_for_sends(1)
-    assert _wait(
+    assert wait_until(
         lambda: sample(httpx.get(f"{wepos.url}/metrics").text, 'wepos_sends_total{status="sent"}') >= 1
     )
     after = httpx.get(f"{wepos.url}/metrics")
