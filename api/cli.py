@@ -366,16 +366,12 @@ def ask(
     from bot.responders import AnswerRequest
     from core.db import session_scope
     from core.tenants import get_business_by_name
-    from privacy.masker import restore
+    from privacy.masker import unmask_text
     from privacy.vault import VaultScope
 
     runtime = _runtime()
     with session_scope(runtime.engine) as session:
         business = get_business_by_name(session, tenant)
-        knowledge = {
-            ph: v
-            for ph, (_t, v) in runtime.vault.values(session, VaultScope.knowledge(business.id or 0)).items()
-        }
     masked = runtime.masker.preview(question)
     passages = runtime.retriever.search(business.id or 0, masked.text)
     answer = runtime.responder.answer(
@@ -386,8 +382,10 @@ def ask(
             min_confidence=runtime.settings.min_confidence,
         )
     )
+    with session_scope(runtime.engine) as session:
+        shown = unmask_text(session, runtime.vault, answer.text, [VaultScope.knowledge(business.id or 0)])
     result = {
-        "answer": restore(answer.text, knowledge),
+        "answer": shown,
         "confident": answer.confident,
         "sources": [
             {"document_id": p.document_id, "title": p.title, "score": round(p.score, 4)} for p in passages
@@ -424,10 +422,10 @@ def chat(
     from sqlmodel import col, select
 
     from bot.models import Message
-    from bot.whatsapp import SIGNATURE_HEADER, sign, text_webhook
+    from bot.whatsapp import signed_headers, text_webhook
     from core.db import session_scope
     from core.tenants import get_business_by_name
-    from privacy.masker import restore
+    from privacy.masker import unmask_text
     from privacy.vault import VaultScope
 
     runtime = _runtime()
@@ -454,10 +452,7 @@ def chat(
                 response = client.post(
                     "/webhooks/whatsapp",
                     content=body,
-                    headers={
-                        "Content-Type": "application/json",
-                        SIGNATURE_HEADER: sign(runtime.app_secret, body),
-                    },
+                    headers=signed_headers(runtime.app_secret, body),
                 )
             except httpx.HTTPError as exc:
                 _fail(f"cannot reach {url} ({type(exc).__name__}); is `wepos serve` running?")
@@ -476,19 +471,13 @@ def chat(
                     replies = session.exec(
                         select(Message).where(Message.in_reply_to_id == inbound.id).order_by(col(Message.id))
                     ).all()
-                    originals = {}
-                    for scope in (
+                    scopes = [
                         VaultScope.conversation(inbound.conversation_id),
                         VaultScope.knowledge(business.id or 0),
-                    ):
-                        originals.update(
-                            {ph: v for ph, (_t, v) in runtime.vault.values(session, scope).items()}
-                        )
+                    ]
                     for reply in replies:
-                        typer.secho(
-                            f"{business.display_name}: {restore(reply.text_masked or '', originals)}",
-                            fg="green",
-                        )
+                        text = unmask_text(session, runtime.vault, reply.text_masked or "", scopes)
+                        typer.secho(f"{business.display_name}: {text}", fg="green")
                         shown = True
             if not shown:
                 typer.secho("(no reply yet; it will still be answered)", fg="yellow")

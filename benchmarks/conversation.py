@@ -20,7 +20,7 @@ import httpx
 from api.loopback import running_server
 from benchmarks._setup import APP_SECRET, EXAMPLES, PHONE_NUMBER_ID, demo_business, fresh_runtime, summary
 from bot.stand_in import GraphStandIn
-from bot.whatsapp import SIGNATURE_HEADER, sign, text_webhook
+from bot.whatsapp import signed_headers, text_webhook
 
 QUESTIONS = [
     "When are you open on Sunday?",
@@ -53,7 +53,7 @@ def _ask(client: httpx.Client, graph: GraphStandIn, sender: str, text: str) -> t
     client.post(
         "/webhooks/whatsapp",
         content=body,
-        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(APP_SECRET.encode(), body)},
+        headers=signed_headers(APP_SECRET.encode(), body),
     ).raise_for_status()
     acknowledged = time.perf_counter()
     if not graph.wait_for_count(sender, before + 1, timeout=60):

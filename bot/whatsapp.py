@@ -44,6 +44,11 @@ def sign(app_secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(app_secret, body, hashlib.sha256).hexdigest()
 
 
+def signed_headers(app_secret: bytes, body: bytes) -> dict[str, str]:
+    """The headers of a webhook POST as Meta sends it."""
+    return {"Content-Type": "application/json", SIGNATURE_HEADER: sign(app_secret, body)}
+
+
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="allow")
 

@@ -95,10 +95,14 @@ class Masker:
     def unmask(self, session: Session, text: str, scopes: Iterable[VaultScope]) -> str:
         """Put the originals back. Placeholders unknown in these scopes (invented by a model, or from another
         conversation) are dropped, never guessed."""
-        originals: dict[str, str] = {}
-        for scope in scopes:
-            originals.update({ph: value for ph, (_kind, value) in self.vault.values(session, scope).items()})
-        return restore(text, originals)
+        return unmask_text(session, self.vault, text, scopes)
+
+
+def unmask_text(session: Session, vault: Vault, text: str, scopes: Iterable[VaultScope]) -> str:
+    """`Masker.unmask` without a detector (the CLI needs no Presidio to show a reply): only the placeholders
+    that occur in `text` are looked up and decrypted."""
+    found = {ph for ph in (canonical_placeholder(m.group(0)) for m in _PLACEHOLDER.finditer(text)) if ph}
+    return restore(text, vault.originals(session, list(scopes), found))
 
 
 def restore(text: str, originals: dict[str, str]) -> str:

@@ -87,6 +87,18 @@ class Vault:
         rows = session.exec(select(VaultEntry).where(VaultEntry.scope == scope.key)).all()
         return {row.placeholder: (row.entity_type, self._box.open(row.value_sealed)) for row in rows}
 
+    def originals(self, session: Session, scopes: list[VaultScope], placeholders: set[str]) -> dict[str, str]:
+        """The values behind just these placeholders, in just these scopes (one query, only what is needed)."""
+        if not placeholders or not scopes:
+            return {}
+        rows = session.exec(
+            select(VaultEntry).where(
+                col(VaultEntry.scope).in_([scope.key for scope in scopes]),
+                col(VaultEntry.placeholder).in_(sorted(placeholders)),
+            )
+        ).all()
+        return {row.placeholder: self._box.open(row.value_sealed) for row in rows}
+
     def forget_scope(self, session: Session, scope: VaultScope) -> int:
         """Erase every original of a scope (data-subject erasure); returns how many went."""
         rows = session.exec(select(VaultEntry).where(VaultEntry.scope == scope.key)).all()

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from api.loopback import running_server  # noqa: F401  (re-exported for tests)
 from api.runtime import Runtime
 from bot.models import Message
-from bot.whatsapp import SIGNATURE_HEADER, sign, text_webhook, webhook_envelope
+from bot.whatsapp import signed_headers, text_webhook, webhook_envelope
 from core.settings import Settings
 from tests.conftest import APP_SECRET
 
@@ -52,7 +52,7 @@ def status_payload(
 
 def signed(body: bytes | dict[str, Any], secret: str = APP_SECRET) -> tuple[bytes, dict[str, str]]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return raw, {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret.encode(), raw)}
+    return raw, signed_headers(secret.encode(), raw)
 
 
 def post(url: str, body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
