@@ -21,11 +21,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(runtime: Runtime, start_timeout: float = 60.0) -> Iterator[str]:
+def running_server(
+    runtime: Runtime, start_timeout: float = 60.0, *, run_worker: bool = True
+) -> Iterator[str]:
     """Serve `runtime` on 127.0.0.1; yields the base URL and shuts down gracefully on exit."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(runtime, run_worker=run_worker), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="wepos-loopback", daemon=True)

@@ -65,7 +65,9 @@ async def receive(request: Request, runtime: RuntimeDep) -> WebhookAck:
     verify_signature(runtime.app_secret, body, request.headers.get(SIGNATURE_HEADER))
     batch = parse_webhook(body)
     result = await run_in_threadpool(runtime.intake.accept, batch)
-    if result.stored:
+    if result.stored and request.app.state.run_worker:
+        # Only a process that runs the worker thread wakes it; an API-only process must never build it
+        # (that would load every model inside a request). Separate workers poll the queue.
         runtime.worker.notify()
     WEBHOOK_ACK_SECONDS.observe(time.perf_counter() - started)
     log.info(

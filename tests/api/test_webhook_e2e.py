@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlmodel import select
 
+from api.runtime import Runtime
 from bot.models import Direction, InboundStatus, OutboundStatus
+from bot.stand_in import GraphStandIn
 from core.db import session_scope
 from privacy.models import RedactionEvent, VaultEntry
 from tests.api.conftest import Wepos
-from tests.conftest import PAYLOADS, VERIFY_TOKEN
+from tests.conftest import PAYLOADS, VERIFY_TOKEN, make_settings
 from tests.helpers import (
     PHONE_NUMBER_ID,
+    demo_runtime,
     post,
+    running_server,
     signed,
     status_payload,
     stored_messages,
@@ -309,3 +314,25 @@ def test_metrics_count_and_time_the_path_without_personal_data(wepos: Wepos) -> 
         assert sample(after.text, name) > sample(before, name), name
     assert 'wepos_queue_depth{queue="inbound"} 0.0' in after.text
     assert all(value not in after.text for value in RAW_VALUES)
+
+
+
+def test_an_api_only_process_stores_webhooks_without_loading_any_model(
+    tmp_path: Path, database_url: str, graph: GraphStandIn, analyzer, embeddings  # type: ignore[no-untyped-def]
+) -> None:
+    """`wepos serve --no-worker`: stored and acknowledged, and no model is built inside the request."""
+    settings = make_settings(tmp_path / "var", database_url, whatsapp_api_base=graph.base_url)
+    setup, _business_id = demo_runtime(settings, analyzer, embeddings)
+    setup.close()
+
+    runtime = Runtime(settings)
+    with running_server(runtime, run_worker=False) as url:
+        assert post(url, text_payload("Are you open on Sunday?")).status_code == 200
+        assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+    models = {"analyzer", "masker", "embeddings", "assistant", "worker"}
+    assert models & set(vars(runtime)) == set()
+    assert [(m.direction, m.status) for m in stored_messages(runtime)] == [
+        (Direction.INBOUND, InboundStatus.RECEIVED)
+    ]
+    runtime.close()
+    assert graph.sends == []
