@@ -28,6 +28,8 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
     "US_BANK_NUMBER",
     "UK_NHS",
     "UK_NINO",
+    "PASSPORT",
+    "DATE_OF_BIRTH",
     "CRYPTO",
     "MEDICAL_LICENSE",
 )
@@ -90,6 +92,8 @@ def build_analyzer() -> AnalyzerEngine:
     ).create_engine()
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
+    # Ours reads phone numbers in more forms and knows "order 1234567890" is no phone; Presidio's would mask it.
+    registry.remove_recognizer("PhoneRecognizer")
     for recognizer in wepos_recognizers():
         registry.add_recognizer(recognizer)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])

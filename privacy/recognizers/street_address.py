@@ -1,47 +1,365 @@
-"""Street addresses and postcodes, which spaCy's small model mostly misses.
+"""Postal addresses, which spaCy's small model mostly misses or cuts into a PERSON and a LOCATION.
 
-A house number followed by up to four capitalised words and a street-type word ("221B Baker Street",
-"12 Rue de la Paix" is left to LOCATION), and UK and US postcodes with context.
+An address is found from an anchor, a part that is an address on its own: a house number and a street
+("221B Baker Street", "Via Roma 12", "Koskikatu 25"), a flat or suite ("Apt. 4"), a post-office or forces box,
+a postcode. The span then runs on over what follows it on the same line and on the next few short lines
+(flat, town, region, country, postcode), so "12 Mill Lane\\nApt. 3\\nLeeds\\nLS1 4AB" is masked as one address
+and not as four pieces that each leave the others readable.
 """
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en.stop_words import STOP_WORDS
 
-_STREET_TYPES = (
-    "Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Way|Boulevard|Blvd|Close|Court|Ct|Place|Pl|Square|Sq|"
-    "Terrace|Crescent|Gardens|Grove|Hill|Row|Mews|Parade|Walk|Highway|Hwy|Parkway|Pkwy|Park"
+from privacy.recognizers.context import near
+
+# A street-type word after the street's name (English, and German/Dutch/Nordic as separate words).
+_TYPES_AFTER = (
+    "Street|St|Road|Rd|Avenue|Ave|Av|Lane|Ln|Drive|Dr|Way|Boulevard|Blvd|Close|Court|Ct|Place|Pl|Square|Sq|"
+    "Terrace|Ter|Crescent|Cres|Gardens|Gdns|Grove|Gr|Hill|Row|Mews|Parade|Walk|Highway|Hwy|Parkway|Pkwy|Park|"
+    "Circle|Cir|Trail|Trl|Alley|Loop|Path|Pike|Plaza|Point|Points|Ridge|Rise|View|Green|Wharf|Quay|Heights|"
+    "Strasse|Straße|Str|Weg|Gasse|Platz|Allee|Ring|Laan|Straat|Plein|Vej|Gade|Gata|Gatan|Vägen|Veien|Tie|Katu|"
+    "Gate|Vei|Veg|Vej|Gade|Út|Utca|Útja|Tér|Körút|Köz|Tee|Ulica|Ul|Ut|U|Cesta|Sokak|Cadde|Caddesi"
+)
+# A street-type word before the street's name (Romance, Greek and Slavic usage).
+_TYPES_BEFORE = (
+    "Rue|Rua|Via|Viale|Vicolo|Corso|Piazza|Piazzale|Largo|Calle|C/|Carrer|Camino|Camiño|Avenida|Avda|Av|Avenue|"
+    "Paseo|Passeig|Plaza|Praça|Praca|Travessa|Estrada|Rodovia|Chemin|Allée|Impasse|Boulevard|Bd|Quai|Place|"
+    "Route|Ulica|Ul|Trg|Odos|Leoforos|Λεωφόρος|Οδός"
+)
+# The end of a one-word street name (German, Dutch, Nordic, Finnish, Icelandic).
+_SUFFIXES = (
+    "straße|strasse|str|straat|stræti|straeti|weg|gasse|gade|vej|vegen|veien|vägen|gatan|gata|katu|tie|"
+    "laan|plein|platz|allee|damm|ufer|gracht|kade|dijk|stien|vegur"
+)
+_NUMBER = r"\d{1,5}[A-Za-z]?"
+_WORD = r"[^\W\d_][\w'’\-]*\.?"
+_UNIT = (
+    r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|Bldg|Building)\.?[ \t]*#?[ \t]*\d{1,5}[A-Za-z]?"
+)
+_UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]*\d[A-Z]{2}"
+
+# Lower-case words that may sit inside a street, town or country name ("Rue de la Paix", "Isle of Man").
+_PARTICLES = frozenset(
+    [
+        "de",
+        "del",
+        "della",
+        "di",
+        "da",
+        "das",
+        "do",
+        "dos",
+        "des",
+        "du",
+        "la",
+        "le",
+        "les",
+        "el",
+        "lo",
+        "los",
+        "las",
+        "van",
+        "der",
+        "den",
+        "von",
+        "vom",
+        "zu",
+        "am",
+        "an",
+        "im",
+        "y",
+        "e",
+        "i",
+        "of",
+        "the",
+        "upon",
+        "on",
+        "sur",
+        "sous",
+        "st",
+    ]
+)
+# Street types people write in lower case before or after a capitalised name.
+_LOWER_CASE_TYPES = frozenset(
+    [
+        "rue",
+        "avenue",
+        "av",
+        "allée",
+        "chemin",
+        "impasse",
+        "route",
+        "place",
+        "quai",
+        "boulevard",
+        "bd",
+        "viale",
+        "corso",
+        "piazza",
+        "calle",
+        "carrer",
+        "camino",
+        "rua",
+        "travessa",
+        "estrada",
+        "ul",
+        "ulica",
+        "u",
+        "út",
+        "utca",
+        "útja",
+        "tér",
+        "körút",
+        "tee",
+        "trg",
+        "str",
+        "strasse",
+        "straße",
+        "gasse",
+        "weg",
+        "platz",
+        "gate",
+        "vei",
+        "veg",
+        "vej",
+        "gade",
+    ]
+)
+# Words after an address that end it even when capitalised.
+_NOT_PLACE = frozenset(
+    [
+        "i",
+        "please",
+        "thanks",
+        "thank",
+        "cheers",
+        "regards",
+        "best",
+        "tel",
+        "phone",
+        "fax",
+        "mobile",
+        "email",
+        "e-mail",
+        "website",
+        "office",
+        "desk",
+    ]
 )
 
 
-class StreetAddressRecognizer(PatternRecognizer):
+class StreetAddressRecognizer(EntityRecognizer):
     ENTITY = "STREET_ADDRESS"
+    # Anchors. Matched case-sensitively, except where the pattern says (?i).
+    # Anchors. Street names are matched in any case, then checked for capitals (see `_street_fits`).
     PATTERNS: ClassVar[list[Pattern]] = [
+        # "221B Baker Street", "04 55 Halsey Road", "4624 St Jean Baptiste St": number, name, street type.
         Pattern(
-            "house_number_and_street",
-            rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][a-z']+\s+){{1,4}}(?:{_STREET_TYPES})\b\.?",
+            "number_name_type",
+            rf"(?<![\w.,:/\-]){_NUMBER}(?:[ \t]+{_NUMBER})?,?[ \t]+(?:{_WORD}[ \t]+){{0,4}}(?i:{_TYPES_AFTER})\b\.?",
             0.6,
         ),
-        Pattern("uk_postcode", r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", 0.5),
+        # "12 Rue de Kairouan", "40 rue Victor Hugo": number, street type, name (run on from there).
+        Pattern(
+            "number_type_name",
+            rf"(?<![\w.,:/\-])(?:{_NUMBER}[ \t]+){{1,2}}(?i:{_TYPES_BEFORE})\.?[ \t]+{_WORD}",
+            0.6,
+        ),
+        # "Via Pasquale Scura 127", "ul. Cicha 86": street type, name, number.
+        Pattern(
+            "type_name_number",
+            rf"(?<![\w\-])(?i:{_TYPES_BEFORE})\.?[ \t]+(?:{_WORD}[ \t]+){{1,4}}{_NUMBER}\b",
+            0.6,
+        ),
+        # "Semperweg 150", "Gumpendorfer Strasse 44", "0104 Hafnarstraeti 5": a street-suffixed name and number.
+        Pattern(
+            "suffixed_name_number",
+            rf"(?<![\w\-])(?:{_NUMBER}[ \t]+)?(?:{_WORD}[ \t]+){{0,2}}[^\W\d_]*(?i:{_SUFFIXES})\.?[ \t]+{_NUMBER}\b",
+            0.6,
+        ),
+        # "6750 Koskikatu 25": number, name, number. Kept only in an address's company (see `analyze`).
+        Pattern(
+            "number_name_number", rf"(?<![\w.,:/\-]){_NUMBER}[ \t]+(?:{_WORD}[ \t]+){{1,3}}{_NUMBER}\b", 0.6
+        ),
+        Pattern(
+            "po_box",
+            rf"(?<![\w\-])(?:{_NUMBER}[ \t]+)?(?i:p\.?[ \t]?o\.?[ \t]?box|post[ \t]?office[ \t]box|postbox|postfach|"
+            r"apartado|caixa[ \t]postal)[ \t]+\d{1,6}\b",
+            0.6,
+        ),
+        # US forces addresses: "PSC 3117, Box 0609", "Unit 1009 Box 0219", "USNS Jones", "APO AA 44332".
+        Pattern("forces", r"(?i:\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{3,5})", 0.6),
+        Pattern("forces_ship", r"(?i:\b(?:USNS|USNV|USCGC)[ \t]+[a-z]+)", 0.5),
+        Pattern("forces_post", r"(?i:\b(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5})\b", 0.6),
+        # "the corner of Koepoortwal 115 and Hansen Street": taken only with a place after the "and".
+        Pattern("corner", r"(?i:\b(?:the[ \t]+)?corner[ \t]+of[ \t]+[^\n?!.]{2,60}?[ \t]and)\b", 0.5),
+        Pattern("unit", rf"(?<![\w\-])(?i:{_UNIT})(?![\w])", 0.5),
+        Pattern("uk_postcode", rf"\b{_UK_POSTCODE}\b", 0.5),
+        # "ZIP: 8592", "postcode is 1010": the code after its label (the label is not masked).
+        Pattern(
+            "labelled_postcode",
+            r"(?i:\b(?:zip(?:[ \t]?code)?|post[ \t]?code|postal[ \t]code|plz|cep)[ \t]*(?:[:#]|is)?[ \t]*)"
+            r"(?P<span>[A-Z0-9]{2,5}(?:[ \-][A-Z0-9]{2,4})?)\b",
+            0.6,
+        ),
+        # "Leeds, LS 12345"/"Springfield, IL 62704": a US state code and ZIP after a comma.
+        Pattern("state_zip", r"(?<=,)[ \t]*(?P<span>[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?)\b", 0.5),
     ]
+    # Words before a "6750 Koskikatu 25" that make it an address rather than "2 Large Boxes 3".
     CONTEXT: ClassVar[list[str]] = [
-        "live",
         "address",
+        "live",
+        "lived",
+        "living",
+        "located",
+        "moved",
+        "move",
         "deliver",
         "delivery",
+        "ship",
+        "shipping",
+        "send",
+        "sent",
+        "post",
+        "mail",
+        "office",
+        "offices",
+        "meet",
+        "visit",
+        "return",
+        "street",
         "postcode",
         "zip",
-        "street",
-        "send",
     ]
+    # Anchors that hold a street's name, checked by `_street_fits`.
+    STREETS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "number_name_type",
+            "number_type_name",
+            "type_name_number",
+            "suffixed_name_number",
+            "number_name_number",
+        }
+    )
+    MAX_LINES: ClassVar[int] = 6
 
     def __init__(self) -> None:
+        self._anchors = [(p, re.compile(p.regex, re.MULTILINE)) for p in self.PATTERNS]
         super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            name="StreetAddressRecognizer",
-            supported_language="en",
+            supported_entities=[self.ENTITY], name="StreetAddressRecognizer", supported_language="en"
         )
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        lower_case_text = not any(c.isupper() for c in text)
+        results: list[RecognizerResult] = []
+        for pattern, regex in self._anchors:
+            pos = 0
+            while match := regex.search(text, pos):
+                group = "span" if "span" in regex.groupindex else 0
+                start, end = match.span(group)
+                if pattern.name in self.STREETS and not _street_fits(text[start:end], lower_case_text):
+                    pos = start + 1  # "refers to Koskikatu 25": try again from the next word
+                    continue
+                pos = end
+                full_end = _run_on(text, end, self.MAX_LINES, lower_case_text)
+                if pattern.name == "corner" and full_end == end:
+                    continue
+                if (
+                    pattern.name == "number_name_number"
+                    and full_end == end
+                    and not near(text, start, end, self.CONTEXT, before=60)
+                ):
+                    continue
+                results.append(
+                    RecognizerResult(self.ENTITY, _leading_number(text, start), full_end, pattern.score)
+                )
+        return results
+
+
+def _street_fits(street: str, lower_case_text: bool) -> bool:
+    """Whether a street reads as one: each word capitalised, a particle or a street type written in lower case.
+
+    "12 Mill Lane", "40 rue Victor Hugo", not "3 cakes on the Way" or "ordering 3". In a message typed all in
+    lower case capitals say nothing, and only function words ("on", "the") rule a street out.
+    """
+    for word in re.findall(r"[^\W\d_][\w'’\-]*", street):
+        folded = word.casefold()
+        if lower_case_text:
+            if folded in STOP_WORDS and folded not in _PARTICLES:
+                return False
+        elif not (word[0].isupper() or folded in _PARTICLES or folded in _LOWER_CASE_TYPES):
+            return False
+    return True
+
+
+def _leading_number(text: str, start: int) -> int:
+    """Take in a building number before the anchor ("04 55 Halsey Road")."""
+    match = re.search(r"(?<![\w.,:/\-])\d{1,5}[ \t]+$", text[max(0, start - 8) : start])
+    return start - len(match.group()) if match else start
+
+
+# A number followed by more digit groups ("28-64-66-98") is a phone number, not a postcode.
+_SAME_LINE = re.compile(
+    rf"[ \t]*(?:,[ \t]*)?(?P<tok>(?i:{_UNIT})|{_UK_POSTCODE}|\d{{1,6}}(?:-\d{{3,4}})?\b(?![.\-/]\d)\.?|{_WORD})"
+)
+_NEXT_LINE = re.compile(r"[ \t]*,?[ \t]*\r?\n(?:[ \t>?*]*\r?\n)?[ \t>?*]*")
+
+
+def _run_on(text: str, end: int, max_lines: int, lower_case_text: bool) -> int:
+    """Extend an address over the place words after it on its line and over the lines that follow."""
+    end = _run_on_line(text, end, require_capitals=not lower_case_text)
+    for _ in range(max_lines):
+        gap = _NEXT_LINE.match(text, end)
+        if not gap:
+            break
+        line_end = text.find("\n", gap.end())
+        line = text[gap.end() : line_end if line_end >= 0 else len(text)]
+        # A line in lower case is taken only with a number in it ("suite 834", "macedonia 64733").
+        capitals = not lower_case_text and not re.search(r"\d", line)
+        line_stop = _run_on_line(text, gap.end(), require_capitals=capitals)
+        if line_stop == gap.end() or not _looks_like_address_line(text[gap.end() : line_stop]):
+            break
+        end = line_stop
+    return end
+
+
+def _run_on_line(text: str, end: int, *, require_capitals: bool) -> int:
+    pos = taken = end
+    while match := _SAME_LINE.match(text, pos):
+        token = match.group("tok")
+        pos = match.end()
+        if token[0].isdigit() or re.fullmatch(rf"(?i:{_UNIT})", token):
+            # "13." may be a house number ("Rákóczi út 13. Suite 4") or end a sentence ("... 79879. I now"):
+            # read on past it, but only the next place word takes it in.
+            taken = pos - 1 if token.endswith(".") else pos
+            continue
+        bare = token.rstrip(".")
+        folded = bare.casefold()
+        if folded in _PARTICLES:
+            continue  # taken only if a place word follows it
+        if folded in _NOT_PLACE or folded in STOP_WORDS or (require_capitals and not bare[0].isupper()):
+            break
+        if token.endswith(".") and len(bare) > 3:
+            # "Apt." and "St." keep their full stop; "Cyprus." ends a sentence.
+            taken = match.start("tok") + len(bare)
+            break
+        taken = pos
+    return taken
+
+
+def _looks_like_address_line(line: str) -> bool:
+    """Address words with no e-mail, web address, label or phone-length number in them."""
+    if re.search(r"[@:/]|www\.", line):
+        return False
+    return len(re.sub(r"\D", "", line)) < 7

@@ -24,7 +24,7 @@ def detector(analyzer) -> Detector:  # type: ignore[no-untyped-def]
         ("card 4111 1111 1111 1111 was charged twice", "CREDIT_CARD", "4111 1111 1111 1111"),
         ("my IBAN is GB82 WEST 1234 5698 7654 32", "IBAN_CODE", "GB82 WEST 1234 5698 7654 32"),
         ("from 192.168.10.20 I get an error", "IP_ADDRESS", "192.168.10.20"),
-        ("I live at 221B Baker Street, London", "STREET_ADDRESS", "221B Baker Street"),
+        ("I live at 221B Baker Street, London", "STREET_ADDRESS", "221B Baker Street, London"),
         ("deliver to 14 Mill Lane please", "STREET_ADDRESS", "14 Mill Lane"),
         ("my postcode is BS7 8AE", "STREET_ADDRESS", "BS7 8AE"),
     ],

@@ -1,0 +1,124 @@
+"""Names a person gives in so many words: "my name is maria", "this is Tom", "Mr. Alan Ng", "Name: Ana Sá".
+
+spaCy's small model misses single, lower-case or foreign names that a phrase around them makes plain. The
+phrase decides how much the words after it must look like a name: after "my name is" any word that is no
+function word, verb or interjection; after "this is" or "I'm" only a proper noun
+(or a capitalised noun, as the small model tags names it does not know); after a title, capitalised words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import ClassVar
+
+from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en.stop_words import STOP_WORDS
+
+_WORD = r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*"
+_NAME = rf"(?P<name>{_WORD}\.?(?:[ \t]+{_WORD}\.?){{0,3}})"
+
+# How sure each kind of phrase makes us, and what the words after it must be.
+_LABELLED, _INTRODUCED, _TITLED = "labelled", "introduced", "titled"
+# Parts of speech a lower-case word after "my name is" cannot have and be a name ("please", "and", "here").
+_NOT_NAME = frozenset(
+    {"VERB", "AUX", "INTJ", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM"}
+)
+# Proper nouns that follow "it's" or "this is" without being anyone's name.
+_CALENDAR = frozenset(
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "today",
+        "tomorrow",
+        "tonight",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "christmas",
+        "easter",
+    ]
+)
+
+
+class NameIntroductionRecognizer(EntityRecognizer):
+    ENTITY = "PERSON"
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern(
+            _LABELLED,
+            r"(?i:\bmy[ \t]+name[ \t]+is|\bmy[ \t]+name's|\bname[ \t]+is|\bcalls?[ \t]+me|\bname[ \t]*:)"
+            rf"[ \t]+{_NAME}",
+            0.7,
+        ),
+        Pattern(
+            _INTRODUCED,
+            r"(?i:\bthis[ \t]+is|\bi'm|\bi’m|\bi[ \t]+am|\bit's|\bit[ \t]+is|\bname|"
+            r"^(?:hi|hello|hey|dear|thanks|thank[ \t]+you),?)"
+            rf"[ \t]+{_NAME}",
+            0.6,
+        ),
+        # Someone addressed at the start of a message: "Mathilde, can I speak to your boss?"
+        Pattern(_INTRODUCED, rf"^{_NAME}(?=,)", 0.6),
+        Pattern(_TITLED, rf"(?P<title>\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?)[ \t]+{_NAME}", 0.7),
+    ]
+
+    def __init__(self) -> None:
+        self._compiled = [(p, re.compile(p.regex, re.MULTILINE)) for p in self.PATTERNS]
+        super().__init__(
+            supported_entities=[self.ENTITY], name="NameIntroductionRecognizer", supported_language="en"
+        )
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        tokens = {t.idx: t for t in nlp_artifacts.tokens} if nlp_artifacts is not None else {}
+        results: list[RecognizerResult] = []
+        for pattern, regex in self._compiled:
+            pos = 0
+            while match := regex.search(text, pos):
+                end = self._name_end(text, match, pattern.name, tokens)
+                if end is None:
+                    pos = match.start() + 1  # "it's under my partner's name Ann": "name Ann" overlaps
+                    continue
+                pos = end
+                start = match.start("title") if pattern.name == _TITLED else match.start("name")
+                results.append(RecognizerResult(self.ENTITY, start, end, pattern.score))
+        return results
+
+    @staticmethod
+    def _name_end(text: str, match: re.Match[str], kind: str, tokens: Mapping[int, object]) -> int | None:
+        """Where the name ends: after the last word that fits the phrase; None when the first does not."""
+        end = None
+        for word in re.finditer(r"\S+", match.group("name")):
+            start = match.start("name") + word.start()
+            bare = word.group().rstrip(".")
+            if bare.casefold() in STOP_WORDS or bare.casefold() in _CALENDAR:
+                break
+            pos = getattr(tokens.get(start), "pos_", "")
+            capitalised = bare[0].isupper()
+            if kind == _TITLED and not capitalised:
+                break
+            if kind == _INTRODUCED and pos != "PROPN" and not (capitalised and pos in {"NOUN", "X"}):
+                break
+            if kind == _LABELLED and not capitalised and pos in _NOT_NAME:
+                break
+            end = start + len(bare)
+        return end

@@ -1,0 +1,123 @@
+"""Our recognizers, table-driven: (text, entity, the exact span masked), and what must stay readable."""
+
+from __future__ import annotations
+
+import pytest
+
+from privacy.detect import Detector
+
+
+@pytest.fixture
+def detector(analyzer) -> Detector:  # type: ignore[no-untyped-def]
+    return Detector(analyzer)
+
+
+def found(detector: Detector, text: str) -> list[tuple[str, str]]:
+    return [(d.entity_type, text[d.start : d.end]) for d in detector.detect(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "span"),
+    [
+        # ChatPhoneRecognizer: international, North American and trunk-prefixed forms need no context ...
+        ("call me on +44 7700 900123 please", "PHONE_NUMBER", "+44 7700 900123"),
+        ("fax +46 (0)8 928 571 38", "PHONE_NUMBER", "+46 (0)8 928 571 38"),
+        ("desk +1-903-140-4508x769", "PHONE_NUMBER", "+1-903-140-4508x769"),
+        ("it is 001-518-640-0854", "PHONE_NUMBER", "001-518-640-0854"),
+        ("or (579)888-3058 after six", "PHONE_NUMBER", "(579)888-3058"),
+        ("try 07700 900123 later", "PHONE_NUMBER", "07700 900123"),
+        # ... other groupings need a context word, before or after.
+        ("They're not answering at 71-33-52-22", "PHONE_NUMBER", "71-33-52-22"),
+        ("Can someone call me on 450 0840?", "PHONE_NUMBER", "450 0840"),
+        ("416 60 039 office", "PHONE_NUMBER", "416 60 039"),
+        ("my mobile: 3660170548", "PHONE_NUMBER", "3660170548"),
+        # CardNumberRecognizer: a card number the customer calls a card, Luhn-valid or not.
+        ("My card 4131034282458809939 is expiring", "CREDIT_CARD", "4131034282458809939"),
+        ("credit card number is 675984103431?", "CREDIT_CARD", "675984103431"),
+        ("visa 4111 1111 1111 1112 was declined", "CREDIT_CARD", "4111 1111 1111 1112"),
+        # StreetAddressRecognizer: the whole address, run on over the lines that follow the street.
+        ("deliver to 14 Mill Lane please", "STREET_ADDRESS", "14 Mill Lane"),
+        ("I live at 221B Baker Street, London", "STREET_ADDRESS", "221B Baker Street, London"),
+        (
+            "new address: 12 Mill Lane\nApt. 3\nLeeds\nLS1 4AB\nthanks!",
+            "STREET_ADDRESS",
+            "12 Mill Lane\nApt. 3\nLeeds\nLS1 4AB",
+        ),
+        ("send it to Via Pasquale Scura 127, Napoli", "STREET_ADDRESS", "Via Pasquale Scura 127, Napoli"),
+        ("ship to 40 rue Victor Hugo, Lyon", "STREET_ADDRESS", "40 rue Victor Hugo, Lyon"),
+        ("I moved to Gumpendorfer Strasse 44 last week", "STREET_ADDRESS", "Gumpendorfer Strasse 44"),
+        ("my address is 6750 Koskikatu 25 Apt. 864", "STREET_ADDRESS", "6750 Koskikatu 25 Apt. 864"),
+        ("we live at 43 ul. Cicha 86", "STREET_ADDRESS", "43 ul. Cicha 86"),
+        ("use P.O. Box 287 for letters", "STREET_ADDRESS", "P.O. Box 287"),
+        ("PSC 3117, Box 0609\nAPO AA 44332", "STREET_ADDRESS", "PSC 3117, Box 0609\nAPO AA 44332"),
+        (
+            "meet at the corner of Main Street and Elm Road",
+            "STREET_ADDRESS",
+            "the corner of Main Street and Elm Road",
+        ),
+        ("my postcode is BS7 8AE", "STREET_ADDRESS", "BS7 8AE"),
+        ("ZIP: 8592", "STREET_ADDRESS", "8592"),
+        ("Springfield, IL 62704", "STREET_ADDRESS", "IL 62704"),
+        (
+            "new address\n42 machelsesteenweg 197\nsuite 834",
+            "STREET_ADDRESS",
+            "42 machelsesteenweg 197\nsuite 834",
+        ),
+        # NameIntroductionRecognizer: names given in so many words, lower case included.
+        ("my name is maria lopez please help", "PERSON", "maria lopez"),
+        ("hi, this is Zed here", "PERSON", "Zed"),
+        ("hi, I'm Maria from Leeds", "PERSON", "Maria"),
+        ("Hello, this is Mr. David Hrůza. Who are you?", "PERSON", "Mr. David Hrůza"),
+        ("Name:    Allen Akhtakhanov", "PERSON", "Allen Akhtakhanov"),
+        ("Mathilde, can I please speak to your boss?", "PERSON", "Mathilde"),
+        ("It's under my partner's name Donald van der Voet", "PERSON", "Donald van der Voet"),
+        # DateOfBirthRecognizer: a date after a birth word.
+        ("She was born on 5/11/1993.", "DATE_OF_BIRTH", "5/11/1993"),
+        ("DOB: 12 March 1985", "DATE_OF_BIRTH", "12 March 1985"),
+        ("date of birth is March 12, 1985", "DATE_OF_BIRTH", "March 12, 1985"),
+        # PassportRecognizer and Presidio's UK National Insurance number, registered by us.
+        ("my passport number is X1234567", "PASSPORT", "X1234567"),
+        ("NI number AB123456C", "UK_NINO", "AB123456C"),
+    ],
+)
+def test_recognizes(detector: Detector, text: str, entity: str, span: str) -> None:
+    assert (entity, span) in found(detector, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order 12345 costs £30.50",
+        "order 12345678 has not arrived",
+        "my order number is 1234567890",
+        "We open at 10:30 on Sunday",
+        "Opening hours: Mon-Fri 9:00-17:30, Sat 10-16",
+        "Open 8.30 - 18.00 every day",
+        "The cake costs 45.99 and the box 3.50",
+        "I need 2 Large Boxes 3 times a week",
+        "I have 3 cakes on the way, 2 via Royal Mail",
+        "I'm ordering 3 cakes for Sunday",
+        "What is the IBAN for the deposit?",
+        "the message came at 2024-05-01 10:30:00",
+        "I saw it from the corner of my eye and left",
+        "I am British and it's Monday",
+        "How do I change the name on my order?",
+        "Is my passport needed for the delivery?",
+        "Delivery to Dublin?",
+        "Do you take Apple Pay?",
+    ],
+)
+def test_leaves_shop_talk_readable(detector: Detector, text: str) -> None:
+    assert found(detector, text) == []
+
+
+def test_a_phone_number_after_a_label_of_something_else_stays_readable(detector: Detector) -> None:
+    assert found(detector, "tracking 44 1234 5678 for the parcel") == []
+
+
+def test_an_address_stops_before_the_phone_lines_under_it(detector: Detector) -> None:
+    text = "30102 Kaevu 94\nNicosia\n 61089\n28-64-66-98 office"
+    assert found(detector, text) == [
+        ("STREET_ADDRESS", "30102 Kaevu 94\nNicosia\n 61089"),
+        ("PHONE_NUMBER", "28-64-66-98"),
+    ]
