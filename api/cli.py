@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.compliance_cli import dsar_app, privacy_audit, retention_app
 from core.errors import WeposError
 
 if TYPE_CHECKING:
@@ -25,9 +26,16 @@ app = typer.Typer(
 tenant_app = typer.Typer(help="Manage businesses (tenants).", no_args_is_help=True)
 privacy_app = typer.Typer(help="Personal-data tools.", no_args_is_help=True)
 conversation_app = typer.Typer(help="Conversations handed to people.", no_args_is_help=True)
+knowledge_app = typer.Typer(help="A business's knowledge documents.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys for the HTTP API (/v1/...).", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(apikey_app, name="apikey")
 app.add_typer(conversation_app, name="conversation")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(dsar_app, name="dsar")
+app.add_typer(retention_app, name="retention")
+privacy_app.command("audit")(privacy_audit)
 
 DEMO_TENANT = "demo-bakery"
 DEMO_PHONE_NUMBER_ID = "100000000000001"
@@ -190,6 +198,9 @@ def tenant_configure(
     refuse_topic: Annotated[
         list[str] | None, typer.Option(help="Topic always handed to a person (repeatable).")
     ] = None,
+    retention_days: Annotated[
+        int | None, typer.Option(help="Purge conversations idle longer than this (`wepos retention run`).")
+    ] = None,
 ) -> None:
     """Set how the assistant behaves for a business."""
     from bot.conversations import configure_policy
@@ -206,10 +217,12 @@ def tenant_configure(
             timezone=timezone,
             escalation_keywords=escalation_keyword,
             refuse_topics=refuse_topic,
+            retention_days=retention_days,
         )
         typer.echo(
             f"{name}: hours {policy.business_hours} ({policy.timezone}), "
-            f"escalation keywords {policy.escalation_keywords}, refused topics {policy.refuse_topics}"
+            f"escalation keywords {policy.escalation_keywords}, refused topics {policy.refuse_topics}, "
+            f"retention {policy.retention_days} days"
         )
 
 
@@ -324,13 +337,150 @@ def _ingest(runtime: Runtime, tenant: str, paths: list[Path], *, quiet: bool = F
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md .txt .html .csv .pdf .docx).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders (.md .txt .html .csv .xlsx .pdf .docx).")
+    ],
     tenant: Annotated[str, typer.Option(help="The business's name.")],
 ) -> None:
     """Load, mask, embed and index knowledge documents. Unchanged files are skipped."""
     failures = _ingest(_runtime(), tenant, paths)
     if failures:
         raise typer.Exit(1)
+
+
+def _business_id(runtime: Runtime, tenant: str) -> int:
+    from core.db import session_scope
+    from core.tenants import get_business_by_name
+
+    with session_scope(runtime.engine) as session:
+        business_id = get_business_by_name(session, tenant).id
+    assert business_id is not None
+    return business_id
+
+
+TenantOption = Annotated[str, typer.Option(help="The business's name.")]
+
+
+@knowledge_app.command("list")
+def knowledge_list(tenant: TenantOption, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Documents with their status, chunk count and whether they are retrieved."""
+    runtime = _runtime()
+    documents = runtime.knowledge.list_documents(_business_id(runtime, tenant))
+    if as_json:
+        typer.echo(json.dumps([d.model_dump(mode="json") for d in documents], indent=2))
+        return
+    for d in documents:
+        state = "enabled" if d.enabled else "disabled"
+        typer.echo(f"{d.id}\t{d.status}\t{state}\t{d.chunk_count} chunks\t{d.source_name}")
+        if d.error:
+            typer.echo(f"\t{d.error}")
+
+
+@knowledge_app.command("show")
+def knowledge_show(document_id: int, tenant: TenantOption) -> None:
+    """One document, as JSON."""
+    runtime = _runtime()
+    document = runtime.knowledge.get_document(_business_id(runtime, tenant), document_id)
+    typer.echo(json.dumps(document.model_dump(mode="json"), indent=2))
+
+
+@knowledge_app.command("disable")
+def knowledge_disable(document_id: int, tenant: TenantOption) -> None:
+    """Keep the document but never retrieve it."""
+    runtime = _runtime()
+    runtime.knowledge.set_enabled(_business_id(runtime, tenant), document_id, False)
+    typer.echo(f"document {document_id} disabled")
+
+
+@knowledge_app.command("enable")
+def knowledge_enable(document_id: int, tenant: TenantOption) -> None:
+    """Retrieve a disabled document again."""
+    runtime = _runtime()
+    runtime.knowledge.set_enabled(_business_id(runtime, tenant), document_id, True)
+    typer.echo(f"document {document_id} enabled")
+
+
+@knowledge_app.command("delete")
+def knowledge_delete(
+    document_id: int, tenant: TenantOption, yes: Annotated[bool, typer.Option("--yes")] = False
+) -> None:
+    """Remove a document and its chunks from the index."""
+    if not yes:
+        typer.confirm(f"delete document {document_id} and its chunks?", abort=True)
+    runtime = _runtime()
+    removed = runtime.knowledge.delete_document(_business_id(runtime, tenant), document_id)
+    typer.echo(f"document {document_id} deleted ({removed} chunks removed from the index)")
+
+
+@knowledge_app.command("reindex")
+def knowledge_reindex(
+    tenant: TenantOption,
+    document_id: Annotated[int | None, typer.Argument(help="One document; all when omitted.")] = None,
+) -> None:
+    """Embed stored chunks again into the vector store (after a model change or a vector-store restore)."""
+    from rich.progress import Progress
+
+    runtime = _runtime()
+    business_id = _business_id(runtime, tenant)
+    ids = [document_id] if document_id is not None else runtime.knowledge.document_ids(business_id)
+    failures = 0
+    with Progress(transient=True) as progress:
+        task = progress.add_task("re-indexing", total=len(ids))
+        for one in ids:
+            try:
+                chunks = runtime.knowledge.reindex_document(business_id, one)
+                progress.console.print(f"reindexed  document {one}: {chunks} chunks")
+            except WeposError as exc:
+                failures += 1
+                progress.console.print(f"[red]failed[/red]     document {one}: {exc.message}")
+            progress.advance(task)
+    if failures:
+        raise typer.Exit(1)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    tenant: TenantOption, name: Annotated[str, typer.Option(help="What the key is for.")] = "default"
+) -> None:
+    """Issue an API key. It is printed once and never stored: keep it somewhere safe."""
+    from core.api_keys import issue_api_key
+    from core.db import session_scope
+
+    runtime = _runtime()
+    business_id = _business_id(runtime, tenant)
+    with session_scope(runtime.engine) as session:
+        issued = issue_api_key(session, business_id=business_id, name=name)
+    typer.echo(issued.secret)
+    typer.secho("shown once: store it now (send it as `Authorization: Bearer <key>`)", err=True)
+
+
+@apikey_app.command("list")
+def apikey_list(tenant: TenantOption) -> None:
+    """Keys of a business (never the secrets)."""
+    from core.api_keys import list_api_keys
+    from core.db import session_scope
+
+    runtime = _runtime()
+    business_id = _business_id(runtime, tenant)
+    with session_scope(runtime.engine) as session:
+        for key in list_api_keys(session, business_id):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            typer.echo(f"{key.lookup_id}\t{key.name}\t{state}\tcreated {key.created_at:%Y-%m-%d}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    lookup_id: Annotated[str, typer.Argument(help="The key's id (from `list`).")], tenant: TenantOption
+) -> None:
+    """Revoke a key at once."""
+    from core.api_keys import revoke_api_key
+    from core.db import session_scope
+
+    runtime = _runtime()
+    business_id = _business_id(runtime, tenant)
+    with session_scope(runtime.engine) as session:
+        revoke_api_key(session, business_id=business_id, lookup_id=lookup_id)
+    typer.echo(f"key {lookup_id} revoked")
 
 
 @app.command()

@@ -11,8 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import health, webhooks
+from api.routes import compliance, health, knowledge, webhooks
 from api.runtime import Runtime
+from bot.retention import RetentionSchedule
 from core import migrate
 from core.errors import WeposError
 from core.logs import configure_logging
@@ -44,15 +45,22 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> Fa
         if run_worker:
             await run_in_threadpool(warm)
             rt.worker.start()
+        # Jobs a stopped process left queued resume here; models load on the first file, not at start.
+        await run_in_threadpool(rt.ingest_jobs.start)
+        retention = RetentionSchedule(rt.engine)  # daily purge of conversations past their retention
+        retention.start()
         log.info("wepos started", extra={"data_dir": str(rt.settings.data_dir)})
         try:
             yield
         finally:
+            await run_in_threadpool(retention.stop)
             await run_in_threadpool(rt.close)
 
     app = FastAPI(title="Wepos", version="0.1.0", lifespan=lifespan)
     app.include_router(webhooks.router)
     app.include_router(health.router)
+    app.include_router(knowledge.router)
+    app.include_router(compliance.router)
 
     @app.exception_handler(WeposError)
     async def wepos_error(_request: Request, exc: WeposError) -> JSONResponse:

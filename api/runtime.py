@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from bot.assistant import Assistant
 from bot.inbound import WebhookIntake
 from bot.outbox import Outbox
+from bot.playground import KnowledgeSearch
 from bot.responders import Responder, build_responder
 from bot.whatsapp import CloudAPIClient
 from bot.worker import TurnWorker
@@ -21,6 +22,8 @@ from core.crypto import SecretBox, load_or_create_keys, read_or_create_secret
 from core.db import create_db_engine
 from core.memory import scrub_freed_memory
 from core.settings import Settings
+from ingest.jobs import IngestJobs
+from ingest.knowledge import KnowledgeBase
 from ingest.pipeline import IngestPipeline
 from privacy.detect import Detector, build_analyzer
 from privacy.masker import Masker
@@ -126,6 +129,23 @@ class Runtime:
             chunk_overlap=self.settings.chunk_overlap,
         )
 
+    @cached_property
+    def knowledge(self) -> KnowledgeBase:
+        return KnowledgeBase(engine=self.engine, index=self.index, embeddings=self.embeddings)
+
+    @cached_property
+    def knowledge_search(self) -> KnowledgeSearch:
+        return KnowledgeSearch(self.engine, self.masker, self.retriever, self.settings.min_confidence)
+
+    @cached_property
+    def ingest_jobs(self) -> IngestJobs:
+        return IngestJobs(
+            engine=self.engine,
+            staging_dir=self.settings.data_dir / "uploads",
+            pipeline=lambda: self.pipeline,
+            knowledge=lambda: self.knowledge,
+        )
+
     # --- conversation --------------------------------------------------------------------------------
     @cached_property
     def responder(self) -> Responder:
@@ -174,6 +194,8 @@ class Runtime:
     def close(self) -> None:
         if "worker" in self.__dict__:
             self.worker.stop()
+        if "ingest_jobs" in self.__dict__:
+            self.ingest_jobs.stop()
         if "graph_client" in self.__dict__:
             self.graph_client.close()
         if "engine" in self.__dict__:

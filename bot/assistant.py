@@ -32,6 +32,7 @@ from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.metrics import HANDOFFS, TURN_SECONDS
 from core.tenants import Business
+from privacy.consent import ConsentSource, Purpose, allows, record_consent, states_under_age
 from privacy.detect import KnownValue
 from privacy.masker import Masker
 from privacy.redaction import record_redactions
@@ -117,9 +118,12 @@ class Assistant:
             scope = VaultScope.conversation(conversation.id)
             customer, known = self._known_values(session, scope, contact)
 
-            question = ""
+            question, minor = "", False
             if message.text_sealed is not None:
-                mask = self._masker.mask(session, self._box.open(message.text_sealed), scope, known=known)
+                plain = self._box.open(message.text_sealed)
+                # On the plain text: a masker may well take "15 years old" for a date.
+                minor = states_under_age(plain)
+                mask = self._masker.mask(session, plain, scope, known=known)
                 question = message.text_masked = mask.text
                 message.text_sealed = None
                 record_redactions(
@@ -131,7 +135,7 @@ class Assistant:
                 )
 
             decision = self._decide(
-                session, message, conversation, contact, business, policy, customer, question
+                session, message, conversation, contact, business, policy, customer, question, minor
             )
             if decision.escalate:
                 conversation.status = ConversationStatus.WAITING_FOR_AGENT
@@ -176,17 +180,43 @@ class Assistant:
         policy: AssistantPolicy,
         customer: str | None,
         question: str,
+        minor: bool,
     ) -> TurnDecision:
         name = f", {customer}" if customer else ""
         intent = classify(question, message.reply_id, json.loads(policy.escalation_keywords))
+        assert contact.id is not None and business.id is not None
+        business_id, contact_id = business.id, contact.id
+
+        def consent(purpose: Purpose, granted: bool, source: ConsentSource = ConsentSource.KEYWORD) -> None:
+            record_consent(
+                session,
+                business_id=business_id,
+                contact_id=contact_id,
+                purpose=purpose,
+                granted=granted,
+                source=source,
+            )
+
+        replying = allows(session, contact_id, Purpose.SERVICE_REPLIES)
         if intent is Intent.STOP:
-            contact.opted_out_at = utcnow()
+            if not replying:
+                return TurnDecision(silent=True)  # confirmed once already
+            consent(Purpose.SERVICE_REPLIES, False)
             return TurnDecision([Reply(STOPPED_REPLY.format(business=business.display_name))])
-        if intent is Intent.START and contact.opted_out_at is not None:
-            contact.opted_out_at = None
+        if intent is Intent.START and not replying:
+            consent(Purpose.SERVICE_REPLIES, True)
             return TurnDecision([Reply(STARTED_REPLY.format(name=name))])
-        if contact.opted_out_at is not None or conversation.status == ConversationStatus.WAITING_FOR_AGENT:
-            # Opted out, or a person has the conversation: the bot keeps the record and stays silent.
+        if minor and allows(session, contact_id, Purpose.AI_PROCESSING):
+            # A child's messages get no automated processing: a person takes over, whoever has the chat now.
+            consent(Purpose.AI_PROCESSING, False, ConsentSource.AGE_STATEMENT)
+            if replying and conversation.status != ConversationStatus.WAITING_FOR_AGENT:
+                return TurnDecision(escalate="under_16")
+        if (
+            not replying
+            or conversation.status == ConversationStatus.WAITING_FOR_AGENT
+            or not allows(session, contact_id, Purpose.AI_PROCESSING)
+        ):
+            # Opted out, a person has the conversation, or no AI processing allowed: record, stay silent.
             return TurnDecision(silent=True)
         if not question.strip():
             return TurnDecision([Reply(UNSUPPORTED_REPLY.format(name=name, business=business.display_name))])

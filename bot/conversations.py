@@ -82,6 +82,7 @@ def configure_policy(
     timezone: str | None = None,
     escalation_keywords: Sequence[str] | None = None,
     refuse_topics: Sequence[str] | None = None,
+    retention_days: int | None = None,
 ) -> AssistantPolicy:
     """Change what is given; validate hours and time zone before anything is stored."""
     policy = policy_for(session, business_id)
@@ -99,6 +100,10 @@ def configure_policy(
         policy.escalation_keywords = json.dumps([k.strip() for k in escalation_keywords if k.strip()])
     if refuse_topics is not None:
         policy.refuse_topics = json.dumps([t.strip() for t in refuse_topics if t.strip()])
+    if retention_days is not None:
+        if not 1 <= retention_days <= 3650:
+            raise InvalidInput("retention days must be between 1 and 3650")
+        policy.retention_days = retention_days
     policy.updated_at = utcnow()
     session.add(policy)
     session.flush()

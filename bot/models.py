@@ -10,6 +10,8 @@ from sqlmodel import Field, SQLModel
 
 from core.db import utcnow
 
+DEFAULT_RETENTION_DAYS = 365
+
 
 class Direction(StrEnum):
     INBOUND = "in"
@@ -61,8 +63,7 @@ class Contact(SQLModel, table=True):
     wa_id_hash: str = Field(max_length=64)
     wa_id_sealed: str
     profile_name_sealed: str | None = None
-    # Set by STOP, cleared by START: while set the bot answers nothing.
-    opted_out_at: datetime | None = None
+    # STOP, START and what else the customer allowed live in the consent ledger (privacy.consent).
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -118,6 +119,8 @@ class AssistantPolicy(SQLModel, table=True):
     # {"mon": ["09:00", "17:00"], ...}; "{}" means always staffed.
     business_hours: str = Field(default="{}", max_length=1000)
     timezone: str = Field(default="UTC", max_length=64)
+    # Conversations idle longer than this are purged (messages, originals, redaction log): `wepos retention`.
+    retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, sa_column_kwargs={"server_default": "365"})
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,3 +55,21 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def scrub_deleted_rows(engine: Engine) -> None:
+    """After an erasure: SQLite keeps deleted rows in free pages and in its WAL until rebuilt, so rebuild the
+    file (VACUUM) and empty the WAL. PostgreSQL's dead tuples are not readable through SQL and autovacuum
+    reclaims them, so nothing is done there."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        raw.execute("VACUUM")
+        # Readers of other connections can hold the WAL a moment; TRUNCATE waits on the busy timeout.
+        for _attempt in range(20):
+            busy = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return
+            time.sleep(0.1)

@@ -79,6 +79,12 @@ class EmptyDocument(IngestError):
     code = "empty_document"
 
 
+class NoExtractableText(EmptyDocument):
+    """The file is readable but holds no text (a scanned PDF without OCR, an image-only page)."""
+
+    code = "no_extractable_text"
+
+
 class ChannelError(WeposError):
     """The messaging channel (WhatsApp Cloud API) refused or failed a call."""
 

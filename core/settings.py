@@ -24,6 +24,11 @@ class LLMProvider(StrEnum):
     OPENAI = "openai"
 
 
+class EmbeddingsBackend(StrEnum):
+    TORCH = "torch"
+    ONNX = "onnx"  # the same model exported to int8 ONNX into `<data dir>/models` on first use
+
+
 class Settings(BaseSettings):
     """Every knob of Wepos. Field `x` is read from `WEPOS_X`."""
 
@@ -43,6 +48,7 @@ class Settings(BaseSettings):
     whatsapp_api_base: str = DEFAULT_GRAPH_API_BASE
     whatsapp_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     max_webhook_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    max_upload_bytes: Annotated[int, Field(ge=1024)] = 52_428_800  # one knowledge upload request, all files
 
     vault_key: SecretStr | None = None
 
@@ -51,6 +57,8 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
     llm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+    embeddings_backend: EmbeddingsBackend = EmbeddingsBackend.TORCH
 
     chunk_size: Annotated[int, Field(ge=100, le=8000)] = 700
     chunk_overlap: Annotated[int, Field(ge=0, le=2000)] = 100
@@ -116,6 +124,11 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def models_dir(self) -> Path:
+        """Models derived from the packaged ones (the ONNX export): rebuilt if deleted."""
+        return self.data_dir / "models"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from core.db import session_scope, utcnow
-from core.errors import EmptyDocument, IngestError
+from core.errors import EmptyDocument, IngestError, NoExtractableText
 from ingest.chunking import Chunk, split_document
 from ingest.loaders import format_of, load_document
 from privacy.masker import Masker, MaskResult
@@ -107,7 +107,7 @@ class IngestPipeline:
                 raise EmptyDocument(f"{source_name}: the file is empty")
             document = load_document(source_name, data)
             if document.is_empty:
-                raise EmptyDocument(
+                raise NoExtractableText(
                     f"{source_name}: no extractable text"
                     + (" (a scanned PDF needs OCR first)" if fmt == "pdf" else "")
                 )
@@ -162,6 +162,7 @@ class IngestPipeline:
                     ordinal=chunk.ordinal,
                     vector_id=f"doc{document.id}-{content_hash[:12]}-{chunk.ordinal}",
                     content_hash=hashlib.sha256(masked.text.encode()).hexdigest(),
+                    text=masked.text,
                 )
                 session.add(row)
                 rows.append((row, masked))
@@ -223,7 +224,9 @@ class IngestPipeline:
                     title=Path(source_name).stem[:255],
                     format=Path(source_name).suffix.lstrip(".").lower()[:16] or "unknown",
                     content_hash=content_hash,
-                    status=DocumentStatus.FAILED,
+                    status=DocumentStatus.NO_TEXT
+                    if isinstance(error, NoExtractableText)
+                    else DocumentStatus.FAILED,
                     error=error.message[:500],
                 )
                 session.add(document)

@@ -7,7 +7,9 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (registers tables)
+import core.api_keys
 import core.tenants  # noqa: F401
+import ingest.models  # noqa: F401
 import privacy.models  # noqa: F401
 import retrieval.models  # noqa: F401
 

@@ -101,8 +101,12 @@ class Masker:
 def unmask_text(session: Session, vault: Vault, text: str, scopes: Iterable[VaultScope]) -> str:
     """`Masker.unmask` without a detector (the CLI needs no Presidio to show a reply): only the placeholders
     that occur in `text` are looked up and decrypted."""
-    found = {ph for ph in (canonical_placeholder(m.group(0)) for m in _PLACEHOLDER.finditer(text)) if ph}
-    return restore(text, vault.originals(session, list(scopes), found))
+    return restore(text, vault.originals(session, list(scopes), placeholders_in(text)))
+
+
+def placeholders_in(text: str) -> set[str]:
+    """The placeholders a text holds, in canonical form."""
+    return {ph for ph in (canonical_placeholder(m.group(0)) for m in _PLACEHOLDER.finditer(text)) if ph}
 
 
 def restore(text: str, originals: dict[str, str]) -> str:

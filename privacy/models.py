@@ -1,4 +1,4 @@
-"""Tables of the privacy layer: the vault of original values and the redaction log."""
+"""Tables of the privacy layer: the vault of original values, the redaction log, consent and erasures."""
 
 from __future__ import annotations
 
@@ -41,3 +41,54 @@ class RedactionEvent(SQLModel, table=True):
     recognizer: str = Field(max_length=100)
     placeholder: str = Field(max_length=80)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ConsentRecord(SQLModel, table=True):
+    """One grant or withdrawal of consent by a contact for one purpose. Append-only: the newest row per
+    purpose is the current state, the older ones are the history a regulator may ask for."""
+
+    __tablename__ = "consent_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    purpose: str = Field(max_length=32)  # privacy.consent.Purpose
+    granted: bool
+    source: str = Field(max_length=32)  # privacy.consent.ConsentSource
+    policy_version: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ErasureRecord(SQLModel, table=True):
+    """Proof that a contact's data was erased, holding no personal data: the keyed hash and counts only."""
+
+    __tablename__ = "erasure_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    contact_hash: str = Field(max_length=64)
+    messages: int
+    conversations: int
+    vault_entries: int
+    redaction_events: int
+    consent_records: int
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RedactionEventPublic(SQLModel):
+    id: int
+    source_kind: str
+    source_id: int
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+    created_at: datetime
+
+
+class RedactionPage(SQLModel):
+    items: list[RedactionEventPublic]
+    total: int
+    limit: int
+    offset: int

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, delete, func, select
 
 from core.crypto import SecretBox
 from privacy.models import VaultEntry
@@ -105,3 +105,11 @@ class Vault:
         for row in rows:
             session.delete(row)
         return len(rows)
+
+
+def forget_scopes(session: Session, scopes: list[VaultScope]) -> int:
+    """Erase every original of these scopes in one statement (erasure, retention); returns how many went."""
+    if not scopes:
+        return 0
+    result = session.exec(delete(VaultEntry).where(col(VaultEntry.scope).in_([s.key for s in scopes])))
+    return int(result.rowcount or 0)

@@ -13,6 +13,7 @@ from core.db import utcnow
 
 class DocumentStatus(StrEnum):
     INDEXED = "indexed"
+    NO_TEXT = "no_text"  # a scanned PDF, an image-only file: nothing to index until it has a text layer
     FAILED = "failed"
 
 
@@ -51,3 +52,5 @@ class KnowledgeChunk(SQLModel, table=True):
     ordinal: int
     vector_id: str = Field(max_length=80, unique=True)
     content_hash: str = Field(max_length=64)
+    # The masked text (never the original): lets `reindex` rebuild the vector store without the source file.
+    text: str = Field(default="")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+import numpy as np
 
 from core.errors import ConfigError
 
@@ -50,6 +53,22 @@ class Hit:
     similarity: float
 
 
+@dataclass(frozen=True)
+class StoredChunks:
+    """Every chunk of one collection as stored, with the collection's version when they were read."""
+
+    version: str
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict[str, Any]]
+
+
+# Collection metadata key holding a fresh random token after every write: readers in other processes
+# compare it to rebuild caches (the lexical index). Random, not a counter, so that two writers racing
+# through read-modify-write can never both leave the same value behind.
+VERSION_KEY = "wepos:version"
+
+
 class KnowledgeIndex:
     """Chunks of one business live in that business's collection: no query can cross tenants."""
 
@@ -77,10 +96,12 @@ class KnowledgeIndex:
             documents=[c.text for c in chunks],
             metadatas=[c.metadata for c in chunks],  # type: ignore[arg-type]
         )
+        self._touch(business_id)
 
     def delete(self, business_id: int, vector_ids: list[str]) -> None:
         if vector_ids:
             self._collection(business_id).delete(ids=vector_ids)
+            self._touch(business_id)
 
     def count(self, business_id: int) -> int:
         return self._collection(business_id).count()
@@ -104,9 +125,77 @@ class KnowledgeIndex:
             for vector_id, text, meta, distance in zip(ids, documents, metadatas, distances, strict=True)
         ]
 
+    def _touch(self, business_id: int) -> None:
+        """Mark the collection changed. Called after the write, so a reader that sees the new version also
+        sees the new data. Only our key goes in: Chroma refuses a metadata update naming `hnsw:space`, and
+        the distance lives on in the collection's configuration."""
+        collection = self._collection(business_id)
+        kept = {
+            key: value for key, value in (collection.metadata or {}).items() if not key.startswith("hnsw:")
+        }
+        collection.modify(metadata={**kept, VERSION_KEY: uuid.uuid4().hex})
+
+    def version(self, business_id: int) -> str:
+        """A token that changes whenever the collection's chunks change (one cheap metadata read)."""
+        return _version_of(self._collection(business_id))
+
+    def documents(self, business_id: int) -> StoredChunks:
+        """Every chunk's id, (masked) text and metadata, for indexes built beside Chroma (BM25)."""
+        collection = self._collection(business_id)
+        version = _version_of(collection)  # read before the chunks: a write in between shows as a change
+        result = collection.get(include=["documents", "metadatas"])
+        documents = result["documents"] or []
+        metadatas = result["metadatas"] or []
+        return StoredChunks(
+            version,
+            list(result["ids"]),
+            [text or "" for text in documents],
+            [dict(meta or {}) for meta in metadatas],
+        )
+
+    def score(self, business_id: int, vector: list[float], vector_ids: list[str]) -> list[Hit]:
+        """These chunks as `query` would return them, cosine similarity to `vector` included, for chunks
+        found another way (BM25). Ids no longer stored are left out."""
+        if not vector_ids:
+            return []
+        result = self._collection(business_id).get(
+            ids=vector_ids, include=["documents", "metadatas", "embeddings"]
+        )
+        if not result["ids"]:
+            return []
+        documents = result["documents"] or []
+        metadatas = result["metadatas"] or []
+        stored = np.asarray(result["embeddings"], dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        norms = np.linalg.norm(stored, axis=1) * float(np.linalg.norm(query))
+        similarities = (stored @ query) / np.maximum(norms, 1e-12)
+        return [
+            Hit(vector_id, text or "", dict(meta or {}), float(similarity))
+            for vector_id, text, meta, similarity in zip(
+                result["ids"], documents, metadatas, similarities, strict=True
+            )
+        ]
+
+    def set_enabled(self, business_id: int, vector_ids: list[str], enabled: bool) -> None:
+        """Flip the `enabled` flag of these chunks; a disabled chunk is stored but never retrieved."""
+        if not vector_ids:
+            return
+        collection = self._collection(business_id)
+        stored = collection.get(ids=vector_ids, include=["metadatas"])
+        if not stored["ids"]:
+            return
+        metadatas = [{**dict(meta or {}), "enabled": enabled} for meta in stored["metadatas"] or []]
+        collection.update(ids=stored["ids"], metadatas=metadatas)  # type: ignore[arg-type]
+        self._touch(business_id)
+
     def heartbeat(self) -> bool:
         try:
             self._client.heartbeat()
         except Exception:
             return False
         return True
+
+
+def _version_of(collection: Collection) -> str:
+    # The collection id too: a collection dropped and created again starts without a token.
+    return f"{collection.id}:{(collection.metadata or {}).get(VERSION_KEY, '')}"

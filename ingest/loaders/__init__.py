@@ -13,6 +13,7 @@ from ingest.loaders.html import load_html
 from ingest.loaders.markdown import load_markdown
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.text import load_text
+from ingest.loaders.xlsxfaq import load_xlsx
 
 Loader = Callable[[bytes, str], LoadedDocument]
 
@@ -25,6 +26,7 @@ LOADERS: dict[str, tuple[str, Loader]] = {
     ".csv": ("csv", load_csv),
     ".pdf": ("pdf", load_pdf),
     ".docx": ("docx", load_docx),
+    ".xlsx": ("xlsx", load_xlsx),
 }
 
 __all__ = ["LOADERS", "LoadedDocument", "Section", "format_of", "load_document"]

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from api import cli
 from api.runtime import Runtime
+from core.errors import NotFound
 from tests.conftest import EXAMPLES, GraphStandIn, make_settings
 from tests.helpers import running_server
 
@@ -165,3 +166,37 @@ def test_configure_list_reply_and_hand_back(runtime: Runtime) -> None:
     back = runner.invoke(cli.app, ["conversation", "handback", "1", "--tenant", "crumb"])
     assert back.exit_code == 0
     assert runner.invoke(cli.app, ["conversation", "list", "--tenant", "crumb", "--waiting"]).output == ""
+
+
+def test_knowledge_and_api_key_commands(runtime: Runtime) -> None:
+    assert runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"]).exit_code == 0
+    assert runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)]).exit_code == 0
+
+    listed = json.loads(runner.invoke(cli.app, ["knowledge", "list", "--tenant", "crumb", "--json"]).output)
+    assert sorted(d["source_name"] for d in listed) == sorted(p.name for p in EXAMPLES.iterdir())
+    faq = next(d for d in listed if d["source_name"] == "faq.csv")
+    assert faq["status"] == "indexed" and faq["enabled"] is True and faq["chunk_count"] > 0
+
+    assert runner.invoke(cli.app, ["knowledge", "disable", str(faq["id"]), "--tenant", "crumb"]).exit_code == 0
+    found = runtime.retriever.search(1, "do you have gluten-free bread?", 10)
+    assert faq["id"] not in [p.document_id for p in found]
+    assert runner.invoke(cli.app, ["knowledge", "enable", str(faq["id"]), "--tenant", "crumb"]).exit_code == 0
+    assert runtime.retriever.search(1, "do you have gluten-free bread?")[0].document_id == faq["id"]
+
+    reindexed = runner.invoke(cli.app, ["knowledge", "reindex", "--tenant", "crumb"])
+    assert reindexed.exit_code == 0, reindexed.output
+    assert reindexed.output.count("reindexed") == 5
+    deleted = runner.invoke(cli.app, ["knowledge", "delete", str(faq["id"]), "--tenant", "crumb", "--yes"])
+    assert deleted.exit_code == 0 and f"document {faq['id']} deleted" in deleted.output
+    missing = runner.invoke(cli.app, ["knowledge", "show", str(faq["id"]), "--tenant", "crumb"])
+    assert isinstance(missing.exception, NotFound)  # `wepos` prints it as "error: no document N", exit 2
+
+    created = runner.invoke(cli.app, ["apikey", "create", "--tenant", "crumb", "--name", "zapier"])
+    assert created.exit_code == 0
+    secret = created.stdout.strip().splitlines()[0]
+    assert secret.startswith("wpk_")
+    lookup_id = secret.split("_")[1]
+    keys = runner.invoke(cli.app, ["apikey", "list", "--tenant", "crumb"]).output
+    assert lookup_id in keys and "zapier" in keys and "active" in keys and secret not in keys
+    assert runner.invoke(cli.app, ["apikey", "revoke", lookup_id, "--tenant", "crumb"]).exit_code == 0
+    assert "revoked" in runner.invoke(cli.app, ["apikey", "list", "--tenant", "crumb"]).output

@@ -1,0 +1,116 @@
+"""A business's knowledge base over HTTP: upload (as background jobs), list, show, enable, disable, delete,
+re-index, and the retrieval playground. Every route needs the business's API key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from api.deps import CurrentBusiness, RuntimeDep
+from bot.playground import SearchResultPublic
+from core.errors import PayloadTooLarge
+from ingest.jobs import UploadedFile
+from ingest.models import IngestJobPublic
+from retrieval.models import KnowledgeDocumentPublic
+
+router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
+
+
+class DeletedPublic(BaseModel):
+    document_id: int
+    chunks_removed: int
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    k: int = Field(default=4, ge=1, le=20)
+
+
+def _business_id(business: CurrentBusiness) -> int:
+    assert business.id is not None
+    return business.id
+
+
+@router.post("/documents", status_code=202, response_model=IngestJobPublic)
+async def upload_documents(
+    request: Request,
+    runtime: RuntimeDep,
+    business: CurrentBusiness,
+    files: Annotated[list[UploadFile], File(description="One or more documents")],
+) -> IngestJobPublic:
+    """Stage the files and start an ingest job; poll `GET /v1/knowledge/jobs/{id}` for its progress."""
+    limit = runtime.settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"upload over {limit} bytes; send fewer or smaller files")
+    uploads = []
+    total = 0
+    for upload in files:
+        data = await upload.read()
+        total += len(data)
+        if total > limit:
+            raise PayloadTooLarge(f"upload over {limit} bytes; send fewer or smaller files")
+        uploads.append(UploadedFile(upload.filename or "", data))
+    return await run_in_threadpool(runtime.ingest_jobs.submit_upload, _business_id(business), uploads)
+
+
+@router.get("/jobs/{job_id}", response_model=IngestJobPublic)
+async def get_job(job_id: int, runtime: RuntimeDep, business: CurrentBusiness) -> IngestJobPublic:
+    return await run_in_threadpool(runtime.ingest_jobs.get, _business_id(business), job_id)
+
+
+@router.get("/documents", response_model=list[KnowledgeDocumentPublic])
+async def list_documents(runtime: RuntimeDep, business: CurrentBusiness) -> list[KnowledgeDocumentPublic]:
+    return await run_in_threadpool(runtime.knowledge.list_documents, _business_id(business))
+
+
+@router.get("/documents/{document_id}", response_model=KnowledgeDocumentPublic)
+async def get_document(
+    document_id: int, runtime: RuntimeDep, business: CurrentBusiness
+) -> KnowledgeDocumentPublic:
+    return await run_in_threadpool(runtime.knowledge.get_document, _business_id(business), document_id)
+
+
+@router.post("/documents/{document_id}/disable", response_model=KnowledgeDocumentPublic)
+async def disable_document(
+    document_id: int, runtime: RuntimeDep, business: CurrentBusiness
+) -> KnowledgeDocumentPublic:
+    """The document stays stored but is never retrieved until enabled again."""
+    return await run_in_threadpool(runtime.knowledge.set_enabled, _business_id(business), document_id, False)
+
+
+@router.post("/documents/{document_id}/enable", response_model=KnowledgeDocumentPublic)
+async def enable_document(
+    document_id: int, runtime: RuntimeDep, business: CurrentBusiness
+) -> KnowledgeDocumentPublic:
+    return await run_in_threadpool(runtime.knowledge.set_enabled, _business_id(business), document_id, True)
+
+
+@router.delete("/documents/{document_id}", response_model=DeletedPublic)
+async def delete_document(document_id: int, runtime: RuntimeDep, business: CurrentBusiness) -> DeletedPublic:
+    removed = await run_in_threadpool(runtime.knowledge.delete_document, _business_id(business), document_id)
+    return DeletedPublic(document_id=document_id, chunks_removed=removed)
+
+
+@router.post("/documents/{document_id}/reindex", status_code=202, response_model=IngestJobPublic)
+async def reindex_document(
+    document_id: int, runtime: RuntimeDep, business: CurrentBusiness
+) -> IngestJobPublic:
+    return await run_in_threadpool(runtime.ingest_jobs.submit_reindex, _business_id(business), document_id)
+
+
+@router.post("/reindex", status_code=202, response_model=IngestJobPublic)
+async def reindex_all(runtime: RuntimeDep, business: CurrentBusiness) -> IngestJobPublic:
+    """Embed every indexed document's stored chunks again (a new model, a new or restored vector store)."""
+    return await run_in_threadpool(runtime.ingest_jobs.submit_reindex, _business_id(business))
+
+
+@router.post("/search", response_model=SearchResultPublic)
+async def search(body: SearchRequest, runtime: RuntimeDep, business: CurrentBusiness) -> SearchResultPublic:
+    """The retrieval playground: the ranked passages the bot would answer from, with scores and sources."""
+    return await run_in_threadpool(
+        runtime.knowledge_search.search, _business_id(business), body.query, body.k
+    )

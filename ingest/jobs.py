@@ -1,0 +1,267 @@
+"""Background ingest jobs: an upload is staged, acknowledged with a job id, and processed file by file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path, PurePath
+
+from sqlalchemy import or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from core.db import session_scope, utcnow
+from core.errors import InvalidInput, NotFound, WeposError
+from ingest.knowledge import KnowledgeBase
+from ingest.models import IngestJob, IngestJobPublic, JobKind, JobStatus, job_public
+from ingest.pipeline import IngestOutcome, IngestPipeline, IngestStatus
+
+log = logging.getLogger(__name__)
+
+# A running job with no progress for this long belongs to a process that died: another may resume it.
+STALE_AFTER = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    name: str
+    data: bytes
+
+
+def safe_name(name: str) -> str:
+    """The file's own name, without any directory a client put in front of it."""
+    bare = PurePath(name.replace("\\", "/")).name.strip()
+    if not bare or bare in {".", ".."}:
+        raise InvalidInput("every uploaded file needs a name")
+    return bare[:255]
+
+
+class IngestJobs:
+    """Creates jobs and runs them on one background thread of this process, in order.
+
+    Uploaded bytes are staged under `<data dir>/uploads/job-<id>/` (mode 0700) only until their job has run:
+    the knowledge base keeps masked chunks, never the files. Jobs left queued or running by a stopped
+    process are resumed at start when their staged files are still there, and failed otherwise."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        staging_dir: Path,
+        pipeline: Callable[[], IngestPipeline],
+        knowledge: Callable[[], KnowledgeBase],
+    ) -> None:
+        # The pipeline and knowledge base are built on first use: an API process that never ingests
+        # never loads the masking and embedding models.
+        self._engine = engine
+        self._staging = staging_dir
+        self._pipeline = pipeline
+        self._knowledge = knowledge
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- creating ---------------------------------------------------------------------------------------
+
+    def submit_upload(self, business_id: int, files: list[UploadedFile]) -> IngestJobPublic:
+        if not files:
+            raise InvalidInput("no files in the upload")
+        names = [safe_name(f.name) for f in files]
+        if len(set(names)) != len(names):
+            raise InvalidInput("two uploaded files have the same name")
+        with session_scope(self._engine) as session:
+            job = IngestJob(business_id=business_id, kind=JobKind.UPLOAD, total=len(files))
+            session.add(job)
+            session.flush()
+            assert job.id is not None
+            folder = self._folder(job.id)
+            folder.mkdir(parents=True, mode=0o700)
+            for name, upload in zip(names, files, strict=True):
+                fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(upload.data)
+            # The manifest keeps the upload order (a directory listing would not).
+            (folder / ".manifest.json").write_text(json.dumps(names), encoding="utf-8")
+            public = job_public(job)
+        self._enqueue(public.id)
+        return public
+
+    def submit_reindex(self, business_id: int, document_id: int | None = None) -> IngestJobPublic:
+        ids = [document_id] if document_id is not None else self._knowledge().document_ids(business_id)
+        if document_id is not None:
+            self._knowledge().get_document(business_id, document_id)  # 404 before a job exists
+        with session_scope(self._engine) as session:
+            job = IngestJob(
+                business_id=business_id,
+                kind=JobKind.REINDEX,
+                total=len(ids),
+                results=json.dumps([{"document_id": i, "status": "pending"} for i in ids]),
+            )
+            session.add(job)
+            session.flush()
+            public = job_public(job)
+        self._enqueue(public.id)
+        return public
+
+    def get(self, business_id: int, job_id: int) -> IngestJobPublic:
+        with session_scope(self._engine) as session:
+            job = session.get(IngestJob, job_id)
+            if job is None or job.business_id != business_id:
+                raise NotFound(f"no ingest job {job_id}")
+            return job_public(job)
+
+    # -- running ----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the runner thread and pick up jobs a stopped process left behind."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run_forever, name="wepos-ingest", daemon=True)
+            self._thread.start()
+        with session_scope(self._engine) as session:
+            left = session.exec(
+                select(IngestJob.id)
+                .where(col(IngestJob.status).in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+                .order_by(col(IngestJob.id))
+            ).all()
+        for job_id in left:
+            if job_id is not None:
+                self._queue.put(job_id)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+            self._thread = None
+
+    def _enqueue(self, job_id: int) -> None:
+        self._queue.put(job_id)
+        self.start()
+
+    def _run_forever(self) -> None:
+        while (job_id := self._queue.get()) is not None:
+            try:
+                self.run(job_id)
+            except Exception as exc:  # the runner must survive anything; the job records what happened
+                log.error("ingest job failed", extra={"job_id": job_id, "error": type(exc).__name__})
+                self._finish(job_id, JobStatus.FAILED, error=f"the job stopped: {type(exc).__name__}")
+
+    def run(self, job_id: int) -> None:
+        """Process one job now, in this thread (the runner calls this; so can tests and the CLI)."""
+        now = utcnow()
+        with session_scope(self._engine) as session:
+            # Claimed atomically: of several processes resuming the same job, one wins.
+            claimed = session.exec(  # type: ignore[call-overload]
+                update(IngestJob)
+                .where(
+                    col(IngestJob.id) == job_id,
+                    or_(
+                        col(IngestJob.status) == JobStatus.QUEUED,
+                        (col(IngestJob.status) == JobStatus.RUNNING)
+                        & (col(IngestJob.updated_at) < now - STALE_AFTER),
+                    ),
+                )
+                .values(status=JobStatus.RUNNING, updated_at=now)
+            ).rowcount
+            job = session.get(IngestJob, job_id)
+            if not claimed or job is None:
+                return
+            job.started_at = job.started_at or now
+            session.add(job)
+            kind, business_id = job.kind, job.business_id
+        if kind == JobKind.UPLOAD:
+            self._run_upload(job_id, business_id)
+        else:
+            self._run_reindex(job_id, business_id)
+
+    def _run_upload(self, job_id: int, business_id: int) -> None:
+        folder = self._folder(job_id)
+        manifest = folder / ".manifest.json"
+        if not manifest.exists():
+            self._finish(job_id, JobStatus.FAILED, error="the uploaded files are gone: upload them again")
+            return
+        names: list[str] = json.loads(manifest.read_text(encoding="utf-8"))
+        done = {r["source_name"] for r in self._results(job_id)}
+        for name in names:
+            if name in done:  # resumed after a restart: this file was already processed
+                continue
+            try:
+                data = (folder / name).read_bytes()
+            except OSError:
+                outcome = IngestOutcome(
+                    name, IngestStatus.FAILED, error=f"{name}: the staged file is missing"
+                )
+            else:
+                outcome = self._pipeline().ingest_bytes(business_id, name, data)
+            self._record(job_id, _outcome_row(outcome), failed=outcome.status is IngestStatus.FAILED)
+        shutil.rmtree(folder, ignore_errors=True)
+        self._finish(job_id, JobStatus.DONE)
+
+    def _run_reindex(self, job_id: int, business_id: int) -> None:
+        pending = [int(str(r["document_id"])) for r in self._results(job_id) if r.get("status") == "pending"]
+        for document_id in pending:
+            try:
+                chunks = self._knowledge().reindex_document(business_id, document_id)
+                row: dict[str, object] = {"document_id": document_id, "status": "reindexed", "chunks": chunks}
+            except WeposError as exc:
+                row = {"document_id": document_id, "status": "failed", "error": exc.message}
+            self._record(job_id, row, failed=row["status"] == "failed", replace_key="document_id")
+        self._finish(job_id, JobStatus.DONE)
+
+    # -- bookkeeping ------------------------------------------------------------------------------------
+
+    def _folder(self, job_id: int) -> Path:
+        return self._staging / f"job-{job_id}"
+
+    def _results(self, job_id: int) -> list[dict[str, object]]:
+        with session_scope(self._engine) as session:
+            job = session.get(IngestJob, job_id)
+            return json.loads(job.results) if job else []
+
+    def _record(
+        self, job_id: int, row: dict[str, object], *, failed: bool, replace_key: str | None = None
+    ) -> None:
+        with session_scope(self._engine) as session:
+            job = session.get(IngestJob, job_id)
+            if job is None:
+                return
+            results = json.loads(job.results)
+            if replace_key is not None:
+                results = [r for r in results if r.get(replace_key) != row[replace_key]]
+            results.append(row)
+            job.results = json.dumps(results)
+            job.processed += 1
+            job.failed += int(failed)
+            job.updated_at = utcnow()
+            session.add(job)
+
+    def _finish(self, job_id: int, status: JobStatus, error: str | None = None) -> None:
+        with session_scope(self._engine) as session:
+            job = session.get(IngestJob, job_id)
+            if job is None:
+                return
+            job.status = status
+            job.error = error
+            job.finished_at = job.updated_at = utcnow()
+            session.add(job)
+        log.info("ingest job finished", extra={"job_id": job_id, "status": status.value})
+
+
+def _outcome_row(outcome: IngestOutcome) -> dict[str, object]:
+    return {
+        "source_name": outcome.source_name,
+        "status": outcome.status.value,
+        "document_id": outcome.document_id,
+        "chunks": outcome.chunks,
+        "masked_spans": outcome.masked_spans,
+        "error": outcome.error,
+    }
