@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.compliance_cli import dsar_app, privacy_audit, retention_app
+from api.compliance_cli import dsar_app, privacy_audit, privacy_rotate_key, retention_app
 from core.errors import WeposError
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(dsar_app, name="dsar")
 app.add_typer(retention_app, name="retention")
 privacy_app.command("audit")(privacy_audit)
+privacy_app.command("rotate-key")(privacy_rotate_key)
 
 DEMO_TENANT = "demo-bakery"
 DEMO_PHONE_NUMBER_ID = "100000000000001"

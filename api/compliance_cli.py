@@ -1,4 +1,4 @@
-"""`wepos dsar`, `wepos retention` and `wepos privacy audit`: the compliance commands.
+"""`wepos dsar`, `wepos retention`, `wepos privacy audit` and `wepos privacy rotate-key`: the compliance commands.
 
 Registered on the `wepos` app by api/cli.py; the runtime comes from `cli._runtime` at call time (so tests
 can hand in theirs).
@@ -31,13 +31,9 @@ def _runtime() -> Runtime:
 
 
 def _business_id(runtime: Runtime, tenant: str) -> int:
-    from core.db import session_scope
-    from core.tenants import get_business_by_name
+    from api import cli
 
-    with session_scope(runtime.engine) as session:
-        business_id = get_business_by_name(session, tenant).id
-    assert business_id is not None
-    return business_id
+    return cli._business_id(runtime, tenant)
 
 
 @dsar_app.command("export")
@@ -132,3 +128,39 @@ def privacy_audit(
         typer.echo(f"{len(findings)} leak(s) found" if findings else "no leaks found")
     if findings:
         raise typer.Exit(1)
+
+
+def privacy_rotate_key(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Re-encrypt every sealed value under a new vault key and recompute the lookup hashes.
+
+    Stop the API and the workers first: a process still holding the old key ring cannot read what is
+    sealed under the new key until it restarts with it."""
+    from cryptography.fernet import Fernet
+
+    from bot.key_rotation import rotate_vault_key
+    from core.crypto import SecretBox, key_file, load_or_create_keys, write_secret
+
+    runtime = _runtime()
+    settings = runtime.settings
+    configured = settings.vault_key.get_secret_value() if settings.vault_key else None
+    if not yes:
+        typer.confirm("re-encrypt every sealed value under a new key (services stopped)?", abort=True)
+    old_keys = load_or_create_keys(configured, settings.data_dir)
+    new_key = Fernet.generate_key()
+    ring = ",".join(k.decode("ascii") for k in [new_key, *old_keys])
+    report = rotate_vault_key(runtime.engine, runtime.box, SecretBox([new_key, *old_keys]))
+    typer.echo(
+        f"{sum(report.resealed.values())} sealed values re-encrypted, {sum(report.rehashed.values())} lookup hashes recomputed"
+    )
+    if configured:
+        typer.secho(
+            "set this before starting Wepos again (new key first; the old ones can go once backups made "
+            "before now have expired):",
+            err=True,
+        )
+        typer.echo(f"WEPOS_VAULT_KEY={ring}")
+    else:
+        write_secret(key_file(settings.data_dir), ring)
+        typer.echo(f"the new key ring is in {key_file(settings.data_dir)}")

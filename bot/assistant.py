@@ -263,7 +263,7 @@ class Assistant:
         decision = TurnDecision(
             confident=answer.confident,
             sources=[p.document_id for p in answer.sources],
-            top_score=passages[0].score if passages else None,
+            top_score=max((p.score for p in passages), default=None),
         )
         if not answer.confident:
             decision.replies.append(Reply(answer.text))

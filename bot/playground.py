@@ -36,7 +36,7 @@ class PassagePublic(BaseModel):
 class SearchResultPublic(BaseModel):
     masked_query: str
     masked: list[MaskedSpanPublic]
-    confident: bool  # the best score reaches the business's confidence threshold
+    confident: bool  # some passage reaches the business's confidence threshold
     min_confidence: float
     passages: list[PassagePublic]
 
@@ -71,7 +71,7 @@ class KnowledgeSearch:
                 MaskedSpanPublic(type=s.entity_type, start=s.start, end=s.end, score=round(s.score, 3))
                 for s in masked.spans
             ],
-            confident=bool(passages) and passages[0].score >= self.min_confidence,
+            confident=any(p.score >= self.min_confidence for p in passages),
             min_confidence=self.min_confidence,
             passages=[
                 PassagePublic(

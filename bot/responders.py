@@ -139,7 +139,8 @@ class ExtractiveResponder:
         usable = [p for p in request.passages if p.score >= request.min_confidence]
         if not usable:
             return not_sure(request)
-        best_score = usable[0].score
+        # Passages come in fused (dense + lexical) order; the best cosine need not be the first.
+        best_score = max(p.score for p in usable)
         # Only passages close to the best one compete for sentences.
         candidates: list[tuple[Passage, int, str]] = []
         for passage in usable[:3]:

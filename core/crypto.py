@@ -42,9 +42,22 @@ class SecretBox:
 
 def load_or_create_keys(configured: str | None, data_dir: Path) -> list[bytes]:
     """Keys from `WEPOS_VAULT_KEY` (comma-separated, newest first) or a key generated once in the data dir."""
-    if configured:
-        return [part.strip().encode("ascii") for part in configured.split(",") if part.strip()]
-    return [read_or_create_secret(data_dir / "vault.key", lambda: Fernet.generate_key().decode()).encode()]
+    stored = configured or read_or_create_secret(key_file(data_dir), lambda: Fernet.generate_key().decode())
+    return [part.strip().encode("ascii") for part in stored.split(",") if part.strip()]
+
+
+def key_file(data_dir: Path) -> Path:
+    """Where the development key ring lives when `WEPOS_VAULT_KEY` is unset (comma-separated, newest first)."""
+    return data_dir / "vault.key"
+
+
+def write_secret(path: Path, value: str) -> None:
+    """Replace a secret file atomically, mode 0600."""
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    os.replace(temporary, path)
 
 
 def read_or_create_secret(path: Path, make: object = None) -> str:

@@ -94,7 +94,7 @@ def build_analyzer() -> AnalyzerEngine:
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
     # Ours reads phone numbers in more forms and knows "order 1234567890" is no phone; Presidio's would mask it.
     registry.remove_recognizer("PhoneRecognizer")
-    for recognizer in wepos_recognizers():
+    for recognizer in wepos_recognizers(nlp_engine.nlp["en"]):  # type: ignore[attr-defined]
         registry.add_recognizer(recognizer)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
 

@@ -1,24 +1,50 @@
-"""Search a business's knowledge base with a (masked) question."""
+"""Search a business's knowledge base with a (masked) question: dense vectors and BM25, fused."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from retrieval.lexical import ChunkLexicon
 from retrieval.store import KnowledgeIndex
+
+# Fusion: fused = cosine + LEXICAL_WEIGHT * bm25, bm25 normalised to 0..1 (see `BM25Index.scores`).
+# One setting for every business, tuned on covidfaq and stackfaq together (benchmarks/retrieval.py).
+# A passage can only overtake one whose cosine is higher by less than LEXICAL_WEIGHT, so a strong
+# dense match is never buried under keyword matches; naive reciprocal-rank fusion did exactly that.
+LEXICAL_WEIGHT = 0.15
+# How much of the BM25 score comes from the context line (title, headings) rather than the whole chunk.
+TITLE_SHARE = 0.85
 
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk. `text` and `title` are masked; `score` is the cosine similarity (-1..1)."""
+    """A retrieved chunk. `text` and `title` are masked. `score` is the dense cosine similarity (-1..1),
+    whatever the order: the bot compares it with `min_confidence`, and a keyword match alone must not
+    make it sure of an answer. Passages are ordered by the fused score."""
 
     vector_id: str
     document_id: int
     title: str
     text: str
     score: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chunk found by either path, with both of its scores."""
+
+    vector_id: str
+    text: str
+    metadata: dict[str, Any]
+    similarity: float  # dense cosine
+    lexical: float  # normalised BM25, 0..1
 
 
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
@@ -33,32 +59,108 @@ def search_query(masked_text: str) -> str:
     return " ".join(" ".join(questions).split()) if questions else " ".join(text.split())
 
 
-class Retriever:
-    """Dense retrieval over one business's collection, best passage first, one passage per document."""
+@dataclass(frozen=True)
+class _CachedLexicon:
+    version: str
+    lexicon: ChunkLexicon
 
-    def __init__(self, embeddings: Embeddings, index: KnowledgeIndex, *, top_k: int = 4) -> None:
+
+class Retriever:
+    """Hybrid retrieval over one business's collection, best passage first, one passage per document.
+
+    Dense candidates come from Chroma, lexical ones from a BM25 index of the same collection's masked
+    chunks. That index is built in memory per business and rebuilt when the collection's version token
+    changes, so API and worker processes that share Chroma all see every write. Whatever is returned is
+    read from Chroma at query time (text, metadata, vector), so a stale index can cost recall but never
+    brings back a deleted or disabled chunk.
+    """
+
+    def __init__(
+        self,
+        embeddings: Embeddings,
+        index: KnowledgeIndex,
+        *,
+        top_k: int = 4,
+        lexical_weight: float = LEXICAL_WEIGHT,
+        title_share: float = TITLE_SHARE,
+        candidates: int = 30,
+        cached_businesses: int = 64,
+    ) -> None:
         self.embeddings = embeddings
         self.index = index
         self.top_k = top_k
+        self.lexical_weight = lexical_weight
+        self.title_share = title_share
+        self.candidates = candidates
+        self._cached_businesses = cached_businesses
+        self._lexicons: OrderedDict[int, _CachedLexicon] = OrderedDict()
+        self._lock = threading.Lock()
 
     def search(self, business_id: int, query: str, k: int | None = None) -> list[Passage]:
+        """The k best passages (`top_k` by default) for a masked message, by fused score."""
         if not query.strip():
             return []
         k = k or self.top_k
-        # Over-fetch so that de-duplicating by document still fills k places.
-        hits = self.index.query(business_id, self.embeddings.embed_query(search_query(query)), k * 3)
+        found = self.scored_candidates(business_id, query, max(k * 3, self.candidates))
+        found.sort(key=lambda c: (c.similarity + self.lexical_weight * c.lexical, c.similarity), reverse=True)
         passages: list[Passage] = []
         seen_documents: set[int] = set()
-        for hit in sorted(hits, key=lambda h: h.similarity, reverse=True):
-            document_id = int(hit.metadata.get("document_id", -1))
-            if document_id in seen_documents or not hit.metadata.get("enabled", True):
+        for candidate in found:
+            document_id = int(candidate.metadata.get("document_id", -1))
+            if document_id in seen_documents:
                 continue
             seen_documents.add(document_id)
+            title = str(candidate.metadata.get("title", ""))
             passages.append(
-                Passage(
-                    hit.vector_id, document_id, str(hit.metadata.get("title", "")), hit.text, hit.similarity
-                )
+                Passage(candidate.vector_id, document_id, title, candidate.text, candidate.similarity)
             )
             if len(passages) == k:
                 break
         return passages
+
+    def scored_candidates(self, business_id: int, query: str, n: int) -> list[Candidate]:
+        """The n best chunks by cosine and the n best by BM25, enabled ones only, each with both scores."""
+        text = search_query(query)
+        vector = self.embeddings.embed_query(text)
+        hits = self.index.query(business_id, vector, n)
+        lexicon = self.lexicon(business_id)
+        lexical = lexicon.scores(text)
+
+        def lexical_of(vector_id: str) -> float:
+            position = lexicon.position.get(vector_id)
+            return float(lexical[position]) if position is not None else 0.0
+
+        found = {
+            hit.vector_id: Candidate(
+                hit.vector_id, hit.text, hit.metadata, hit.similarity, lexical_of(hit.vector_id)
+            )
+            for hit in hits
+        }
+        best = np.argsort(-lexical, kind="stable")[: min(n, int(np.count_nonzero(lexical)))]
+        missing = [lexicon.ids[i] for i in best if lexicon.ids[i] not in found]
+        for hit in self.index.score(business_id, vector, missing):
+            found[hit.vector_id] = Candidate(
+                hit.vector_id, hit.text, hit.metadata, hit.similarity, lexical_of(hit.vector_id)
+            )
+        # Metadata read just now from Chroma, never from the cache: a disabled chunk is out on both paths.
+        return [c for c in found.values() if c.metadata.get("enabled", True)]
+
+    def lexicon(self, business_id: int) -> ChunkLexicon:
+        """The business's BM25 index, rebuilt when its collection's version token has moved."""
+        version = self.index.version(business_id)
+        with self._lock:
+            cached = self._lexicons.get(business_id)
+            if cached is not None and cached.version == version:
+                self._lexicons.move_to_end(business_id)
+                return cached.lexicon
+        stored = self.index.documents(business_id)
+        keep = [i for i, meta in enumerate(stored.metadatas) if meta.get("enabled", True)]
+        lexicon = ChunkLexicon(
+            [stored.ids[i] for i in keep], [stored.texts[i] for i in keep], title_share=self.title_share
+        )
+        with self._lock:
+            self._lexicons[business_id] = _CachedLexicon(stored.version, lexicon)
+            self._lexicons.move_to_end(business_id)
+            while len(self._lexicons) > self._cached_businesses:
+                self._lexicons.popitem(last=False)
+        return lexicon

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from presidio_analyzer import EntityRecognizer
 from presidio_analyzer.predefined_recognizers import UkNinoRecognizer
 
@@ -9,17 +11,26 @@ from privacy.recognizers.card_number import CardNumberRecognizer
 from privacy.recognizers.chat_phone import ChatPhoneRecognizer
 from privacy.recognizers.date_of_birth import DateOfBirthRecognizer
 from privacy.recognizers.name_introduction import NameIntroductionRecognizer
+from privacy.recognizers.name_lexicon import NameLexicon
 from privacy.recognizers.passport import PassportRecognizer
+from privacy.recognizers.person_name import PersonNameRecognizer
 from privacy.recognizers.street_address import StreetAddressRecognizer
 
+if TYPE_CHECKING:
+    from spacy.language import Language
 
-def wepos_recognizers() -> list[EntityRecognizer]:
-    """Recognizers added on top of Presidio's predefined ones (and Presidio's UK ones it leaves out)."""
+
+def wepos_recognizers(nlp: Language) -> list[EntityRecognizer]:
+    """Recognizers added on top of Presidio's predefined ones (and Presidio's UK ones it leaves out).
+
+    `nlp` is the spaCy pipeline the analyzer runs: its lemmatizer's word lists tell first names from words.
+    """
     return [
         ChatPhoneRecognizer(),
         StreetAddressRecognizer(),
         CardNumberRecognizer(),
         NameIntroductionRecognizer(),
+        PersonNameRecognizer(NameLexicon.from_spacy(nlp)),
         DateOfBirthRecognizer(),
         PassportRecognizer(),
         UkNinoRecognizer(),

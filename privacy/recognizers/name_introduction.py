@@ -16,6 +16,8 @@ from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from privacy.recognizers.name_lexicon import NOT_NAME_WORDS
+
 _WORD = r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*"
 _NAME = rf"(?P<name>{_WORD}\.?(?:[ \t]+{_WORD}\.?){{0,3}})"
 
@@ -110,7 +112,11 @@ class NameIntroductionRecognizer(EntityRecognizer):
         for word in re.finditer(r"\S+", match.group("name")):
             start = match.start("name") + word.start()
             bare = word.group().rstrip(".")
-            if bare.casefold() in STOP_WORDS or bare.casefold() in _CALENDAR:
+            if (
+                bare.casefold() in STOP_WORDS
+                or bare.casefold() in _CALENDAR
+                or bare.casefold() in NOT_NAME_WORDS
+            ):
                 break
             pos = getattr(tokens.get(start), "pos_", "")
             capitalised = bare[0].isupper()

@@ -289,3 +289,56 @@ def test_compliance_routes_need_a_key_filter_the_log_and_export_and_erase(wepos:
         httpx.post(f"{base}/dsar/erase", json={"phone": "447700900123"}, headers=headers).status_code == 404
     )
     assert httpx.get(f"{base}/redactions", headers=headers).json()["total"] == chunks
+
+
+def test_rotate_key_reseals_everything_and_the_conversation_carries_on(wepos_cli: Wepos) -> None:
+    from cryptography.fernet import Fernet, InvalidToken
+    from pydantic import SecretStr
+
+    from core.crypto import SecretBox
+
+    wepos = wepos_cli
+    _converse(wepos)
+    settings = wepos.runtime.settings
+    assert settings.vault_key is not None
+    old_keys = [settings.vault_key.get_secret_value().encode()]
+    with session_scope(wepos.runtime.engine) as session:
+        before = {e.id: (e.value_sealed, e.value_hash) for e in session.exec(sm_select(VaultEntry)).all()}
+        contact_hash = session.exec(sm_select(Contact)).one().wa_id_hash
+
+    rotated = runner.invoke(cli.app, ["privacy", "rotate-key", "--yes"])
+    assert rotated.exit_code == 0, rotated.output
+    printed = [line for line in rotated.stdout.splitlines() if line.startswith("WEPOS_VAULT_KEY=")]
+    ring = printed[0].removeprefix("WEPOS_VAULT_KEY=").split(",")
+    assert len(ring) == 2 and ring[1].encode() == old_keys[0]
+    new_box, old_only = SecretBox([ring[0].encode()]), Fernet(old_keys[0])
+    with session_scope(wepos.runtime.engine) as session:
+        entries = session.exec(sm_select(VaultEntry)).all()
+        contact = session.exec(sm_select(Contact)).one()
+        assert entries and all(
+            before[e.id][0] != e.value_sealed and before[e.id][1] != e.value_hash for e in entries
+        )
+        assert contact.wa_id_hash != contact_hash
+        assert new_box.open(contact.wa_id_sealed) == "447700900123"  # the new key alone opens it
+        assert contact.wa_id_hash == new_box.lookup_hash("447700900123")
+        for entry in entries:
+            with pytest.raises(InvalidToken):
+                old_only.decrypt(entry.value_sealed.encode())  # the old key no longer opens anything
+
+    # The service restarts on the new ring: the same customer is the same contact, answered as before.
+    from api.runtime import Runtime
+    from tests.helpers import running_server
+
+    wepos.runtime.close()
+    new_settings = settings.model_copy(update={"vault_key": SecretStr(",".join(ring))})
+    restarted = Runtime(new_settings, analyzer=wepos.runtime.analyzer, embeddings=wepos.runtime.embeddings)
+    with running_server(restarted) as url:
+        post(url, text_payload("START"))
+        wepos.graph.wait_for_sends(3)
+        post(url, text_payload("Do you have gluten-free bread?"))
+        sends = wepos.graph.wait_for_sends(4)
+    assert "Maria Lopez" in wepos.graph.body(sends[2])  # the name, opened under the new key
+    assert "gluten-free" in wepos.graph.body(sends[3])
+    with session_scope(restarted.engine) as session:
+        assert len(session.exec(sm_select(Contact)).all()) == 1
+    restarted.close()

@@ -71,6 +71,14 @@ def found(detector: Detector, text: str) -> list[tuple[str, str]]:
         ("Name:    Allen Akhtakhanov", "PERSON", "Allen Akhtakhanov"),
         ("Mathilde, can I please speak to your boss?", "PERSON", "Mathilde"),
         ("It's under my partner's name Donald van der Voet", "PERSON", "Donald van der Voet"),
+        # PersonNameRecognizer: a known first name starts a name and runs on over the surname after it ...
+        ("Please send it to Isabel Thibault", "PERSON", "Isabel Thibault"),
+        ("Isabel asked about the invoice", "PERSON", "Isabel"),
+        ("Zoe Young from Flightaware is coming", "PERSON", "Zoe Young"),
+        ("the parcel for Ingrid van der Berg", "PERSON", "Ingrid van der Berg"),
+        # ... and the capitalised words listed with a name are names too.
+        ("Kasia, Bjorn and Okonkwo will collect it", "PERSON", "Okonkwo"),
+        ("Kasia, Bjorn and Okonkwo will collect it", "PERSON", "Kasia"),
         # DateOfBirthRecognizer: a date after a birth word.
         ("She was born on 5/11/1993.", "DATE_OF_BIRTH", "5/11/1993"),
         ("DOB: 12 March 1985", "DATE_OF_BIRTH", "12 March 1985"),
@@ -105,6 +113,20 @@ def test_recognizes(detector: Detector, text: str, entity: str, span: str) -> No
         "Is my passport needed for the delivery?",
         "Delivery to Dublin?",
         "Do you take Apple Pay?",
+        # First names that are words, days, months, products, firms and places.
+        "May I order?",
+        "Will you deliver?",
+        "Is there a grace period? Grace period is 14 days",
+        "Mark my order as paid",
+        "I ordered the Victoria sponge",
+        "Is the Lily Collection back in stock?",
+        "Open Monday to Friday, closed in August",
+        "Are you open on Easter Monday and in June?",
+        "Delivery to Charlotte?",
+        "I moved from San Bernardino",
+        "Rand Corporation ordered 40 boxes",
+        "hey is the shop open tomorrow? thx",
+        "my iban is wrong",
     ],
 )
 def test_leaves_shop_talk_readable(detector: Detector, text: str) -> None:

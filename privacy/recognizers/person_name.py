@@ -1,0 +1,262 @@
+"""People's names that spaCy's small model misses, cuts short or files as an organisation or a place.
+
+Three moves over spaCy's own analysis of the message:
+
+1. a known first name (see `name_lexicon`) starts a name: "Isabel", "Heather Larsen", "Zoe Young" (which
+   spaCy calls an ORG). A first name that is also an English word ("May", "Will", "Grace") needs a surname
+   after it that is not one ("Grace Okafor"), so "May I order?" and "Grace period" stay readable;
+2. a name runs on over the surname tokens after it: "Gabriella" -> "Gabriella Villanueva", "Amy-leigh",
+   "Vide A. Persson", "Donald van der Voet";
+3. a name makes the capitalised words listed with it names too: "Maslow, Anthony and Perry".
+
+Places stay readable: a first name spaCy calls a place is taken only when it is no English word at all and
+does not follow "to", "in", "from" ("delivery to Charlotte?"), and a name that only modifies a thing
+("the Rose cake", "a Victoria sponge") is no one's name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from privacy.recognizers.name_lexicon import (
+    CALENDAR,
+    FIRM_OR_PLACE_WORDS,
+    NOT_NAME_WORDS,
+    PLACE_PREFIXES,
+    NameLexicon,
+)
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+    from spacy.tokens import Doc, Span, Token
+
+
+class PersonNameRecognizer(EntityRecognizer):
+    ENTITY = "PERSON"
+    SCORE: ClassVar[float] = 0.6
+    # spaCy labels a name may hide under; dates, amounts and the like never do.
+    NAME_LABELS: ClassVar[frozenset[str]] = frozenset(
+        {"", "PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT"}
+    )
+    PLACE_LABELS: ClassVar[frozenset[str]] = frozenset({"GPE", "LOC", "FAC"})
+    # Words before a place, not a person: "delivery to Charlotte", "a shop in Florence".
+    PLACE_WORDS: ClassVar[frozenset[str]] = frozenset(
+        {"to", "in", "from", "at", "near", "via", "into", "around", "across", "toward", "towards", "outside"}
+    )
+    # Parts of a surname written in lower case: "van der Voet", "da Silva", "bin Said".
+    PARTICLES: ClassVar[frozenset[str]] = frozenset(
+        {
+            "van",
+            "von",
+            "der",
+            "den",
+            "de",
+            "del",
+            "della",
+            "di",
+            "da",
+            "dos",
+            "das",
+            "du",
+            "la",
+            "le",
+            "ter",
+            "ten",
+            "bin",
+            "ibn",
+            "al",
+            "el",
+        }
+    )
+    # Parts of speech a first name is never read as, whatever the list says ("Hi", "Will" as AUX).
+    NOT_NAME_POS: ClassVar[frozenset[str]] = frozenset(
+        {"AUX", "DET", "ADP", "PRON", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM", "INTJ", "SPACE"}
+    )
+    MAX_SURNAMES: ClassVar[int] = 4
+
+    def __init__(self, lexicon: NameLexicon) -> None:
+        self._lexicon = lexicon
+        super().__init__(
+            supported_entities=[self.ENTITY], name="PersonNameRecognizer", supported_language="en"
+        )
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        doc = getattr(nlp_artifacts, "tokens", None)
+        if doc is None:
+            return []
+        lower_case_text = not any(c.isupper() for c in text)
+        # Token ranges [start, end) of names; spaCy's own are taken only to run them on.
+        names: dict[int, int] = {}
+        spacy_names = {ent.start: ent.end for ent in doc.ents if ent.label_ == "PERSON"}
+        for start, end in spacy_names.items():
+            names[start] = self._surnames(doc, end, lower_case_text)
+        covered = {i for start, end in names.items() for i in range(start, end)}
+        for token in doc:
+            if token.i in covered or not self._is_first_name(doc, token, lower_case_text):
+                continue
+            end = self._surnames(doc, token.i + 1, lower_case_text)
+            if self._lexicon.is_ambiguous(token.text) and not self._has_plain_surname(doc, token.i + 1, end):
+                continue
+            if self._modifies_a_thing(doc, end) or self._names_a_firm_or_place(doc, token.i, end):
+                continue
+            if self._all_words(doc[token.i : end]) and end > token.i + 1:
+                continue  # "the Lily Collection", "a Victoria Sponge": a thing's name
+            names[token.i] = end
+            covered.update(range(token.i, end))
+        self._names_listed_with(doc, names, lower_case_text)
+        results = []
+        for start, end in sorted(names.items()):
+            if spacy_names.get(start) == end:
+                continue  # spaCy's span unchanged: Presidio reports it already
+            span = doc[start:end]
+            results.append(RecognizerResult(self.ENTITY, span.start_char, span.end_char, self.SCORE))
+        return results
+
+    def _is_first_name(self, doc: Doc, token: Token, lower_case_text: bool) -> bool:
+        word = token.text
+        if not token.is_alpha or token.pos_ in self.NOT_NAME_POS or token.ent_type_ not in self.NAME_LABELS:
+            return False
+        folded = word.casefold()
+        if not self._lexicon.is_given_name(word) or folded in NOT_NAME_WORDS or folded in FIRM_OR_PLACE_WORDS:
+            return False
+        if lower_case_text:
+            # In a message typed all in lower case only a word that is no English word at all can be a name.
+            if len(word) < 3 or self._lexicon.is_word(word):
+                return False
+        elif not (word[0].isupper() and not word.isupper()):
+            return False
+        if self._lexicon.is_ambiguous(word) and token.pos_ != "PROPN":
+            return False
+        before = doc[token.i - 1].lower_ if token.i > 0 else ""
+        if before in PLACE_PREFIXES and doc[token.i - 1].text[0].isupper():
+            return False  # "San Bernardino", "Costa Rica"
+        if token.ent_type_ in self.PLACE_LABELS:
+            if token.ent_iob_ == "I":
+                return False  # inside a longer place name: "Los Angeles"
+            return not self._lexicon.is_word(word) and before not in self.PLACE_WORDS
+        return True
+
+    def _is_surname(self, token: Token, lower_case_text: bool) -> bool:
+        word = token.text
+        folded = word.casefold()
+        if not word.replace("'", "").replace("’", "").isalpha() or token.ent_type_ not in self.NAME_LABELS:
+            return False
+        if folded in STOP_WORDS or folded in CALENDAR or folded in NOT_NAME_WORDS:
+            return False
+        if token.pos_ in self.NOT_NAME_POS:
+            return False
+        if lower_case_text:
+            # The tagger reads unknown lower-case words as anything; only the word lists can tell.
+            return len(word) > 1 and not self._lexicon.is_word(word)
+        return token.pos_ != "VERB" and word[0].isupper() and (not word.isupper() or len(word) == 1)
+
+    def _surnames(self, doc: Doc, end: int, lower_case_text: bool) -> int:
+        """Where a name that ends before token `end` ends once the surname tokens after it are taken in."""
+        taken = 0
+        i = end
+        while i < len(doc) and taken < self.MAX_SURNAMES and _joined(doc, i):
+            token = doc[i]
+            if token.text in {"-", "‐"} and not doc[i - 1].whitespace_ and not token.whitespace_:
+                # "Amy-leigh", "Garcia-Marquez": the part after the hyphen is taken in any case.
+                if i + 1 < len(doc) and doc[i + 1].is_alpha:
+                    i += 2
+                    end, taken = i, taken + 1
+                    continue
+                break
+            if token.lower_ in self.PARTICLES or _is_initial(token):
+                i += 1  # "van der Voet", "Brad L Key": kept only with a surname after them
+                continue
+            if not self._is_surname(token, lower_case_text):
+                break
+            i += 1
+            end, taken = i, taken + 1
+        return end
+
+    def _has_plain_surname(self, doc: Doc, start: int, end: int) -> bool:
+        """Whether an ambiguous first name has a surname after it that is no English word ("Grace Okafor")."""
+        return any(
+            t.pos_ == "PROPN" and not t.is_punct and not self._lexicon.is_ambiguous(t.text) and len(t) > 1
+            for t in doc[start:end]
+        )
+
+    def _all_words(self, tokens: Span) -> bool:
+        """Every word an English word, the surnames no first names either: "Lily Collection"."""
+        first, *rest = [t for t in tokens if t.is_alpha]
+        return self._lexicon.is_word(first.text) and all(
+            self._lexicon.is_word(t.text) and not self._lexicon.is_given_name(t.text) for t in rest
+        )
+
+    @staticmethod
+    def _names_a_firm_or_place(doc: Doc, start: int, end: int) -> bool:
+        """A name that is the first part of a firm's or a place's: "Rand Corporation", "Anna Street"."""
+        after = doc[end] if end < len(doc) and _joined(doc, end) else None
+        return after is not None and after.text[0].isupper() and after.lower_ in FIRM_OR_PLACE_WORDS
+
+    @staticmethod
+    def _modifies_a_thing(doc: Doc, end: int) -> bool:
+        """A capitalised name in front of a lower-case noun: "the Rose cake", "a Victoria sponge"."""
+        if end >= len(doc):
+            return False
+        last, after = doc[end - 1], doc[end]
+        return last.dep_ in {"compound", "amod", "nmod"} and after.pos_ == "NOUN" and after.text.islower()
+
+    def _names_listed_with(self, doc: Doc, names: dict[int, int], lower_case_text: bool) -> None:
+        """Take in capitalised words listed with a name: "Kadiev and Adams", "Efimiya, Mary, Ariana"."""
+        changed = True
+        while changed:
+            changed = False
+            covered = {i for start, end in names.items() for i in range(start, end)}
+            for start, end in list(names.items()):
+                for candidate in (self._listed_after(doc, end), self._listed_before(doc, start)):
+                    if candidate is None or candidate in covered:
+                        continue
+                    token = doc[candidate]
+                    if token.pos_ != "PROPN" or token.ent_type_ in self.PLACE_LABELS:
+                        continue
+                    if not self._is_surname(token, lower_case_text):
+                        continue
+                    names[candidate] = self._surnames(doc, candidate + 1, lower_case_text)
+                    covered.update(range(candidate, names[candidate]))
+                    changed = True
+
+    @staticmethod
+    def _listed_after(doc: Doc, end: int) -> int | None:
+        i = end
+        if i < len(doc) and doc[i].text == ",":
+            i += 1
+        if i < len(doc) and doc[i].lower_ in {"and", "or", "&"}:
+            i += 1
+        return i if end < i < len(doc) else None
+
+    @staticmethod
+    def _listed_before(doc: Doc, start: int) -> int | None:
+        i = start - 1
+        if i >= 0 and doc[i].lower_ in {"and", "or", "&"}:
+            i -= 1
+        if i >= 0 and doc[i].text == ",":
+            i -= 1
+        if not 0 <= i < start - 1:
+            return None
+        # A single word: "Kadiev and Adams", not the surname of "Ann Kadiev and Adams".
+        return i if i == 0 or not (doc[i - 1].is_alpha and doc[i - 1].text[0].isupper()) else None
+
+
+def _joined(doc: Doc, i: int) -> bool:
+    """Whether token `i` follows the one before it on the same line, at most a few spaces away."""
+    previous = doc[i - 1]
+    gap = doc.text[previous.idx + len(previous) : doc[i].idx]
+    return len(gap) <= 3 and all(c in " \t" for c in gap)
+
+
+def _is_initial(token: Token) -> bool:
+    """An initial ("L", "A."): one capital letter, with or without its full stop."""
+    text = token.text.rstrip(".")
+    return len(text) == 1 and text.isupper()

@@ -1,0 +1,221 @@
+"""Hybrid search over real Chroma collections: fusion, tenants, disabled chunks, the cross-process cache."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from retrieval.search import LEXICAL_WEIGHT, Retriever
+from retrieval.store import IndexedChunk, KnowledgeIndex, build_chroma_client
+
+Row = tuple[str, int, str, str]  # vector id, document id, title, body
+
+
+def chunks(embeddings: Embeddings, rows: list[Row], *, enabled: bool = True) -> list[IndexedChunk]:
+    texts = [f"{title}\n{body}" for _id, _doc, title, body in rows]
+    return [
+        IndexedChunk(
+            vector_id,
+            text,
+            vector,
+            {"document_id": document_id, "title": title, "ordinal": 0, "enabled": enabled},
+        )
+        for (vector_id, document_id, title, _body), text, vector in zip(
+            rows, texts, embeddings.embed_documents(texts), strict=True
+        )
+    ]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[KnowledgeIndex]:
+    client = build_chroma_client(url=None, path=tmp_path / "chroma")
+    yield KnowledgeIndex(client)
+    client.close()
+
+
+BAKERY: list[Row] = [
+    ("hours", 1, "Opening hours", "We open 8am to 6pm, Monday to Saturday, and close on Sundays."),
+    ("refunds", 2, "Refunds", "Refunds are paid to your card within 14 days of the return reaching us."),
+    ("delivery", 3, "Delivery", "We deliver within 5 miles; delivery is free over 30 pounds."),
+    ("allergens", 4, "Allergens", "Gluten free loaves are baked on Tuesdays in a separate oven."),
+    ("trade", 5, "Trade accounts", "Cafes can order wholesale with trade code XR-2291 for 20% off."),
+]
+
+
+def test_hybrid_search_finds_exact_words_and_keeps_the_cosine_as_score(
+    index: KnowledgeIndex, embeddings: Embeddings
+) -> None:
+    index.add(1, chunks(embeddings, BAKERY))
+    retriever = Retriever(embeddings, index, top_k=3)
+
+    passages = retriever.search(1, "Hi, I'm <PERSON_1>. Is XR-2291 still valid?")
+
+    assert passages[0].vector_id == "trade"
+    assert [p.document_id for p in passages] == list(dict.fromkeys(p.document_id for p in passages))
+    assert len(passages) == 3
+    query = embeddings.embed_query("Is XR-2291 still valid?")
+    for passage in passages:
+        stored = embeddings.embed_documents([passage.text])[0]
+        assert passage.score == pytest.approx(
+            sum(a * b for a, b in zip(query, stored, strict=True)), abs=1e-4
+        )
+
+
+class TableEmbeddings(Embeddings):
+    """Fixed vectors for known texts, so the fusion can be checked to the digit."""
+
+    def __init__(self, table: dict[str, list[float]]) -> None:
+        self.table = table
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.table[text] for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.table[text]
+
+
+def unit(cosine: float) -> list[float]:
+    """A unit vector with this cosine to (1, 0, 0)."""
+    return [cosine, math.sqrt(1.0 - cosine * cosine), 0.0]
+
+
+def test_fusion_never_drops_a_strong_dense_hit(index: KnowledgeIndex) -> None:
+    question = "When can I collect my cake?"
+    strong = "Pick-ups\nOrders are ready from noon the day after you place them."
+    keyword_rich = [
+        f"Cake {n}\nCollect your cake: cake collection, cake tins, cakes to collect {n}." for n in range(6)
+    ]
+    # The keyword-rich texts sit just more than LEXICAL_WEIGHT below the strong hit in cosine.
+    low = 0.97 - LEXICAL_WEIGHT
+    table = {question: [1.0, 0.0, 0.0], strong: unit(0.97), **{text: unit(low) for text in keyword_rich}}
+    embeddings = TableEmbeddings(table)
+    rows = [("strong", 1, "Pick-ups", strong.split("\n")[1])]
+    rows += [(f"cake{n}", 10 + n, f"Cake {n}", text.split("\n")[1]) for n, text in enumerate(keyword_rich)]
+    index.add(1, chunks(embeddings, rows))
+
+    passages = Retriever(embeddings, index, top_k=4).search(1, question)
+
+    assert passages[0].vector_id == "strong"
+    assert passages[0].score == pytest.approx(0.97, abs=1e-5)
+    assert [p.score for p in passages[1:]] == pytest.approx([low] * 3, abs=1e-5)
+    # Among equals in cosine, BM25 decides: the fused order is not the insertion order by accident.
+    assert all(p.vector_id.startswith("cake") for p in passages[1:])
+
+
+def test_bm25_lifts_a_close_second_over_the_dense_first(index: KnowledgeIndex) -> None:
+    question = "Do you sell sourdough?"
+    table = {
+        question: [1.0, 0.0, 0.0],
+        "Breads\nOur loaves are baked fresh every morning.": unit(0.80),
+        "Sourdough\nSourdough is sold on Fridays only.": unit(0.78),
+    }
+    embeddings = TableEmbeddings(table)
+    index.add(
+        1,
+        chunks(
+            embeddings,
+            [
+                ("breads", 1, "Breads", "Our loaves are baked fresh every morning."),
+                ("sourdough", 2, "Sourdough", "Sourdough is sold on Fridays only."),
+            ],
+        ),
+    )
+
+    passages = Retriever(embeddings, index).search(1, question)
+
+    assert [(p.vector_id, round(p.score, 4)) for p in passages] == [("sourdough", 0.78), ("breads", 0.8)]
+
+
+def test_disabled_chunks_are_never_returned(index: KnowledgeIndex, embeddings: Embeddings) -> None:
+    hidden: list[Row] = [("staff", 9, "Staff discount", "Staff discount code STAFF50 gives 50% off.")]
+    index.add(1, chunks(embeddings, BAKERY))
+    index.add(1, chunks(embeddings, hidden, enabled=False))
+    retriever = Retriever(embeddings, index, top_k=10)
+
+    assert "staff" not in {p.vector_id for p in retriever.search(1, "staff discount code STAFF50", k=10)}
+    assert "staff" not in retriever.lexicon(1).ids
+
+    # Enabled, then disabled behind the cache's back (no version bump): still never returned.
+    index.add(1, chunks(embeddings, hidden))
+    assert retriever.search(1, "staff discount code STAFF50")[0].vector_id == "staff"
+    collection = index._collection(1)
+    collection.update(
+        ids=["staff"], metadatas=[{"document_id": 9, "title": "Staff discount", "enabled": False}]
+    )
+    assert "staff" in retriever.lexicon(1).ids  # the stale index still has it...
+    assert "staff" not in {p.vector_id for p in retriever.search(1, "staff discount code STAFF50", k=10)}
+
+
+def test_a_business_never_sees_another_business_chunks(index: KnowledgeIndex, embeddings: Embeddings) -> None:
+    other: list[Row] = [
+        ("b-trade", 50, "Trade accounts", "Cafes can order wholesale with trade code XR-2291 for 20% off."),
+        (
+            "b-secret",
+            51,
+            "Wholesale prices",
+            "Wholesale flour costs 12 pounds a sack for trade code holders.",
+        ),
+    ]
+    index.add(1, chunks(embeddings, BAKERY[:3]))
+    index.add(2, chunks(embeddings, other))
+    retriever = Retriever(embeddings, index, top_k=10)
+
+    seen_by_1 = retriever.search(1, "wholesale trade code XR-2291 flour prices", k=10)
+    seen_by_2 = retriever.search(2, "opening hours refunds delivery", k=10)
+
+    assert {p.vector_id for p in seen_by_1} == {"hours", "refunds", "delivery"}
+    assert {p.vector_id for p in seen_by_2} == {"b-trade", "b-secret"}
+    assert retriever.search(3, "wholesale trade code") == []
+
+
+def test_the_lexical_index_follows_writes_from_another_process(
+    tmp_path: Path, chroma_mode: dict[str, str], embeddings: Embeddings
+) -> None:
+    # Two clients, as two processes would have; in server mode two HTTP clients of one Chroma server.
+    prefix = chroma_mode.get("chroma_collection_prefix") or f"t{uuid.uuid4().hex[:8]}"
+    clients = [build_chroma_client(url=chroma_mode.get("chroma_url"), path=tmp_path / "chroma") for _ in "rw"]
+    reader, writer = (KnowledgeIndex(client, prefix) for client in clients)
+    try:
+        _follow_writes(Retriever(embeddings, reader), reader, writer, embeddings)
+    finally:
+        if "chroma_url" not in chroma_mode:
+            # Not HTTP clients: closing one drops Chroma's httpx session unclosed (a ResourceWarning).
+            for client in clients:
+                client.close()
+
+
+def _follow_writes(
+    retriever: Retriever, reader: KnowledgeIndex, writer: KnowledgeIndex, embeddings: Embeddings
+) -> None:
+    writer.add(7, chunks(embeddings, BAKERY[:2]))
+    first = retriever.lexicon(7)
+    assert sorted(first.ids) == ["hours", "refunds"]
+    assert retriever.lexicon(7) is first  # nothing changed: no rebuild
+
+    writer.add(7, chunks(embeddings, BAKERY[4:]))
+    assert sorted(retriever.lexicon(7).ids) == ["hours", "refunds", "trade"]
+    assert retriever.search(7, "trade code XR-2291")[0].vector_id == "trade"
+
+    writer.delete(7, ["trade"])
+    assert sorted(retriever.lexicon(7).ids) == ["hours", "refunds"]
+    assert "trade" not in {p.vector_id for p in retriever.search(7, "trade code XR-2291")}
+
+    # Same text again under the same id: a new version all the same, so an edit is never missed.
+    before = reader.version(7)
+    writer.add(7, chunks(embeddings, BAKERY[:1]))
+    assert reader.version(7) != before
+
+
+def test_an_empty_or_unknown_knowledge_base_returns_nothing(
+    index: KnowledgeIndex, embeddings: Embeddings
+) -> None:
+    retriever = Retriever(embeddings, index)
+    assert retriever.search(1, "opening hours") == []
+    assert retriever.search(1, "   ") == []
+    index.add(1, chunks(embeddings, BAKERY[:1]))
+    assert [p.vector_id for p in retriever.search(1, "<PERSON_1>, what is it?")] == ["hours"]
