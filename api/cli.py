@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.compliance_cli import dsar_app, privacy_audit, privacy_rotate_key, retention_app
+from api.compliance_cli import dsar_app, privacy_audit, privacy_policy, privacy_rotate_key, retention_app
 from core.errors import WeposError
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ app.add_typer(dsar_app, name="dsar")
 app.add_typer(retention_app, name="retention")
 privacy_app.command("audit")(privacy_audit)
 privacy_app.command("rotate-key")(privacy_rotate_key)
+privacy_app.command("policy")(privacy_policy)
 
 DEMO_TENANT = "demo-bakery"
 DEMO_PHONE_NUMBER_ID = "100000000000001"
@@ -523,7 +524,7 @@ def ask(
     runtime = _runtime()
     with session_scope(runtime.engine) as session:
         business = get_business_by_name(session, tenant)
-    masked = runtime.masker.preview(question)
+        masked = runtime.masker.preview(question, policy=runtime.masker.policy_for(session, business.id or 0))
     passages = runtime.retriever.search(business.id or 0, masked.text)
     answer = runtime.responder.answer(
         AnswerRequest(

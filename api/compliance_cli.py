@@ -164,3 +164,36 @@ def privacy_rotate_key(
     else:
         write_secret(key_file(settings.data_dir), ring)
         typer.echo(f"the new key ring is in {key_file(settings.data_dir)}")
+
+
+def privacy_policy(
+    tenant: TenantOption,
+    mask: Annotated[list[str] | None, typer.Option("--mask", help="Also mask this entity type.")] = None,
+    keep: Annotated[list[str] | None, typer.Option("--keep", help="Stop masking this entity type.")] = None,
+    allow: Annotated[
+        list[str] | None, typer.Option("--allow", help="Never mask this word (a product name).")
+    ] = None,
+    disallow: Annotated[
+        list[str] | None, typer.Option("--disallow", help="Take a word off the allow list.")
+    ] = None,
+    deny: Annotated[
+        list[str] | None, typer.Option("--deny", help="TYPE:VALUE to mask always, e.g. PERSON:Ann Other.")
+    ] = None,
+) -> None:
+    """Show a business's masking policy, changing it first when options are given."""
+    from core.db import session_scope
+    from core.errors import InvalidInput
+    from privacy.policy import PolicyChange, change_policy, deny_value, to_public
+
+    runtime = _runtime()
+    business_id = _business_id(runtime, tenant)
+    with session_scope(runtime.engine) as session:
+        change = PolicyChange(mask=mask or [], keep=keep or [], allow=allow or [], disallow=disallow or [])
+        if change != PolicyChange():
+            change_policy(session, runtime.box, business_id, change)
+        for item in deny or []:
+            entity_type, sep, value = item.partition(":")
+            if not sep:
+                raise InvalidInput("--deny takes TYPE:VALUE, e.g. PERSON:Ann Other")
+            deny_value(session, runtime.box, business_id, entity_type=entity_type.strip(), value=value)
+        typer.echo(json.dumps(to_public(session, runtime.box, business_id).model_dump(), indent=2))

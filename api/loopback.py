@@ -27,7 +27,11 @@ def running_server(
     """Serve `runtime` on 127.0.0.1; yields the base URL and shuts down gracefully on exit."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(runtime, run_worker=run_worker), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(runtime, run_worker=run_worker),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="wepos-loopback", daemon=True)

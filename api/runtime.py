@@ -28,7 +28,7 @@ from ingest.pipeline import IngestPipeline
 from privacy.detect import Detector, build_analyzer
 from privacy.masker import Masker
 from privacy.vault import Vault
-from retrieval.embeddings import MiniLMEmbeddings
+from retrieval.embeddings import build_embeddings
 from retrieval.search import Retriever
 from retrieval.store import KnowledgeIndex, build_chroma_client
 
@@ -104,7 +104,7 @@ class Runtime:
     # --- retrieval -----------------------------------------------------------------------------------
     @cached_property
     def embeddings(self) -> Embeddings:
-        return self._embeddings or MiniLMEmbeddings.load()
+        return self._embeddings or build_embeddings(self.settings)
 
     @cached_property
     def chroma(self) -> ClientAPI:

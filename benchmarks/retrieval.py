@@ -8,8 +8,8 @@ Data: ../shared/eval/retrieval (BEIR format; see its README.md). Per set: nDCG@1
 - "bm25": `retrieval.lexical.BM25Index` alone over the same raw passages.
 - "wepos": the product path. Each passage is a Markdown file ("# title" + text) ingested by `IngestPipeline`
   into a throwaway data dir (masked, chunked, embedded, indexed in Chroma), and each query is answered by
-  the `Retriever` the bot uses, k=10; chunk hits map back to passage ids through their document.
-  Queries go to the Retriever as written: the masking the bot applies to a message first is left out.
+  the `Retriever` the bot uses, k=10, after the same masking the bot applies to a customer's message;
+  chunk hits map back to passage ids through their document.
 - with --ablation, also "wepos_dense": the same knowledge base searched with the BM25 weight at 0.
 Engines are loaded once; progress goes to stderr.
 """
@@ -122,8 +122,10 @@ class IngestedSet:
     corpus_id_of: dict[int, str]  # document id -> passage id
 
     def ranker(self, retriever: Retriever) -> Callable[[str], list[str]]:
+        # The question is masked first, as the bot masks a customer's message before it searches.
         return lambda query: [
-            self.corpus_id_of[p.document_id] for p in retriever.search(self.business_id, query, k=K)
+            self.corpus_id_of[p.document_id]
+            for p in retriever.search(self.business_id, self.runtime.masker.preview(query).text, k=K)
         ]
 
 

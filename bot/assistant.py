@@ -123,7 +123,9 @@ class Assistant:
                 plain = self._box.open(message.text_sealed)
                 # On the plain text: a masker may well take "15 years old" for a date.
                 minor = states_under_age(plain)
-                mask = self._masker.mask(session, plain, scope, known=known)
+                mask = self._masker.mask(
+                    session, plain, scope, known=known, policy=self._masker.policy_for(session, business.id)
+                )
                 question = message.text_masked = mask.text
                 message.text_sealed = None
                 record_redactions(

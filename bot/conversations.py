@@ -47,7 +47,8 @@ def queue_agent_reply(
     if template is None:
         if not within_service_window(conversation.last_inbound_at, utcnow()):
             raise InvalidInput("outside the 24-hour window: only an approved template can be sent")
-        body = masker.mask(session, text or "", VaultScope.conversation(conversation_id)).text
+        policy = masker.policy_for(session, business_id)
+        body = masker.mask(session, text or "", VaultScope.conversation(conversation_id), policy=policy).text
         kind = "text"
     else:
         body, kind = json.dumps({"name": template[0], "language": template[1]}), "template"

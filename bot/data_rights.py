@@ -17,11 +17,12 @@ from sqlmodel import Session, col, delete, select, update
 from bot.models import Contact, Conversation, Message
 from core.crypto import SecretBox
 from core.db import scrub_deleted_rows, session_scope, utcnow
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.tenants import Business
 from privacy.consent import consent_history, current_consent, forget_consent
 from privacy.masker import placeholders_in, restore
 from privacy.models import ErasureRecord, RedactionEvent
+from privacy.policy import review_redaction
 from privacy.redaction import forget_redactions
 from privacy.vault import Vault, VaultScope, forget_scopes
 
@@ -226,3 +227,20 @@ def _originals(
     for message in messages:
         found |= placeholders_in(message.text_masked or "")
     return vault.originals(session, scopes, found)
+
+
+def review_redaction_event(
+    session: Session, box: SecretBox, *, business_id: int, event_id: int, false_positive: bool
+) -> RedactionEvent:
+    """A compliance officer's verdict on one masked span; a false positive's word is allowed from now on."""
+    event = session.get(RedactionEvent, event_id)
+    if event is None or event.business_id != business_id:
+        raise NotFound(f"no redaction {event_id}")
+    if event.source_kind == "chunk":
+        scope = VaultScope.knowledge(business_id)
+    else:
+        message = session.get(Message, event.source_id)
+        if message is None:
+            raise Conflict(f"the message of redaction {event_id} was erased")
+        scope = VaultScope.conversation(message.conversation_id)
+    return review_redaction(session, box, business_id, event_id, false_positive=false_positive, scope=scope)

@@ -54,7 +54,8 @@ class KnowledgeSearch:
             raise InvalidInput("the query is empty")
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidInput(f"the query is longer than {MAX_QUERY_CHARS} characters")
-        masked = self.masker.preview(query)
+        with session_scope(self.engine) as session:
+            masked = self.masker.preview(query, policy=self.masker.policy_for(session, business_id))
         passages = self.retriever.search(business_id, masked.text, k)
         with session_scope(self.engine) as session:
             ids = {p.document_id for p in passages}

@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
 
-    embeddings_backend: EmbeddingsBackend = EmbeddingsBackend.TORCH
+    embeddings_backend: EmbeddingsBackend = EmbeddingsBackend.ONNX
+    model_cache_dir: Path | None = None  # where the ONNX export lives; default <data dir>/models
 
     chunk_size: Annotated[int, Field(ge=100, le=8000)] = 700
     chunk_overlap: Annotated[int, Field(ge=0, le=2000)] = 100
@@ -128,7 +129,7 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         """Models derived from the packaged ones (the ONNX export): rebuilt if deleted."""
-        return self.data_dir / "models"
+        return self.model_cache_dir or self.data_dir / "models"
 
 
 def load_settings(**overrides: object) -> Settings:

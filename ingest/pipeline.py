@@ -150,13 +150,14 @@ class IngestPipeline:
                 session.delete(row)
             session.flush()
 
-            masked_title = self._masker.mask(session, title, scope, remember=False).text
+            policy = self._masker.policy_for(session, business_id)
+            masked_title = self._masker.mask(session, title, scope, remember=False, policy=policy).text
             masked_spans = 0
             indexed: list[IndexedChunk] = []
             masked_texts: list[str] = []
             rows: list[tuple[KnowledgeChunk, MaskResult]] = []
             for chunk in chunks:
-                masked = self._masker.mask(session, chunk.text, scope, remember=False)
+                masked = self._masker.mask(session, chunk.text, scope, remember=False, policy=policy)
                 row = KnowledgeChunk(
                     document_id=document.id,
                     ordinal=chunk.ordinal,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -112,26 +113,66 @@ class Detector:
     ) -> None:
         self._analyzer = analyzer
         # Ask only for what some recognizer supports: Presidio warns (and will fail) otherwise.
-        supported = set(analyzer.get_supported_entities(language="en"))
-        self.entities = tuple(e for e in entities if e in supported)
+        self._supported = frozenset(analyzer.get_supported_entities(language="en"))
+        self.entities = tuple(e for e in entities if e in self._supported)
         self._threshold = score_threshold
         self._allow = {" ".join(word.casefold().split()) for word in allow_list}
 
-    def detect(self, text: str, known: Iterable[KnownValue] = ()) -> list[Detection]:
+    def detect(
+        self,
+        text: str,
+        known: Iterable[KnownValue] = (),
+        *,
+        document: bool = False,
+        entities: Sequence[str] | None = None,
+        allow: Iterable[str] = (),
+    ) -> list[Detection]:
+        """Personal data in `text`. `document`: a business's own help text rather than a customer's message,
+        where a lone capitalised word that spaCy calls a person is far more often a product ("Gmail").
+        `entities` and `allow` narrow or widen the defaults for one business (its masking policy)."""
         found: list[Detection] = []
-        if text.strip():
+        wanted = self.entities if entities is None else tuple(e for e in entities if e in self._supported)
+        allowed = self._allow | {" ".join(word.casefold().split()) for word in allow}
+        if text.strip() and wanted:
             for result in self._analyzer.analyze(
-                text=text, language="en", entities=list(self.entities), score_threshold=self._threshold
+                text=text, language="en", entities=list(wanted), score_threshold=self._threshold
             ):
-                if " ".join(text[result.start : result.end].casefold().split()) in self._allow:
+                if " ".join(text[result.start : result.end].casefold().split()) in allowed:
                     continue
                 recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
+                if result.entity_type == "PERSON" and not _plausible_name(
+                    text[result.start : result.end], recognizer, document=document
+                ):
+                    continue
                 found.append(
                     Detection(result.entity_type, result.start, result.end, result.score, recognizer)
                 )
         for value in known:
-            found.extend(find_known(text, value))
+            # The allow list wins over remembered values too: a word once masked by mistake, then allowed.
+            if " ".join(value.value.casefold().split()) not in allowed:
+                found.extend(find_known(text, value))
         return resolve_overlaps(found)
+
+
+def _plausible_name(span: str, recognizer: str, *, document: bool) -> bool:
+    """spaCy's small model calls many non-names PERSON; drop the kinds no name takes."""
+    if any(ch.isdigit() for ch in span):
+        return False  # "COVID-19", "iPhone 15": names carry no digits
+    if recognizer != "SpacyRecognizer":
+        return True  # our recognizers read the context around a name themselves
+    letters = [ch for ch in span if ch.isalpha()]
+    if letters and all(ch.isupper() for ch in letters) and len(letters) <= 6 and " " not in span.strip():
+        return False  # acronyms: "FAQ", "IBAN", "COVID"
+    # In a business's own documents a lone word is a product far more often than a person: keep it only
+    # when it is a known first name ("ask Sarah at the desk"), never "Gmail".
+    return not (document and len(span.split()) == 1 and span.strip().casefold() not in _given_names())
+
+
+@lru_cache(maxsize=1)
+def _given_names() -> Mapping[str, int]:
+    from privacy.recognizers.name_lexicon import load_given_names
+
+    return load_given_names()
 
 
 def find_known(text: str, known: KnownValue) -> list[Detection]:

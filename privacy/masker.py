@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from core.metrics import MASKING_SECONDS
 from privacy.detect import Detection, Detector, KnownValue
-from privacy.vault import Vault, VaultScope, normalise_value
+from privacy.policy import DEFAULT_POLICY, MaskingPolicy, load_policy
+from privacy.vault import DOCUMENT_LABEL, Vault, VaultScope, normalise_value
 
 # Tolerates what language models do to placeholders: case, spaces, a lost underscore ("<person 1>").
 _PLACEHOLDER = re.compile(r"<\s*([A-Za-z]+(?:[ _]+[A-Za-z]+)*)[ _]*(\d+)\s*>")
@@ -57,28 +58,47 @@ class Masker:
         *,
         known: Sequence[KnownValue] = (),
         remember: bool = True,
+        policy: MaskingPolicy = DEFAULT_POLICY,
     ) -> MaskResult:
-        """Mask `text` in `scope`. With `remember`, every value already in the scope is masked again here,
-        even where the detector would miss it this time."""
+        """Mask `text` in `scope` under the business's `policy`. With `remember`, every value already in the
+        scope is masked again here, even where the detector would miss it this time."""
         with MASKING_SECONDS.time():
-            return self._mask(session, text, scope, known, remember)
+            return self._mask(session, text, scope, known, remember, policy)
 
     def _mask(
-        self, session: Session, text: str, scope: VaultScope, known: Sequence[KnownValue], remember: bool
+        self,
+        session: Session,
+        text: str,
+        scope: VaultScope,
+        known: Sequence[KnownValue],
+        remember: bool,
+        policy: MaskingPolicy,
     ) -> MaskResult:
         remembered: list[KnownValue] = []
         if remember:
             remembered = [
                 KnownValue(kind, value) for kind, value in self.vault.values(session, scope).values()
             ]
-        detections = self.detector.detect(text, [*known, *remembered])
+        detections = self.detector.detect(
+            text,
+            [*known, *remembered, *policy.deny],
+            document=scope.label == DOCUMENT_LABEL,
+            entities=policy.entities,
+            allow=policy.allow,
+        )
         return _replace(
             text,
             detections,
             lambda d: self.vault.placeholder_for(session, scope, d.entity_type, text[d.start : d.end]),
         )
 
-    def preview(self, text: str, known: Sequence[KnownValue] = ()) -> MaskResult:
+    def policy_for(self, session: Session, business_id: int) -> MaskingPolicy:
+        """The business's masking policy (its deny list opened with the vault's keys)."""
+        return load_policy(session, self.vault.box, business_id)
+
+    def preview(
+        self, text: str, known: Sequence[KnownValue] = (), policy: MaskingPolicy = DEFAULT_POLICY
+    ) -> MaskResult:
         """Mask without a vault (placeholders numbered in memory): for `wepos privacy mask` and evaluation."""
         numbering: dict[tuple[str, str], str] = {}
         counts: dict[str, int] = {}
@@ -90,7 +110,10 @@ class Masker:
                 numbering[key] = f"<{d.entity_type}_{counts[d.entity_type]}>"
             return numbering[key]
 
-        return _replace(text, self.detector.detect(text, known), allocate)
+        detections = self.detector.detect(
+            text, [*known, *policy.deny], entities=policy.entities, allow=policy.allow
+        )
+        return _replace(text, detections, allocate)
 
     def unmask(self, session: Session, text: str, scopes: Iterable[VaultScope]) -> str:
         """Put the originals back. Placeholders unknown in these scopes (invented by a model, or from another

@@ -40,6 +40,8 @@ class RedactionEvent(SQLModel, table=True):
     score: float
     recognizer: str = Field(max_length=100)
     placeholder: str = Field(max_length=80)
+    # A compliance officer's verdict: None (unreviewed), "confirmed" or "false_positive".
+    review: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -84,6 +86,7 @@ class RedactionEventPublic(SQLModel):
     end: int
     score: float
     recognizer: str
+    review: str | None = None
     created_at: datetime
 
 
@@ -92,3 +95,20 @@ class RedactionPage(SQLModel):
     total: int
     limit: int
     offset: int
+
+
+class PrivacyPolicy(SQLModel, table=True):
+    """What one business masks: entity types, words it allows through, values it always masks."""
+
+    __tablename__ = "privacy_policy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", unique=True)
+    masked_entities: str = Field(default="[]", max_length=2000)  # JSON list; empty: the defaults
+    allow_list: str = Field(
+        default="[]"
+    )  # JSON list of words that are never personal here (names of products)
+    deny_list_sealed: str | None = (
+        None  # sealed JSON [{"type", "value"}]: values that are personal, always masked
+    )
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -11,6 +11,8 @@ from sqlmodel import Session, col, delete, func, select
 from core.crypto import SecretBox
 from privacy.models import VaultEntry
 
+DOCUMENT_LABEL = "DOC_"
+
 
 @dataclass(frozen=True)
 class VaultScope:
@@ -25,7 +27,7 @@ class VaultScope:
 
     @classmethod
     def knowledge(cls, business_id: int) -> VaultScope:
-        return cls(f"kb:{business_id}", "DOC_")
+        return cls(f"kb:{business_id}", DOCUMENT_LABEL)
 
 
 def normalise_value(entity_type: str, value: str) -> str:
@@ -40,6 +42,10 @@ class Vault:
 
     def __init__(self, box: SecretBox) -> None:
         self._box = box
+
+    @property
+    def box(self) -> SecretBox:
+        return self._box
 
     def placeholder_for(self, session: Session, scope: VaultScope, entity_type: str, value: str) -> str:
         """The placeholder of this value in this scope, creating it on first sight (same value, same one)."""

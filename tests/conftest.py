@@ -13,6 +13,7 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"
 for _name in [n for n in os.environ if n.startswith("WEPOS_") and n != "WEPOS_TEST_DATABASE_URL"]:
     del os.environ[_name]
 
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -30,6 +31,7 @@ scrub_freed_memory()  # before any test puts personal data on the heap (see core
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PAYLOADS = SHARED / "whatsapp-payloads"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "demo-bakery"
+MODEL_CACHE = Path(tempfile.gettempdir()) / "wepos-test-models"
 APP_SECRET = "test-app-secret-0123456789"
 VERIFY_TOKEN = "test-verify-token-0123456789"
 
@@ -47,6 +49,21 @@ def embeddings():  # type: ignore[no-untyped-def]
     from retrieval.embeddings import MiniLMEmbeddings
 
     return MiniLMEmbeddings.load()
+
+
+@pytest.fixture(scope="session")
+def onnx_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The int8 ONNX export of the packaged model, made once per run (about 5 s)."""
+    from retrieval.embeddings import ONNX_MODEL_NAME, export_onnx_int8
+
+    return export_onnx_int8(tmp_path_factory.mktemp("models") / ONNX_MODEL_NAME)
+
+
+@pytest.fixture(scope="session")
+def onnx_embeddings(onnx_model_file: Path):  # type: ignore[no-untyped-def]
+    from retrieval.embeddings import MiniLMEmbeddings
+
+    return MiniLMEmbeddings.load_onnx(onnx_model_file)
 
 
 # --- databases ------------------------------------------------------------------------------------
@@ -149,6 +166,8 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "whatsapp_verify_token": VERIFY_TOKEN,
         "vault_key": Fernet.generate_key().decode(),
         "whatsapp_api_base": "http://127.0.0.1:9/v23.0",
+        # One ONNX export for every test data dir (written atomically, so parallel processes may share it).
+        "model_cache_dir": MODEL_CACHE,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

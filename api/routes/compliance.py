@@ -11,9 +11,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentBusiness, RuntimeDep
-from bot.data_rights import erase_contact_data, export_contact_data
+from bot.data_rights import erase_contact_data, export_contact_data, review_redaction_event
 from core.db import session_scope
 from privacy.models import RedactionPage
+from privacy.policy import PolicyChange, PrivacyPolicyPublic, change_policy, deny_value
+from privacy.policy import to_public as policy_public
 from privacy.redaction import list_redactions
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
@@ -102,3 +104,84 @@ async def dsar_erase(
         redaction_events=record.redaction_events,
         consent_records=record.consent_records,
     )
+
+
+class ReviewRequest(BaseModel):
+    false_positive: bool = Field(
+        description="true: the span was no personal data (its word is allowed from now on)"
+    )
+
+
+class ReviewPublic(BaseModel):
+    id: int
+    review: str
+
+
+class MissedRequest(BaseModel):
+    entity_type: str = Field(min_length=2, max_length=64, examples=["PERSON"])
+    value: str = Field(
+        min_length=2, max_length=200, description="A value the detector missed; always masked from now on"
+    )
+
+
+class MissedPublic(BaseModel):
+    deny_list_size: int
+
+
+@router.get("/policy", response_model=PrivacyPolicyPublic)
+async def get_policy(runtime: RuntimeDep, business: CurrentBusiness) -> PrivacyPolicyPublic:
+    """Which entity types are masked and kept, the allow list, and the deny list's types (never its values)."""
+
+    def read() -> PrivacyPolicyPublic:
+        with session_scope(runtime.engine) as session:
+            return policy_public(session, runtime.box, _business_id(business))
+
+    return await run_in_threadpool(read)
+
+
+@router.patch("/policy", response_model=PrivacyPolicyPublic)
+async def change_policy_route(
+    change: PolicyChange, runtime: RuntimeDep, business: CurrentBusiness
+) -> PrivacyPolicyPublic:
+    """Mask or keep entity types; allow words (product, staff or business names) or take them back."""
+
+    def write() -> PrivacyPolicyPublic:
+        with session_scope(runtime.engine) as session:
+            return change_policy(session, runtime.box, _business_id(business), change)
+
+    return await run_in_threadpool(write)
+
+
+@router.post("/redactions/{event_id}/review", response_model=ReviewPublic)
+async def review(
+    event_id: int, body: ReviewRequest, runtime: RuntimeDep, business: CurrentBusiness
+) -> ReviewPublic:
+    """Confirm a masked span, or mark it a false positive (its word joins the business's allow list)."""
+
+    def write() -> ReviewPublic:
+        with session_scope(runtime.engine) as session:
+            event = review_redaction_event(
+                session,
+                runtime.box,
+                business_id=_business_id(business),
+                event_id=event_id,
+                false_positive=body.false_positive,
+            )
+            assert event.id is not None and event.review is not None
+            return ReviewPublic(id=event.id, review=event.review)
+
+    return await run_in_threadpool(write)
+
+
+@router.post("/missed", response_model=MissedPublic)
+async def report_missed(body: MissedRequest, runtime: RuntimeDep, business: CurrentBusiness) -> MissedPublic:
+    """Report a value the detector missed: it is masked wherever it appears from now on (stored sealed)."""
+
+    def write() -> MissedPublic:
+        with session_scope(runtime.engine) as session:
+            size = deny_value(
+                session, runtime.box, _business_id(business), entity_type=body.entity_type, value=body.value
+            )
+            return MissedPublic(deny_list_size=size)
+
+    return await run_in_threadpool(write)

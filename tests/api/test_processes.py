@@ -20,7 +20,7 @@ from api.runtime import Runtime
 from bot.models import Direction, InboundStatus, Message, OutboundStatus
 from bot.stand_in import GraphStandIn
 from core.db import session_scope
-from tests.conftest import APP_SECRET, VERIFY_TOKEN, make_settings
+from tests.conftest import APP_SECRET, MODEL_CACHE, VERIFY_TOKEN, make_settings
 from tests.helpers import demo_runtime, post, text_payload, wait_until
 from tests.llm_stand_in import OpenAIStandIn
 
@@ -59,6 +59,7 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactl
         "WEPOS_WORKER_LEASE_S": "3",
         "WEPOS_WORKER_POLL_S": "0.1",
         "WEPOS_LOG_LEVEL": "WARNING",
+        "WEPOS_MODEL_CACHE_DIR": str(MODEL_CACHE),
     }
     settings = make_settings(
         tmp_path / "var", database_url, vault_key=vault_key, whatsapp_api_base=graph.base_url

@@ -67,3 +67,25 @@ def test_overlaps_keep_the_longer_span() -> None:
         Detection("PERSON", 20, 25, 0.85, "p"),
     ]
     assert [d.entity_type for d in resolve_overlaps(spans)] == ["EMAIL_ADDRESS", "PERSON"]
+
+
+@pytest.mark.parametrize(
+    ("text", "in_chat", "in_document"),
+    [
+        ("COVID-19 is spread by droplets.", [], []),  # digits: never a name
+        ("How do I set up Gmail on my phone?", ["Gmail"], []),  # a lone non-name word in a help text
+        ("Ask Sarah at the front desk.", ["Sarah"], ["Sarah"]),  # a first name stays masked everywhere
+        ("Write to Maria Lopez in accounts.", ["Maria Lopez"], ["Maria Lopez"]),
+    ],
+)
+def test_documents_keep_product_words_and_mask_real_names(
+    detector: Detector, text: str, in_chat: list[str], in_document: list[str]
+) -> None:
+    def people(document: bool) -> list[str]:
+        return [
+            text[d.start : d.end]
+            for d in detector.detect(text, document=document)
+            if d.entity_type == "PERSON"
+        ]
+
+    assert (people(False), people(True)) == (in_chat, in_document)
