@@ -206,7 +206,9 @@ class PersonNameRecognizer(EntityRecognizer):
         if end >= len(doc):
             return False
         last, after = doc[end - 1], doc[end]
-        return last.dep_ in {"compound", "amod", "nmod"} and after.pos_ == "NOUN" and after.text.islower()
+        # With the parser off (it is, for speed) the tag decides alone: a proper noun before a lower-case noun.
+        modifies = last.dep_ in {"compound", "amod", "nmod"} if doc.has_annotation("DEP") else True
+        return modifies and after.pos_ == "NOUN" and after.text.islower()
 
     def _names_listed_with(self, doc: Doc, names: dict[int, int], lower_case_text: bool) -> None:
         """Take in capitalised words listed with a name: "Kadiev and Adams", "Efimiya, Mary, Ariana"."""
