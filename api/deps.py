@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -21,6 +21,10 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+# Row ids are 32-bit on PostgreSQL: a larger number names nothing, and must be a 422, not a database error.
+MAX_ROW_ID = 2**31 - 1
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 # Either header works: `Authorization: Bearer wpk_...` (what most clients send) or `X-API-Key: wpk_...`.
 _bearer = HTTPBearer(auto_error=False, description="A business API key (`wepos apikey create`)")

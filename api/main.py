@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.routes import compliance, health, knowledge, webhooks
 from api.runtime import Runtime
@@ -20,6 +21,42 @@ from core.logs import configure_logging
 from core.settings import load_settings
 
 log = logging.getLogger(__name__)
+
+# Every response is JSON or plain text for machines: nothing may be sniffed, framed, cached or referred.
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),  # /v1 answers carry personal data (exports, masked passages)
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+]
+# FastAPI's interactive docs are HTML that loads Swagger UI / ReDoc from a CDN: no CSP there.
+_DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every HTTP response (pure ASGI: request bodies stream through untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith(_DOCS_PATHS)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [
+                    (name, value)
+                    for name, value in SECURITY_HEADERS
+                    if name not in present and not (docs and name == b"content-security-policy")
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> FastAPI:
@@ -57,6 +94,7 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> Fa
             await run_in_threadpool(rt.close)
 
     app = FastAPI(title="Wepos", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)
     app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(knowledge.router)
@@ -74,6 +112,11 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> Fa
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", extra={"error": type(exc).__name__})
-        return JSONResponse({"error": "internal_error", "detail": "something went wrong; it was logged"}, 500)
+        # This handler runs outside the middleware stack, so it adds the security headers itself.
+        return JSONResponse(
+            {"error": "internal_error", "detail": "something went wrong; it was logged"},
+            500,
+            headers={name.decode(): value.decode() for name, value in SECURITY_HEADERS},
+        )
 
     return app

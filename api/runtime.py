@@ -14,6 +14,7 @@ from bot.assistant import Assistant
 from bot.inbound import WebhookIntake
 from bot.outbox import Outbox
 from bot.playground import KnowledgeSearch
+from bot.rate_limit import SenderRateLimit
 from bot.responders import Responder, build_responder
 from bot.whatsapp import CloudAPIClient
 from bot.worker import TurnWorker
@@ -189,6 +190,7 @@ class Runtime:
             outbox=self.outbox,
             poll_interval=self.settings.worker_poll_s,
             lease_s=self.settings.worker_lease_s,
+            rate_limit=SenderRateLimit(self.settings.sender_rate_per_minute),
         )
 
     def close(self) -> None:

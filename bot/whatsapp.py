@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,11 @@ MAX_TEXT_LENGTH = 4096
 TEXT_KINDS = {"text", "button", "interactive"}
 # Recorded for the conversation's history, never answered.
 SILENT_KINDS = {"reaction", "system", "revoke", "edit", "ephemeral", "request_welcome"}
+# Characters no database column or encryption takes: NUL (PostgreSQL refuses it) and lone surrogates
+# (a JSON `\ud800` escape; they cannot be encoded to UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_IDENTIFIER = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: ids, numbers, kinds
+_INT32 = 2**31
 
 
 def verify_signature(app_secret: bytes, body: bytes, header: str | None) -> None:
@@ -83,9 +89,9 @@ class _Message(_Lenient):
     # `from` is a keyword in Python.
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    def sender(self) -> str | None:
-        value = (self.model_extra or {}).get("from")
-        return str(value) if value is not None else None
+    def sender(self) -> Any:
+        """`from` as sent: checked by the parser, which skips a message without a usable sender."""
+        return (self.model_extra or {}).get("from")
 
 
 class _Status(_Lenient):
@@ -133,10 +139,14 @@ class WebhookBatch:
 
 
 def parse_webhook(body: bytes) -> WebhookBatch:
-    """Every entry, change, message and status of one POST; unknown keys tolerated, broken parts skipped."""
+    """Every entry, change, message and status of one POST; unknown keys tolerated, broken parts skipped.
+
+    Whatever the signed body holds, the answer is a batch or `InvalidInput`: a part with a wrong type, an id
+    no column can store (too long, NUL, unpaired surrogate) is skipped and counted, and free text is cleaned,
+    so nothing downstream fails on a value Meta would never send."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8; nesting deeper than the parser goes
         raise InvalidInput("webhook body is not valid JSON") from exc
     if not isinstance(document, dict) or not isinstance(document.get("entry", []), list):
         raise InvalidInput("webhook body must be an object with an 'entry' list")
@@ -152,56 +162,94 @@ def parse_webhook(body: bytes) -> WebhookBatch:
     return batch
 
 
+def _items(value: Any, batch: WebhookBatch) -> list[Any]:
+    """A list from the payload; anything else (a number, a string, an object) is skipped."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        batch.skipped += 1
+        return []
+    return value
+
+
+def _identifier(value: Any, max_length: int) -> str | None:
+    """An id as we store and look it up: printable ASCII without spaces, at most `max_length`; else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or len(value) > max_length or not _IDENTIFIER.match(value):
+        return None
+    return value
+
+
+def _free_text(value: Any, max_length: int | None = None) -> str | None:
+    """Words a person typed, without NUL and with unpaired surrogates replaced (U+FFFD)."""
+    if not isinstance(value, str):
+        return None
+    cleaned = _UNSTORABLE.sub(lambda match: "" if match.group() == "\x00" else "\ufffd", value)
+    return cleaned[:max_length] if max_length is not None else cleaned
+
+
 def _parse_value(value: dict[str, Any], batch: WebhookBatch) -> None:
     try:
         metadata = _Metadata.model_validate(value.get("metadata"))
     except ValidationError:
         batch.skipped += 1
         return
+    phone_number_id = _identifier(metadata.phone_number_id, 64)
+    if phone_number_id is None:
+        batch.skipped += 1
+        return
     names: dict[str, str | None] = {}
-    for raw_contact in value.get("contacts") or []:
+    for raw_contact in _items(value.get("contacts"), batch):
         try:
             contact = _Contact.model_validate(raw_contact)
         except ValidationError:
             continue
-        if contact.wa_id:
-            names[contact.wa_id] = contact.profile.name if contact.profile else None
-    for raw in value.get("messages") or []:
+        wa_id = _identifier(contact.wa_id, 64)
+        if wa_id:
+            names[wa_id] = _free_text(contact.profile.name, 256) if contact.profile else None
+    for raw in _items(value.get("messages"), batch):
         try:
             message = _Message.model_validate(raw)
         except ValidationError:
             batch.skipped += 1
             continue
-        sender = message.sender()
-        if not sender:
+        sender = _identifier(message.sender(), 64)
+        wa_message_id = _identifier(message.id, 255)
+        if not sender or not wa_message_id:
             batch.skipped += 1
             continue
         text, reply_id = _text_of(message)
         batch.messages.append(
             InboundMessage(
-                phone_number_id=metadata.phone_number_id,
-                wa_message_id=message.id,
+                phone_number_id=phone_number_id,
+                wa_message_id=wa_message_id,
                 from_wa_id=sender,
                 profile_name=names.get(sender),
-                kind=message.type,
-                text=text,
-                reply_id=reply_id,
+                kind=_identifier(message.type, 32) or "unknown",
+                text=_free_text(text),
+                reply_id=_free_text(reply_id, 256),
             )
         )
-    for raw in value.get("statuses") or []:
+    for raw in _items(value.get("statuses"), batch):
         try:
             status = _Status.model_validate(raw)
         except ValidationError:
             batch.skipped += 1
             continue
+        wa_message_id = _identifier(status.id, 255)
+        if wa_message_id is None:
+            batch.skipped += 1
+            continue
         error = status.errors[0] if status.errors else None
+        code = error.code if error else None
         batch.statuses.append(
             StatusUpdate(
-                phone_number_id=metadata.phone_number_id,
-                wa_message_id=status.id,
-                status=status.status,
-                error_code=error.code if error else None,
-                error_title=error.title if error else None,
+                phone_number_id=phone_number_id,
+                wa_message_id=wa_message_id,
+                status=_identifier(status.status, 32) or "unknown",
+                error_code=code if code is not None and -_INT32 <= code < _INT32 else None,
+                error_title=_free_text(error.title, 255) if error else None,
             )
         )
 

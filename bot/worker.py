@@ -21,6 +21,7 @@ from sqlmodel import col, or_, select, update
 from bot.assistant import Assistant
 from bot.models import Direction, InboundStatus, Message, OutboundStatus
 from bot.outbox import Outbox, backoff_seconds
+from bot.rate_limit import SenderRateLimit
 from core.db import session_scope, utcnow
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,14 @@ class TurnWorker:
         outbox: Outbox,
         poll_interval: float = 1.0,
         lease_s: float = 120.0,
+        rate_limit: SenderRateLimit | None = None,
     ) -> None:
         self._engine = engine
         self._assistant = assistant
         self._outbox = outbox
         self._poll_interval = poll_interval
         self._lease = timedelta(seconds=lease_s)
+        self.rate_limit = rate_limit or SenderRateLimit(0)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -131,25 +134,28 @@ class TurnWorker:
                 and_(col(earlier.status) == InboundStatus.RECEIVED, col(earlier.id) < col(Message.id)),
             ),
         )
-        with session_scope(self._engine) as session:
-            candidate = session.exec(
-                select(Message.id)
-                .where(Message.direction == Direction.INBOUND, Message.status == InboundStatus.RECEIVED)
-                .where(or_(col(Message.next_attempt_at).is_(None), col(Message.next_attempt_at) <= now))
-                .where(~blocked)
-                .order_by(col(Message.id))
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if candidate is None:
-                return None
-            # The conditional update is what makes the claim exclusive on every database.
-            claimed = session.exec(
-                update(Message)
-                .where(col(Message.id) == candidate, col(Message.status) == InboundStatus.RECEIVED)
-                .values(status=InboundStatus.PROCESSING, claimed_at=now)
-            )
-            return candidate if claimed.rowcount else None
+        while True:
+            with session_scope(self._engine) as session:
+                candidate = session.exec(
+                    select(Message)
+                    .where(Message.direction == Direction.INBOUND, Message.status == InboundStatus.RECEIVED)
+                    .where(or_(col(Message.next_attempt_at).is_(None), col(Message.next_attempt_at) <= now))
+                    .where(~blocked)
+                    .order_by(col(Message.id))
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if candidate is None or candidate.id is None:
+                    return None
+                if self.rate_limit.defer_if_over(session, candidate, now):
+                    continue  # it waits (not due until a slot frees); look for another sender's message
+                # The conditional update is what makes the claim exclusive on every database.
+                claimed = session.exec(
+                    update(Message)
+                    .where(col(Message.id) == candidate.id, col(Message.status) == InboundStatus.RECEIVED)
+                    .values(status=InboundStatus.PROCESSING, claimed_at=now)
+                )
+                return candidate.id if claimed.rowcount else None
 
     def _handle(self, message_id: int) -> None:
         self._outbox.acknowledge(message_id)

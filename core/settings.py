@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.errors import ConfigError
 
 DEFAULT_GRAPH_API_BASE = "https://graph.facebook.com/v23.0"
+# Values copied from examples or left as placeholders: refused as secrets in production.
+_PLACEHOLDER_WORDS = ("change", "example", "placeholder", "replace", "default", "secret", "password")
 
 
 class Environment(StrEnum):
@@ -69,6 +71,8 @@ class Settings(BaseSettings):
 
     worker_lease_s: Annotated[float, Field(ge=1, le=3600)] = 120.0
     worker_poll_s: Annotated[float, Field(gt=0, le=10)] = 0.2
+    # Turns one customer gets per minute; more wait in the queue (one "slow down" notice). 0: no limit.
+    sender_rate_per_minute: Annotated[int, Field(ge=0, le=100_000)] = 20
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
@@ -110,8 +114,17 @@ class Settings(BaseSettings):
             # Generated secrets in the data dir are a development convenience only.
             for name in ("whatsapp_app_secret", "whatsapp_verify_token", "vault_key"):
                 secret: SecretStr | None = getattr(self, name)
-                if secret is None or len(secret.get_secret_value()) < 16:
+                value = secret.get_secret_value().strip() if secret is not None else ""
+                if len(value) < 16:
                     raise ValueError(f"WEPOS_{name.upper()} must be set (16+ characters) in production")
+                if _looks_like_placeholder(value):
+                    raise ValueError(
+                        f"WEPOS_{name.upper()} looks like a placeholder; set a random value in production"
+                    )
+            if self.whatsapp_app_secret == self.whatsapp_verify_token:
+                raise ValueError(
+                    "WEPOS_WHATSAPP_VERIFY_TOKEN must differ from WEPOS_WHATSAPP_APP_SECRET in production"
+                )
         return self
 
     @property
@@ -130,6 +143,12 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Models derived from the packaged ones (the ONNX export): rebuilt if deleted."""
         return self.model_cache_dir or self.data_dir / "models"
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    """A secret someone forgot to replace: a placeholder word, or one character repeated."""
+    lowered = value.lower()
+    return len(set(lowered)) <= 2 or any(word in lowered for word in _PLACEHOLDER_WORDS)
 
 
 def load_settings(**overrides: object) -> Settings:

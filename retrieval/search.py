@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from retrieval.lexical import ChunkLexicon
+from retrieval.lexical import ChunkLexicon, tokenize
 from retrieval.store import KnowledgeIndex
 
 # Fusion: fused = cosine + LEXICAL_WEIGHT * bm25, bm25 normalised to 0..1 (see `BM25Index.scores`).
@@ -48,15 +48,37 @@ class Candidate:
 
 
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
-_QUESTION = re.compile(r"[^.!?\n]*\?")
+# Split after each run of sentence ends ("?!", "..."); the pieces join back into the exact text.
+_SENTENCE_END = re.compile(r"(?<=[.!?\n])(?=[^.!?\n])")
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
+# Greetings, thanks and introductions: a sentence of these words and placeholders alone ("Hi, I'm <PERSON_1>,
+# my number is <PHONE_NUMBER_1>.") is about the sender, not the topic, and only pulls the vector off it.
+_SMALL_TALK = frozenset(
+    tokenize(
+        """hi hello hey hiya dear greetings good morning afternoon evening thanks thank thx cheers regards kind
+        best ok okay yes yeah sure great name called number phone mobile whatsapp email mail address contact"""
+    )
+)
 
 
 def search_query(masked_text: str) -> str:
-    """What to search for: the questions of a message without its placeholders ("Hi, I'm <PERSON_1>,
-    my number is <PHONE_NUMBER_1>. Do you deliver?" -> "Do you deliver?"); the whole text when it asks none."""
-    text = _PLACEHOLDER.sub(" ", masked_text)
-    questions = [q.strip() for q in _QUESTION.findall(text) if len(q.split()) >= 2]
-    return " ".join(" ".join(questions).split()) if questions else " ".join(text.split())
+    """What to search for: the message without its placeholders and without the sentences that only greet,
+    thank or introduce the sender ("Hi, I'm <PERSON_1>, my number is <PHONE_NUMBER_1>. Do you deliver?" ->
+    "Do you deliver?"). Every other sentence stays, question or not: in "I shared an album on fb with a
+    friend who is not on facebook. Is this possible?" the question alone says nothing."""
+    kept = "".join(piece for piece in _SENTENCE_END.split(masked_text) if not _is_small_talk(piece))
+    text = _PLACEHOLDER.sub(" ", kept)
+    if not _LETTER_OR_DIGIT.search(text):
+        # Small talk alone ("Thanks!") is searched whole: there is nothing better to go on.
+        text = _PLACEHOLDER.sub(" ", masked_text)
+    return " ".join(text.split())
+
+
+def _is_small_talk(sentence: str) -> bool:
+    words = tokenize(sentence)
+    topical = [word for word in words if word not in _SMALL_TALK]
+    # "How much?" has no content word either, but it is a question about the topic: keep it.
+    return not topical and (len(words) > 0 or _PLACEHOLDER.search(sentence) is not None)
 
 
 @dataclass(frozen=True)

@@ -181,3 +181,13 @@ def graph() -> Iterator[GraphStandIn]:
     stand_in = GraphStandIn()
     yield stand_in
     stand_in.close()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_per_test() -> Iterator[None]:
+    """Collect cycles after each test, so a connection or socket left open is reported against the test
+    that leaked it (warnings are errors), not whichever test the garbage collector happens to run in."""
+    yield
+    import gc
+
+    gc.collect()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentBusiness, RuntimeDep
+from api.deps import MAX_ROW_ID, CurrentBusiness, ObjectId, RuntimeDep
 from bot.data_rights import erase_contact_data, export_contact_data, review_redaction_event
 from core.db import session_scope
 from privacy.models import RedactionPage
@@ -49,7 +49,7 @@ async def redactions(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> RedactionPage:
     """What was masked (type, offsets, score, recogniser; never a value), newest first."""
 
@@ -154,7 +154,7 @@ async def change_policy_route(
 
 @router.post("/redactions/{event_id}/review", response_model=ReviewPublic)
 async def review(
-    event_id: int, body: ReviewRequest, runtime: RuntimeDep, business: CurrentBusiness
+    event_id: ObjectId, body: ReviewRequest, runtime: RuntimeDep, business: CurrentBusiness
 ) -> ReviewPublic:
     """Confirm a masked span, or mark it a false positive (its word joins the business's allow list)."""
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentBusiness, RuntimeDep
+from api.deps import CurrentBusiness, ObjectId, RuntimeDep
 from bot.playground import SearchResultPublic
 from core.errors import PayloadTooLarge
 from ingest.jobs import UploadedFile
@@ -58,7 +58,7 @@ async def upload_documents(
 
 
 @router.get("/jobs/{job_id}", response_model=IngestJobPublic)
-async def get_job(job_id: int, runtime: RuntimeDep, business: CurrentBusiness) -> IngestJobPublic:
+async def get_job(job_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness) -> IngestJobPublic:
     return await run_in_threadpool(runtime.ingest_jobs.get, _business_id(business), job_id)
 
 
@@ -69,14 +69,14 @@ async def list_documents(runtime: RuntimeDep, business: CurrentBusiness) -> list
 
 @router.get("/documents/{document_id}", response_model=KnowledgeDocumentPublic)
 async def get_document(
-    document_id: int, runtime: RuntimeDep, business: CurrentBusiness
+    document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
 ) -> KnowledgeDocumentPublic:
     return await run_in_threadpool(runtime.knowledge.get_document, _business_id(business), document_id)
 
 
 @router.post("/documents/{document_id}/disable", response_model=KnowledgeDocumentPublic)
 async def disable_document(
-    document_id: int, runtime: RuntimeDep, business: CurrentBusiness
+    document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
 ) -> KnowledgeDocumentPublic:
     """The document stays stored but is never retrieved until enabled again."""
     return await run_in_threadpool(runtime.knowledge.set_enabled, _business_id(business), document_id, False)
@@ -84,20 +84,22 @@ async def disable_document(
 
 @router.post("/documents/{document_id}/enable", response_model=KnowledgeDocumentPublic)
 async def enable_document(
-    document_id: int, runtime: RuntimeDep, business: CurrentBusiness
+    document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
 ) -> KnowledgeDocumentPublic:
     return await run_in_threadpool(runtime.knowledge.set_enabled, _business_id(business), document_id, True)
 
 
 @router.delete("/documents/{document_id}", response_model=DeletedPublic)
-async def delete_document(document_id: int, runtime: RuntimeDep, business: CurrentBusiness) -> DeletedPublic:
+async def delete_document(
+    document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
+) -> DeletedPublic:
     removed = await run_in_threadpool(runtime.knowledge.delete_document, _business_id(business), document_id)
     return DeletedPublic(document_id=document_id, chunks_removed=removed)
 
 
 @router.post("/documents/{document_id}/reindex", status_code=202, response_model=IngestJobPublic)
 async def reindex_document(
-    document_id: int, runtime: RuntimeDep, business: CurrentBusiness
+    document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
 ) -> IngestJobPublic:
     return await run_in_threadpool(runtime.ingest_jobs.submit_reindex, _business_id(business), document_id)
 

@@ -16,7 +16,10 @@ from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from privacy.recognizers.name_lexicon import NOT_NAME_WORDS
+from privacy.recognizers.name_lexicon import (
+    CALENDAR,  # days and months: proper nouns, no one's name
+    NOT_NAME_WORDS,
+)
 
 _WORD = r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*"
 _NAME = rf"(?P<name>{_WORD}\.?(?:[ \t]+{_WORD}\.?){{0,3}})"
@@ -26,35 +29,6 @@ _LABELLED, _INTRODUCED, _TITLED = "labelled", "introduced", "titled"
 # Parts of speech a lower-case word after "my name is" cannot have and be a name ("please", "and", "here").
 _NOT_NAME = frozenset(
     {"VERB", "AUX", "INTJ", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM"}
-)
-# Proper nouns that follow "it's" or "this is" without being anyone's name.
-_CALENDAR = frozenset(
-    [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "today",
-        "tomorrow",
-        "tonight",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "christmas",
-        "easter",
-    ]
 )
 
 
@@ -114,7 +88,7 @@ class NameIntroductionRecognizer(EntityRecognizer):
             bare = word.group().rstrip(".")
             if (
                 bare.casefold() in STOP_WORDS
-                or bare.casefold() in _CALENDAR
+                or bare.casefold() in CALENDAR
                 or bare.casefold() in NOT_NAME_WORDS
             ):
                 break

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from retrieval.search import LEXICAL_WEIGHT, Retriever
+from retrieval.search import LEXICAL_WEIGHT, Retriever, search_query
 from retrieval.store import IndexedChunk, KnowledgeIndex, build_chroma_client
 
 Row = tuple[str, int, str, str]  # vector id, document id, title, body
@@ -64,6 +64,33 @@ def test_hybrid_search_finds_exact_words_and_keeps_the_cosine_as_score(
         assert passage.score == pytest.approx(
             sum(a * b for a, b in zip(query, stored, strict=True)), abs=1e-4
         )
+
+
+@pytest.mark.parametrize(
+    ("message", "searched"),
+    [
+        ("Hi, I'm <PERSON_1>, my number is <PHONE_NUMBER_1>. Do you deliver?", "Do you deliver?"),
+        ("I'm <PERSON_1> (<EMAIL_ADDRESS_1>, <PHONE_NUMBER_1>). Do you deliver?", "Do you deliver?"),
+        (
+            "Good morning!\nMy name is <PERSON_1>\nI ordered a cake for Saturday. Can I change it?",
+            "I ordered a cake for Saturday. Can I change it?",
+        ),
+        # The context before a question is the topic; the question alone would say nothing.
+        (
+            "I'd like to share an album on fb with a friend who is not on facebook. Is this possible?",
+            "I'd like to share an album on fb with a friend who is not on facebook. Is this possible?",
+        ),
+        ("A cake for 20 people. How much?", "A cake for 20 people. How much?"),
+        ("Can <PERSON_1> collect my order?", "Can collect my order?"),
+        ("Is version 2.0 out... already?", "Is version 2.0 out... already?"),
+        ("Thanks!!", "Thanks!!"),
+        ("<PERSON_1>", ""),
+    ],
+)
+def test_search_query_drops_small_talk_and_placeholders_and_keeps_every_sentence_on_the_topic(
+    message: str, searched: str
+) -> None:
+    assert search_query(message) == searched
 
 
 class TableEmbeddings(Embeddings):
@@ -129,6 +156,31 @@ def test_bm25_lifts_a_close_second_over_the_dense_first(index: KnowledgeIndex) -
     passages = Retriever(embeddings, index).search(1, question)
 
     assert [(p.vector_id, round(p.score, 4)) for p in passages] == [("sourdough", 0.78), ("breads", 0.8)]
+
+
+def test_the_sentence_before_a_question_decides_what_is_searched(index: KnowledgeIndex) -> None:
+    # Only the texts in the table can be embedded: searching "Can I change it?" alone would fail.
+    searched = "I ordered a birthday cake for Saturday. Can I change it?"
+    table = {
+        searched: [1.0, 0.0, 0.0],
+        "Cake orders\nCake orders can be changed until two days before collection.": unit(0.8),
+        "Account\nChange your password in the app settings.": unit(0.3),
+    }
+    embeddings = TableEmbeddings(table)
+    index.add(
+        1,
+        chunks(
+            embeddings,
+            [
+                ("cakes", 1, "Cake orders", "Cake orders can be changed until two days before collection."),
+                ("account", 2, "Account", "Change your password in the app settings."),
+            ],
+        ),
+    )
+
+    passages = Retriever(embeddings, index).search(1, f"Hello, this is <PERSON_1>. {searched}")
+
+    assert [(p.vector_id, round(p.score, 4)) for p in passages] == [("cakes", 0.8), ("account", 0.3)]
 
 
 def test_disabled_chunks_are_never_returned(index: KnowledgeIndex, embeddings: Embeddings) -> None:
