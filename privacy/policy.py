@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from core.crypto import SecretBox
@@ -45,10 +46,10 @@ class PrivacyPolicyPublic(BaseModel):
 
 
 class PolicyChange(BaseModel):
-    mask: list[str] = []
-    keep: list[str] = []
-    allow: list[str] = []
-    disallow: list[str] = []
+    mask: list[Annotated[str, Field(max_length=64)]] = Field(default=[], max_length=50)
+    keep: list[Annotated[str, Field(max_length=64)]] = Field(default=[], max_length=50)
+    allow: list[Annotated[str, Field(max_length=100)]] = Field(default=[], max_length=MAX_LIST)
+    disallow: list[Annotated[str, Field(max_length=100)]] = Field(default=[], max_length=MAX_LIST)
 
 
 def _row(session: Session, business_id: int) -> PrivacyPolicy:

@@ -268,3 +268,22 @@ def test_an_oversize_upload_is_refused_and_nothing_is_stored(wepos: Wepos) -> No
         d["source_name"] for d in httpx.get(f"{wepos.url}/v1/knowledge/documents", headers=headers).json()
     ]
     assert "big.txt" not in names
+
+
+def test_an_upload_without_a_key_is_refused_before_its_body_is_read(wepos: Wepos) -> None:
+    big = b"x" * (2 * 1024 * 1024)
+    refused = httpx.post(
+        f"{wepos.url}/v1/knowledge/documents", files=[("files", ("notes.txt", big))], timeout=30
+    )
+    assert refused.status_code == 401
+    assert not (wepos.data_dir / "uploads").exists() or not any((wepos.data_dir / "uploads").iterdir())
+
+    headers = _key(wepos)
+    not_multipart = httpx.post(f"{wepos.url}/v1/knowledge/documents", headers=headers, json={"files": []})
+    assert not_multipart.status_code == 400 and "multipart/form-data" in not_multipart.json()["detail"]
+    text_field = httpx.post(f"{wepos.url}/v1/knowledge/documents", headers=headers, data={"files": "hello"})
+    assert text_field.status_code == 400
+    no_files = httpx.post(
+        f"{wepos.url}/v1/knowledge/documents", headers=headers, files=[("other", ("a.txt", b"a"))]
+    )
+    assert no_files.status_code == 400 and "no files" in no_files.json()["detail"]

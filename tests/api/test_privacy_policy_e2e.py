@@ -88,6 +88,8 @@ def test_review_and_reports_tune_what_this_business_masks(wepos: Wepos) -> None:
     assert "Dublin" not in _ask(wepos, "Do you deliver to Dublin, please?")
     bad = httpx.patch(f"{base}/policy", json={"mask": ["SHOE_SIZE"]}, headers=headers)
     assert bad.status_code == 400 and "unknown entity types" in bad.json()["detail"]
+    huge = httpx.patch(f"{base}/policy", json={"allow": ["x" * 101]}, headers=headers)
+    assert huge.status_code == 422
 
 
 def test_another_business_cannot_review_or_read_this_policy(wepos: Wepos) -> None:
