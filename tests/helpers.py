@@ -101,3 +101,19 @@ def stored_messages(runtime: Runtime) -> list[Message]:
 
     with session_scope(runtime.engine) as session:
         return list(session.exec(select(Message).order_by(col(Message.id))).all())
+
+
+def text_cells(engine: Any) -> list[str]:
+    """Every text value of every table, read through SQL (how PostgreSQL is scanned for leaks)."""
+    from sqlalchemy import MetaData, String, Text, select
+
+    metadata = MetaData()
+    metadata.reflect(engine)
+    cells = []
+    with engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            columns = [c for c in table.columns if isinstance(c.type, String | Text)]
+            if columns:
+                for row in connection.execute(select(*columns)):
+                    cells.extend(value for value in row if isinstance(value, str))
+    return cells

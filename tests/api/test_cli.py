@@ -177,7 +177,9 @@ def test_knowledge_and_api_key_commands(runtime: Runtime) -> None:
     faq = next(d for d in listed if d["source_name"] == "faq.csv")
     assert faq["status"] == "indexed" and faq["enabled"] is True and faq["chunk_count"] > 0
 
-    assert runner.invoke(cli.app, ["knowledge", "disable", str(faq["id"]), "--tenant", "crumb"]).exit_code == 0
+    assert (
+        runner.invoke(cli.app, ["knowledge", "disable", str(faq["id"]), "--tenant", "crumb"]).exit_code == 0
+    )
     found = runtime.retriever.search(1, "do you have gluten-free bread?", 10)
     assert faq["id"] not in [p.document_id for p in found]
     assert runner.invoke(cli.app, ["knowledge", "enable", str(faq["id"]), "--tenant", "crumb"]).exit_code == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import MetaData, String, Text, select
 from sqlmodel import select as sm_select
 from typer.testing import CliRunner
 
@@ -15,7 +14,7 @@ from core.db import session_scope
 from core.errors import NotFound
 from privacy.models import ConsentRecord, ErasureRecord, RedactionEvent, VaultEntry
 from tests.api.conftest import Wepos
-from tests.helpers import post, stored_messages, text_payload, wait_until
+from tests.helpers import post, stored_messages, text_cells, text_payload, wait_until
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -42,20 +41,6 @@ def _converse(wepos: Wepos) -> None:
     assert wait_until(
         lambda: len([m for m in stored_messages(wepos.runtime) if m.status == OutboundStatus.SENT]) == 2
     )
-
-
-def _text_cells(wepos: Wepos) -> list[str]:
-    """Every text value of every table, read through SQL (how PostgreSQL is scanned)."""
-    metadata = MetaData()
-    metadata.reflect(wepos.runtime.engine)
-    cells = []
-    with wepos.runtime.engine.connect() as connection:
-        for table in metadata.sorted_tables:
-            columns = [c for c in table.columns if isinstance(c.type, String | Text)]
-            if columns:
-                for row in connection.execute(select(*columns)):
-                    cells.extend(value for value in row if isinstance(value, str))
-    return cells
 
 
 def test_export_gives_the_customer_everything_restored_and_erase_leaves_nothing(wepos_cli: Wepos) -> None:
@@ -130,7 +115,7 @@ def test_export_gives_the_customer_everything_restored_and_erase_leaves_nothing(
 
     # None of the customer's values exist anywhere: every text cell, and every byte of the data dir
     # (the SQLite file and its WAL, which erasure rebuilt and emptied; Chroma; the logs).
-    cells = _text_cells(wepos)
+    cells = text_cells(wepos.runtime.engine)
     assert cells and not [v for v in RAW_VALUES for cell in cells if v in cell]
     scanned = 0
     for path in wepos.data_dir.rglob("*"):

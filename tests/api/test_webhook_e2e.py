@@ -319,9 +319,12 @@ def test_metrics_count_and_time_the_path_without_personal_data(wepos: Wepos) -> 
     assert all(value not in after.text for value in RAW_VALUES)
 
 
-
 def test_an_api_only_process_stores_webhooks_without_loading_any_model(
-    tmp_path: Path, database_url: str, graph: GraphStandIn, analyzer, embeddings  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    database_url: str,
+    graph: GraphStandIn,
+    analyzer,
+    embeddings,  # type: ignore[no-untyped-def]
 ) -> None:
     """`wepos serve --no-worker`: stored and acknowledged, and no model is built inside the request."""
     settings = make_settings(tmp_path / "var", database_url, whatsapp_api_base=graph.base_url)

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import MetaData, String, Text, select
 from sqlmodel import select as sm_select
 
 from core.api_keys import ApiKey
@@ -20,26 +19,13 @@ from core.errors import ConfigError
 from core.settings import load_settings
 from core.tenants import Business
 from tests.conftest import APP_SECRET, VERIFY_TOKEN
-from tests.helpers import post, text_payload
+from tests.helpers import post, text_cells, text_payload
 from tests.security.conftest import Wepos, api_key
 from tests.security.routes import ROUTES, VICTIM_PHONE, Access
 
 pytestmark = pytest.mark.security
 
 ACCESS_TOKEN = "EAAtest-token"  # the demo business's Cloud API token (tests.helpers.demo_runtime)
-
-
-def _text_cells(wepos: Wepos) -> list[str]:
-    metadata = MetaData()
-    metadata.reflect(wepos.runtime.engine)
-    cells = []
-    with wepos.runtime.engine.connect() as connection:
-        for table in metadata.sorted_tables:
-            columns = [c for c in table.columns if isinstance(c.type, String | Text)]
-            if columns:
-                for row in connection.execute(select(*columns)):
-                    cells.extend(value for value in row if isinstance(value, str))
-    return cells
 
 
 @pytest.mark.e2e
@@ -83,7 +69,7 @@ def test_keys_and_tokens_never_leave_in_answers_logs_columns_or_files(
     log_files = list((wepos.data_dir / "logs").glob("wepos.log*"))
     assert log_files and not [s for f in log_files for s in secrets if s in f.read_text()]
 
-    cells = _text_cells(wepos)
+    cells = text_cells(wepos.runtime.engine)
     assert cells and not [s for s in secrets for cell in cells if s in cell]
     with session_scope(wepos.runtime.engine) as session:
         stored_key = session.exec(sm_select(ApiKey).where(ApiKey.secret_hash != "")).all()
