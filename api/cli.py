@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from api.compliance_cli import dsar_app, privacy_audit, privacy_policy, privacy_rotate_key, retention_app
+from api.staff_cli import audit_app, user_app
 from core.errors import WeposError
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ app.add_typer(conversation_app, name="conversation")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(dsar_app, name="dsar")
 app.add_typer(retention_app, name="retention")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
 privacy_app.command("audit")(privacy_audit)
 privacy_app.command("rotate-key")(privacy_rotate_key)
 privacy_app.command("policy")(privacy_policy)
@@ -203,6 +206,21 @@ def tenant_configure(
     retention_days: Annotated[
         int | None, typer.Option(help="Purge conversations idle longer than this (`wepos retention run`).")
     ] = None,
+    privacy_notice: Annotated[
+        bool | None,
+        typer.Option(
+            "--privacy-notice/--no-privacy-notice", help="Tell each new contact the privacy notice once."
+        ),
+    ] = None,
+    notice_text: Annotated[
+        str | None,
+        typer.Option(
+            help="The notice's own text ({business}, {contact}, {days} filled in); '' for the default."
+        ),
+    ] = None,
+    compliance_contact: Annotated[
+        str | None, typer.Option(help="Where customers reach the compliance officer (e-mail or phone).")
+    ] = None,
 ) -> None:
     """Set how the assistant behaves for a business."""
     from bot.conversations import configure_policy
@@ -220,11 +238,15 @@ def tenant_configure(
             escalation_keywords=escalation_keyword,
             refuse_topics=refuse_topic,
             retention_days=retention_days,
+            privacy_notice_enabled=privacy_notice,
+            privacy_notice=notice_text,
+            compliance_contact=compliance_contact,
         )
         typer.echo(
             f"{name}: hours {policy.business_hours} ({policy.timezone}), "
             f"escalation keywords {policy.escalation_keywords}, refused topics {policy.refuse_topics}, "
-            f"retention {policy.retention_days} days"
+            f"retention {policy.retention_days} days, "
+            f"privacy notice {'on' if policy.privacy_notice_enabled else 'off'}"
         )
 
 
@@ -506,6 +528,28 @@ def demo() -> None:
             )
     _ingest(runtime, DEMO_TENANT, [EXAMPLES_DIR])
     typer.echo(f"demo tenant {DEMO_TENANT} is ready (phone number id {DEMO_PHONE_NUMBER_ID})")
+    _demo_users(runtime)
+
+
+def _demo_users(runtime: Runtime) -> None:
+    """One console user a role for the demo business, passwords generated and printed once (never stored
+    in clear): the newcomer can sign in to /console/ straight away."""
+    import secrets
+
+    from sqlmodel import select
+
+    from core.db import session_scope
+    from core.staff import Role, StaffUser, create_user
+    from core.tenants import get_business_by_name
+
+    with session_scope(runtime.engine) as session:
+        business_id = get_business_by_name(session, DEMO_TENANT).id or 0
+        for role in Role:
+            email = f"{role.value}@{DEMO_TENANT}.example"
+            if session.exec(select(StaffUser).where(StaffUser.email == email)).first() is None:
+                password = secrets.token_urlsafe(12)
+                create_user(session, business_id=business_id, email=email, role=role, password=password)
+                typer.echo(f"console user {email} ({role.value}), password (shown once): {password}")
 
 
 @app.command()

@@ -9,14 +9,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.routes import compliance, health, knowledge, webhooks
+from api import console
+from api.console.auth import LoginRequired
+from api.console.pages import STATIC_DIR, error_page
+from api.console.session import login_redirect
+from api.routes import analytics, compliance, health, knowledge, transparency, webhooks
 from api.runtime import Runtime
 from bot.retention import RetentionSchedule
 from core import migrate
-from core.errors import WeposError
+from core.errors import InvalidInput, WeposError
 from core.logs import configure_logging
 from core.settings import load_settings
 
@@ -29,6 +34,11 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),  # /v1 answers carry personal data (exports, masked passages)
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 ]
+# The console's pages load their own stylesheet and script and nothing else: no inline code, no third party.
+CONSOLE_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 # FastAPI's interactive docs are HTML that loads Swagger UI / ReDoc from a CDN: no CSP there.
 _DOCS_PATHS = ("/docs", "/redoc")
 
@@ -44,6 +54,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         docs = scope["path"].startswith(_DOCS_PATHS)
+        console = scope["path"].startswith("/console")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -53,6 +64,8 @@ class SecurityHeaders:
                     for name, value in SECURITY_HEADERS
                     if name not in present and not (docs and name == b"content-security-policy")
                 ]
+                if console and b"content-security-policy" not in present:
+                    extra = [(n, CONSOLE_CSP if n == b"content-security-policy" else v) for n, v in extra]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -99,15 +112,25 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> Fa
     app.include_router(health.router)
     app.include_router(knowledge.router)
     app.include_router(compliance.router)
+    app.include_router(transparency.router)
+    app.include_router(analytics.router)
+    app.include_router(console.router)
+    app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 
     @app.exception_handler(WeposError)
-    async def wepos_error(_request: Request, exc: WeposError) -> JSONResponse:
+    async def wepos_error(request: Request, exc: WeposError) -> Response:
+        if request.url.path.startswith("/console"):
+            # The console answers people: a page saying what went wrong, or the login form.
+            return login_redirect(request) if isinstance(exc, LoginRequired) else error_page(request, exc)
         return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         fields = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
-        return JSONResponse({"error": "invalid_input", "detail": f"invalid fields: {', '.join(fields)}"}, 422)
+        detail = f"invalid fields: {', '.join(fields)}"
+        if request.url.path.startswith("/console"):
+            return error_page(request, InvalidInput(detail), status=422)
+        return JSONResponse({"error": "invalid_input", "detail": detail}, 422)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

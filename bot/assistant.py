@@ -27,12 +27,14 @@ from bot.models import (
 )
 from bot.policies import BusinessHours, Intent, classify, is_follow_up, mentions_topic, strongly_negative
 from bot.responders import AnswerRequest, Responder
+from bot.transparency import privacy_notice, request_reply
 from bot.whatsapp import MAX_INTERACTIVE_BODY, split_text
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.metrics import HANDOFFS, TURN_SECONDS
 from core.tenants import Business
 from privacy.consent import ConsentSource, Purpose, allows, record_consent, states_under_age
+from privacy.data_requests import RequestKind, open_data_request
 from privacy.detect import KnownValue
 from privacy.masker import Masker
 from privacy.redaction import record_redactions
@@ -53,6 +55,7 @@ NOT_HELPED_REPLY = (
     "Sorry about that{name}. Could you say it another way? You can also tap 'Talk to a person' at any time."
 )
 DEFAULT_LANGUAGE = "en"
+DATA_REQUESTS = {Intent.DATA_EXPORT: RequestKind.EXPORT, Intent.DATA_ERASURE: RequestKind.ERASURE}
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class TurnDecision:
     escalate: str | None = None  # the handoff reason, when the conversation goes to a person
     notify_handoff: bool = True  # add the "a person will reply" notice (unless a reply already says so)
     silent: bool = False
+    informs: bool = False  # the replies are the privacy notice itself
+    first_contact_notice: bool = True  # a new contact's privacy notice may go first (not after a STOP)
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ class Assistant:
             if decision.escalate:
                 conversation.status = ConversationStatus.WAITING_FOR_AGENT
                 conversation.handoff_reason = decision.escalate
+                message.handoff_reason = decision.escalate
                 if decision.notify_handoff:
                     notice = _handoff_notice(BusinessHours.parse(policy.business_hours, policy.timezone))
                     last = decision.replies.pop().text + " " if decision.replies else ""
@@ -149,8 +155,10 @@ class Assistant:
             session.add(conversation)
             session.add(contact)
 
-            parts = [part for reply in decision.replies for part in _fit(reply)]
-            queued = [self._queue(session, message, conversation.id, part, decision) for part in parts]
+            first = _first_contact_notice(contact, business, policy, decision)
+            parts = [(part, TurnDecision()) for part in _fit(first)] if first else []
+            parts += [(part, decision) for reply in decision.replies for part in _fit(reply)]
+            queued = [self._queue(session, message, conversation.id, part, why) for part, why in parts]
             message.status = InboundStatus.RECORDED if decision.silent else InboundStatus.ANSWERED
             message.updated_at = utcnow()
             session.add(message)
@@ -204,7 +212,9 @@ class Assistant:
             if not replying:
                 return TurnDecision(silent=True)  # confirmed once already
             consent(Purpose.SERVICE_REPLIES, False)
-            return TurnDecision([Reply(STOPPED_REPLY.format(business=business.display_name))])
+            return TurnDecision(
+                [Reply(STOPPED_REPLY.format(business=business.display_name))], first_contact_notice=False
+            )
         if intent is Intent.START and not replying:
             consent(Purpose.SERVICE_REPLIES, True)
             return TurnDecision([Reply(STARTED_REPLY.format(name=name))])
@@ -213,15 +223,34 @@ class Assistant:
             consent(Purpose.AI_PROCESSING, False, ConsentSource.AGE_STATEMENT)
             if replying and conversation.status != ConversationStatus.WAITING_FOR_AGENT:
                 return TurnDecision(escalate="under_16")
-        if (
+        # Opted out, a person has the conversation, or no AI processing allowed: record, stay silent.
+        silent = (
             not replying
             or conversation.status == ConversationStatus.WAITING_FOR_AGENT
             or not allows(session, contact_id, Purpose.AI_PROCESSING)
-        ):
-            # Opted out, a person has the conversation, or no AI processing allowed: record, stay silent.
+        )
+        kind = DATA_REQUESTS.get(intent)
+        if kind is not None:
+            # A legal right: filed in the compliance queue even when the bot stays silent, never carried out
+            # on the chat's word alone (whoever writes is not proven to own the number).
+            request, new = open_data_request(
+                session, business_id=business_id, contact_id=contact_id, kind=kind
+            )
+            log.info(
+                "data request filed",
+                extra={"business_id": business_id, "request_id": request.id, "kind": kind.value, "new": new},
+            )
+            return (
+                TurnDecision(silent=True)
+                if silent
+                else TurnDecision([Reply(request_reply(request, new=new))])
+            )
+        if silent:
             return TurnDecision(silent=True)
         if not question.strip():
             return TurnDecision([Reply(UNSUPPORTED_REPLY.format(name=name, business=business.display_name))])
+        if intent is Intent.DATA_INFO:
+            return TurnDecision([Reply(privacy_notice(policy, business.display_name))], informs=True)
         if intent is Intent.HANDOFF:
             return TurnDecision(escalate="customer_request")
         if intent is Intent.HELPED:
@@ -327,6 +356,18 @@ def policy_for(session: Session, business_id: int) -> AssistantPolicy:
     """The business's assistant policy, or the defaults when it never set one."""
     policy = session.exec(select(AssistantPolicy).where(AssistantPolicy.business_id == business_id)).first()
     return policy or AssistantPolicy(business_id=business_id)
+
+
+def _first_contact_notice(
+    contact: Contact, business: Business, policy: AssistantPolicy, decision: TurnDecision
+) -> Reply | None:
+    """The privacy notice a contact gets once, before the first reply it is sent (when the business turned
+    the notice on). Erasure deletes the contact, so whoever writes from the number afterwards is told again."""
+    told = contact.privacy_notice_at is not None
+    if told or not (policy.privacy_notice_enabled and decision.first_contact_notice and decision.replies):
+        return None
+    contact.privacy_notice_at = utcnow()
+    return None if decision.informs else Reply(privacy_notice(policy, business.display_name))
 
 
 def _fit(reply: Reply) -> list[Reply]:

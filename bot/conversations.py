@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from bot.assistant import policy_for
 from bot.models import AssistantPolicy, Conversation, ConversationStatus, Direction, Message, OutboundStatus
 from bot.policies import BusinessHours, within_service_window
+from bot.transparency import validate_contact, validate_notice
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from privacy.masker import Masker
@@ -22,6 +23,7 @@ def hand_back_to_bot(session: Session, *, business_id: int, conversation_id: int
     if conversation is None or conversation.business_id != business_id:
         raise NotFound(f"no conversation {conversation_id} for this business")
     conversation.status = ConversationStatus.BOT
+    conversation.assigned_user_id = None
     conversation.handoff_reason = None
     conversation.failed_turns = 0
     session.add(conversation)
@@ -84,6 +86,9 @@ def configure_policy(
     escalation_keywords: Sequence[str] | None = None,
     refuse_topics: Sequence[str] | None = None,
     retention_days: int | None = None,
+    privacy_notice_enabled: bool | None = None,
+    privacy_notice: str | None = None,
+    compliance_contact: str | None = None,
 ) -> AssistantPolicy:
     """Change what is given; validate hours and time zone before anything is stored."""
     policy = policy_for(session, business_id)
@@ -105,6 +110,12 @@ def configure_policy(
         if not 1 <= retention_days <= 3650:
             raise InvalidInput("retention days must be between 1 and 3650")
         policy.retention_days = retention_days
+    if privacy_notice is not None:
+        policy.privacy_notice = validate_notice(privacy_notice)  # empty: back to the default text
+    if compliance_contact is not None:
+        policy.compliance_contact = validate_contact(compliance_contact)
+    if privacy_notice_enabled is not None:
+        policy.privacy_notice_enabled = privacy_notice_enabled
     policy.updated_at = utcnow()
     session.add(policy)
     session.flush()

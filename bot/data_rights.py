@@ -14,12 +14,22 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select, update
 
-from bot.models import Contact, Conversation, Message
+from bot.models import Contact, Conversation, ConversationNote, Message
 from core.crypto import SecretBox
 from core.db import scrub_deleted_rows, session_scope, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.tenants import Business
-from privacy.consent import consent_history, current_consent, forget_consent
+from privacy.consent import (
+    ConsentSource,
+    ConsentStatePublic,
+    Purpose,
+    consent_history,
+    consent_state,
+    current_consent,
+    forget_consent,
+    record_consent,
+)
+from privacy.data_requests import detach_contact
 from privacy.masker import placeholders_in, restore
 from privacy.models import ErasureRecord, RedactionEvent
 from privacy.policy import review_redaction
@@ -46,6 +56,58 @@ def find_contact(session: Session, box: SecretBox, *, business_id: int, phone: s
     if contact is None:
         raise NotFound("this business holds no data about that number")
     return contact
+
+
+# Who may change consent by hand: a person of the business on the customer's word, or its own systems.
+# Keyword, age statement and WhatsApp's preferences come from the customer's own words or settings only.
+MANUAL_CONSENT_SOURCES = (ConsentSource.AGENT, ConsentSource.API)
+
+
+def contact_consent(session: Session, box: SecretBox, *, business_id: int, phone: str) -> ConsentStatePublic:
+    """One customer's consent now and the ledger behind it."""
+    contact = find_contact(session, box, business_id=business_id, phone=phone)
+    assert contact.id is not None
+    return consent_state(session, contact.id)
+
+
+def change_contact_consent(
+    session: Session,
+    box: SecretBox,
+    *,
+    business_id: int,
+    phone: str,
+    purpose: Purpose | str,
+    granted: bool,
+    source: ConsentSource | str = ConsentSource.API,
+) -> ConsentStatePublic:
+    """Record a grant or withdrawal made outside the chat (by an agent or the business's systems).
+
+    Only a customer the business already holds: a number it never heard from gets `NotFound`, so the API
+    cannot be used to plant numbers in the contact table."""
+    if source not in MANUAL_CONSENT_SOURCES:
+        raise InvalidInput(f"source must be one of {', '.join(MANUAL_CONSENT_SOURCES)}")
+    contact = find_contact(session, box, business_id=business_id, phone=phone)
+    assert contact.id is not None
+    record = record_consent(
+        session,
+        business_id=business_id,
+        contact_id=contact.id,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+    )
+    log.info(
+        "consent changed by hand",
+        extra={
+            "business_id": business_id,
+            "contact_id": contact.id,
+            "consent_id": record.id,
+            "purpose": record.purpose,
+            "granted": granted,
+            "source": record.source,
+        },
+    )
+    return consent_state(session, contact.id)
 
 
 def export_contact_data(session: Session, box: SecretBox, *, business_id: int, phone: str) -> dict[str, Any]:
@@ -160,6 +222,8 @@ def purge_conversations(session: Session, conversation_ids: list[int]) -> PurgeC
     session.exec(update(Message).where(in_these).values(in_reply_to_id=None))
     messages = session.exec(delete(Message).where(in_these)).rowcount or 0
     vault_entries = forget_scopes(session, [VaultScope.conversation(i) for i in conversation_ids])
+    # Agents' notes go with the conversation: they may describe the customer.
+    session.exec(delete(ConversationNote).where(col(ConversationNote.conversation_id).in_(conversation_ids)))
     conversations = (
         session.exec(delete(Conversation).where(col(Conversation.id).in_(conversation_ids))).rowcount or 0
     )
@@ -177,6 +241,7 @@ def erase_contact_data(engine: Engine, box: SecretBox, *, business_id: int, phon
         conversation_ids = [c.id for c in _conversations(session, contact.id) if c.id is not None]
         counts = purge_conversations(session, conversation_ids)
         consent_records = forget_consent(session, contact.id)
+        detach_contact(session, contact.id)  # its data requests stay, as the record of what was done
         session.delete(contact)
         record = ErasureRecord(
             business_id=business_id,

@@ -1,4 +1,5 @@
-"""Webhook intake: store every inbound message (sealed) before the webhook is acknowledged."""
+"""Webhook intake: store every inbound message (sealed) and every preference change before the webhook is
+acknowledged."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ from bot.models import (
     Message,
     OutboundStatus,
 )
-from bot.whatsapp import InboundMessage, StatusUpdate, WebhookBatch
+from bot.whatsapp import InboundMessage, PreferenceUpdate, StatusUpdate, WebhookBatch
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.tenants import Business, find_business_by_phone_number_id
+from privacy.consent import ConsentSource, Purpose, record_consent_once
 
 log = logging.getLogger(__name__)
+
+# The categories of WhatsApp's `user_preferences` webhook, and the ledger purpose each one is about.
+PREFERENCE_PURPOSES = {"marketing_messages": Purpose.MARKETING}
 
 
 @dataclass
@@ -32,6 +37,7 @@ class IntakeResult:
     duplicates: int = 0
     unknown_number: int = 0
     statuses: int = 0
+    preferences: int = 0  # consent records written from `user_preferences`
 
 
 class WebhookIntake:
@@ -62,7 +68,58 @@ class WebhookIntake:
             with session_scope(self._engine) as session:
                 if apply_status(session, update):
                     result.statuses += 1
+        for preference in batch.preferences:
+            purpose = PREFERENCE_PURPOSES.get(preference.category)
+            if purpose is None:
+                log.info("preference of an unknown category ignored", extra={"category": preference.category})
+                continue
+            with session_scope(self._engine) as session:
+                business = find_business_by_phone_number_id(session, preference.phone_number_id)
+                if business is None:
+                    result.unknown_number += 1
+                    log.warning(
+                        "preference for unknown phone number id ignored",
+                        extra={"phone_number_id": preference.phone_number_id},
+                    )
+                    continue
+                if self._record_preference(session, business, preference, purpose):
+                    result.preferences += 1
+                else:
+                    result.duplicates += 1
         return result
+
+    def _record_preference(
+        self, session: Session, business: Business, preference: PreferenceUpdate, purpose: Purpose
+    ) -> bool:
+        """One consent record for a stop or resume; False when this very event is in the ledger already.
+
+        A customer may stop marketing before they ever wrote to us: they get a contact (sealed number, keyed
+        hash) as a first message would give them, since the choice must hold when they do write."""
+        assert business.id is not None
+        contact = self.contact_for(session, business.id, preference.wa_id, preference.profile_name)
+        assert contact.id is not None
+        record = record_consent_once(
+            session,
+            business_id=business.id,
+            contact_id=contact.id,
+            purpose=purpose,
+            granted=preference.granted,
+            source=ConsentSource.USER_PREFERENCES,
+            at=preference.at,
+        )
+        if record is None:
+            return False
+        log.info(
+            "consent recorded from user preferences",
+            extra={
+                "business_id": business.id,
+                "contact_id": contact.id,
+                "consent_id": record.id,
+                "purpose": purpose.value,
+                "granted": preference.granted,
+            },
+        )
+        return True
 
     def _store(self, session: Session, business: Business, inbound: InboundMessage) -> int | None:
         if session.exec(select(Message.id).where(Message.wa_message_id == inbound.wa_message_id)).first():

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
+import core.staff  # noqa: F401  (the staff_user table that assignments and notes name)
 from core.db import utcnow
 
 DEFAULT_RETENTION_DAYS = 365
@@ -64,6 +65,8 @@ class Contact(SQLModel, table=True):
     wa_id_sealed: str
     profile_name_sealed: str | None = None
     # STOP, START and what else the customer allowed live in the consent ledger (privacy.consent).
+    # When the first-contact privacy notice was queued; an erased contact is a new one, and is told again.
+    privacy_notice_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -76,6 +79,10 @@ class Conversation(SQLModel, table=True):
     # Turns in a row the bot could not help with; two escalate.
     failed_turns: int = 0
     last_inbound_at: datetime | None = None
+    # The agent who claimed it (console); cleared when it goes back to the bot.
+    assigned_user_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    # When an agent marked it resolved; a later message from the customer reopens it.
+    resolved_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -101,6 +108,8 @@ class Message(SQLModel, table=True):
     reply_id: str | None = Field(default=None, max_length=256)  # id of the tapped button or list row
     sources: str | None = Field(default=None, max_length=500)  # document ids the answer came from
     confidence: float | None = None
+    # On an inbound message: why its turn went to a person (analytics count these; a handback keeps them).
+    handoff_reason: str | None = Field(default=None, max_length=64)
     sent_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -121,7 +130,37 @@ class AssistantPolicy(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     # Conversations idle longer than this are purged (messages, originals, redaction log): `wepos retention`.
     retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, sa_column_kwargs={"server_default": "365"})
+    # The privacy notice a new contact gets once, before the first answer (off until the business turns it
+    # on); an empty text means the default built from the business's name (bot.transparency).
+    privacy_notice_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    privacy_notice: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": ""})
+    # Who customers can reach about their data (the compliance officer's e-mail or phone), shown in the notice.
+    compliance_contact: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ConversationNote(SQLModel, table=True):
+    """An agent's private note on a conversation: never sent, masked like everything stored."""
+
+    __tablename__ = "conversation_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    author_user_id: int = Field(foreign_key="staff_user.id")
+    text_masked: str = Field(max_length=8000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CannedReply(SQLModel, table=True):
+    """A reply agents pick instead of typing; the business's admin keeps the list."""
+
+    __tablename__ = "canned_reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    title: str = Field(max_length=100)
+    body: str = Field(max_length=4000)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class MessagePublic(SQLModel):

@@ -56,6 +56,37 @@ _STRONG_NEGATIVE = {
     "livid",
     "pathetic",
 }
+# The customer's data rights in their own words. Erasure is looked for first: "delete my data? what do you
+# do with it?" is a request, not a question.
+_DATA = r"(?:personal\s+)?(?:data|information|info|details|messages|conversations?|chats?|records?)"
+_DATA_ERASURE = [
+    r"\b(delete|erase|remove|wipe|destroy|purge|clear)\s+(all\s+)?(of\s+)?(my|our)\s+" + _DATA + r"\b",
+    r"\b(delete|erase|remove)\s+(my\s+(number|account|contact|profile)|everything\s+(you\s+(have|hold|know)\s+)?(about|on)\s+me)\b",
+    r"\bmy\s+" + _DATA + r"\s+(to\s+be\s+|be\s+|is\s+|are\s+)?(deleted|erased|removed|wiped)\b",
+    r"\bforget\s+(about\s+)?(me|my\s+" + _DATA + r")\b",
+    r"\bright\s+to\s+(be\s+forgotten|erasure)\b",
+]
+_DATA_EXPORT = [
+    r"\b(send|give|email|e-mail|mail|show|get)\s+me\s+(a\s+copy\s+of\s+)?(all\s+)?(of\s+)?my\s+"
+    + _DATA
+    + r"\b",
+    r"\b(a\s+)?copy\s+of\s+(all\s+)?(of\s+)?my\s+" + _DATA + r"\b",
+    r"\b(download|export|access)\s+(all\s+)?(of\s+)?my\s+" + _DATA + r"\b",
+    r"\bwhat\s+" + _DATA + r"\s+do\s+you\s+(have|hold|keep|store)\s+(on|about|of)\s+me\b",
+    r"\b(subject\s+access\s+request|dsar|right\s+of\s+access)\b",
+]
+_DATA_INFO = [
+    r"\bwhat\s+(do|will|did)\s+you\s+do\s+with\s+(my|our)\s+" + _DATA + r"\b",
+    r"\bhow\s+(do|will|did)\s+you\s+(use|store|keep|handle|process|protect|treat)\s+(my|our)\s+"
+    + _DATA
+    + r"\b",
+    r"\bhow\s+(is|are)\s+my\s+" + _DATA + r"\s+(used|stored|kept|handled|processed|protected)\b",
+    r"\bwhat\s+happens\s+(to|with)\s+my\s+" + _DATA + r"\b",
+    r"\b(is|are)\s+my\s+" + _DATA + r"\s+(safe|secure|private|protected)\b",
+    r"\bwho\s+(can\s+)?(sees?|reads?|gets?|has\s+access\s+to)\s+my\s+" + _DATA + r"\b",
+    r"\bdo\s+you\s+(store|keep|save|sell|share)\s+my\s+" + _DATA + r"\b",
+    r"\b(privacy\s+(policy|notice|statement)|data\s+protection|gdpr)\b",
+]
 _STOP = {"stop", "unsubscribe", "stop all", "opt out", "optout", "cancel messages"}
 _START = {"start", "unstop", "subscribe", "opt in"}
 _WORD = re.compile(r"[a-z']+")
@@ -69,6 +100,9 @@ class Intent(StrEnum):
     NOT_HELPED = "not_helped"
     STOP = "stop"
     START = "start"
+    DATA_INFO = "data_info"  # what do you do with my data?
+    DATA_EXPORT = "data_export"  # send me my data
+    DATA_ERASURE = "data_erasure"  # delete my data
 
 
 def classify(
@@ -85,6 +119,13 @@ def classify(
         return Intent.STOP
     if bare in _START:
         return Intent.START
+    for intent, patterns in (
+        (Intent.DATA_ERASURE, _DATA_ERASURE),
+        (Intent.DATA_EXPORT, _DATA_EXPORT),
+        (Intent.DATA_INFO, _DATA_INFO),
+    ):
+        if any(re.search(p, lowered) for p in patterns):
+            return intent
     if any(re.search(p, lowered) for p in _HANDOFF_PATTERNS):
         return Intent.HANDOFF
     if any(phrase.lower() in lowered for phrase in extra_handoff_phrases or []):

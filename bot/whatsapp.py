@@ -9,6 +9,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -33,6 +34,10 @@ SILENT_KINDS = {"reaction", "system", "revoke", "edit", "ephemeral", "request_we
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _IDENTIFIER = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: ids, numbers, kinds
 _INT32 = 2**31
+# A `user_preferences` item's value -> whether the customer now accepts that category of message.
+PREFERENCE_VALUES = {"stop": False, "resume": True}
+# Unix seconds we accept as a webhook's time (2000-01-01 to 2100-01-01); anything else is no time at all.
+_TIMESTAMP_RANGE = range(946_684_800, 4_102_444_800)
 
 
 def verify_signature(app_secret: bytes, body: bytes, header: str | None) -> None:
@@ -94,6 +99,14 @@ class _Message(_Lenient):
         return (self.model_extra or {}).get("from")
 
 
+class _UserPreference(_Lenient):
+    # Typed loosely on purpose: each field is checked by the parser, which skips an item it cannot use.
+    wa_id: Any = None
+    category: Any = None
+    value: Any = None
+    timestamp: Any = None
+
+
 class _Status(_Lenient):
     id: str
     status: str
@@ -131,15 +144,30 @@ class StatusUpdate:
     error_title: str | None = None
 
 
+@dataclass(frozen=True)
+class PreferenceUpdate:
+    """A customer's choice in WhatsApp's own settings (`user_preferences`): stop or resume a category of
+    message from this business, e.g. `marketing_messages`."""
+
+    phone_number_id: str
+    wa_id: str
+    profile_name: str | None
+    category: str
+    granted: bool  # "resume": True, "stop": False
+    at: datetime | None  # when WhatsApp sent it; None when the payload carried no usable time
+
+
 @dataclass
 class WebhookBatch:
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
+    preferences: list[PreferenceUpdate] = field(default_factory=list)
     skipped: int = 0  # parts of the payload we could not use (counted, never fatal)
 
 
 def parse_webhook(body: bytes) -> WebhookBatch:
-    """Every entry, change, message and status of one POST; unknown keys tolerated, broken parts skipped.
+    """Every entry, change, message, status and preference of one POST; unknown keys tolerated, broken
+    parts skipped.
 
     Whatever the signed body holds, the answer is a batch or `InvalidInput`: a part with a wrong type, an id
     no column can store (too long, NUL, unpaired surrogate) is skipped and counted, and free text is cleaned,
@@ -189,6 +217,15 @@ def _free_text(value: Any, max_length: int | None = None) -> str | None:
     return cleaned[:max_length] if max_length is not None else cleaned
 
 
+def _timestamp(value: Any) -> datetime | None:
+    """Unix seconds as Meta sends them (a number, or digits in a string) as aware UTC; else None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value not in _TIMESTAMP_RANGE:
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
 def _parse_value(value: dict[str, Any], batch: WebhookBatch) -> None:
     try:
         metadata = _Metadata.model_validate(value.get("metadata"))
@@ -231,6 +268,7 @@ def _parse_value(value: dict[str, Any], batch: WebhookBatch) -> None:
                 reply_id=_free_text(reply_id, 256),
             )
         )
+    _parse_preferences(value, phone_number_id, names, batch)
     for raw in _items(value.get("statuses"), batch):
         try:
             status = _Status.model_validate(raw)
@@ -250,6 +288,34 @@ def _parse_value(value: dict[str, Any], batch: WebhookBatch) -> None:
                 status=_identifier(status.status, 32) or "unknown",
                 error_code=code if code is not None and -_INT32 <= code < _INT32 else None,
                 error_title=_free_text(error.title, 255) if error else None,
+            )
+        )
+
+
+def _parse_preferences(
+    value: dict[str, Any], phone_number_id: str, names: dict[str, str | None], batch: WebhookBatch
+) -> None:
+    """The `user_preferences` field: Meta sends it as its own webhook field, in the same change shape."""
+    for raw in _items(value.get("user_preferences"), batch):
+        try:
+            item = _UserPreference.model_validate(raw)
+        except ValidationError:
+            batch.skipped += 1
+            continue
+        wa_id = _identifier(item.wa_id, 64)
+        category = _identifier(item.category, 64)
+        choice = item.value.strip().lower() if isinstance(item.value, str) else None
+        if wa_id is None or category is None or choice not in PREFERENCE_VALUES:
+            batch.skipped += 1
+            continue
+        batch.preferences.append(
+            PreferenceUpdate(
+                phone_number_id=phone_number_id,
+                wa_id=wa_id,
+                profile_name=names.get(wa_id),
+                category=category,
+                granted=PREFERENCE_VALUES[choice],
+                at=_timestamp(item.timestamp),
             )
         )
 
@@ -281,6 +347,17 @@ def webhook_envelope(phone_number_id: str, **value: Any) -> dict[str, Any]:
         "object": "whatsapp_business_account",
         "entry": [{"id": "0", "changes": [{"field": "messages", "value": change_value}]}],
     }
+
+
+def preference_webhook(
+    *, phone_number_id: str, wa_id: str, value: str, timestamp: int, category: str = "marketing_messages"
+) -> dict[str, Any]:
+    """A `user_preferences` webhook body shaped as Meta documents it (for tests)."""
+    detail = f"User requested to {value} marketing messages"
+    item = {"wa_id": wa_id, "detail": detail, "category": category, "value": value, "timestamp": timestamp}
+    body = webhook_envelope(phone_number_id, contacts=[{"wa_id": wa_id}], user_preferences=[item])
+    body["entry"][0]["changes"][0]["field"] = "user_preferences"
+    return body
 
 
 def text_webhook(

@@ -73,12 +73,20 @@ class Settings(BaseSettings):
     worker_poll_s: Annotated[float, Field(gt=0, le=10)] = 0.2
     # Turns one customer gets per minute; more wait in the queue (one "slow down" notice). 0: no limit.
     sender_rate_per_minute: Annotated[int, Field(ge=0, le=100_000)] = 20
+    # k-anonymity of analytics: any count below this is reported as "<k", never as the number.
+    analytics_k: Annotated[int, Field(ge=2, le=1000)] = 5
+
+    # Console sign-in through an OpenID Connect provider (beside passwords); all three, or none.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_provider_name: Annotated[str, Field(max_length=60)] = "single sign-on"
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     log_level: str = "INFO"
 
-    @field_validator("whatsapp_api_base", "llm_base_url", "chroma_url")
+    @field_validator("whatsapp_api_base", "llm_base_url", "chroma_url", "oidc_issuer")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -108,6 +116,10 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("WEPOS_CHUNK_OVERLAP must be smaller than WEPOS_CHUNK_SIZE")
+        if any((self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)) and not all(
+            (self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)
+        ):
+            raise ValueError("set WEPOS_OIDC_ISSUER, WEPOS_OIDC_CLIENT_ID and WEPOS_OIDC_CLIENT_SECRET together")
         if self.llm_provider is LLMProvider.OPENAI and not self.llm_model:
             raise ValueError("WEPOS_LLM_MODEL must be set when WEPOS_LLM_PROVIDER=openai")
         if self.env is Environment.PRODUCTION:

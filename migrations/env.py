@@ -8,6 +8,8 @@ from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401  (registers tables)
 import core.api_keys
+import core.audit_trail
+import core.staff
 import core.tenants  # noqa: F401
 import ingest.models  # noqa: F401
 import privacy.models  # noqa: F401

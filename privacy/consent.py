@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import BaseModel
 from sqlmodel import Session, col, delete, select
 
 from core.db import utcnow
@@ -30,7 +31,7 @@ class Purpose(StrEnum):
 class ConsentSource(StrEnum):
     KEYWORD = "keyword"  # STOP / START typed by the customer
     AGE_STATEMENT = "age_statement"  # the customer said they are a child
-    WHATSAPP = "whatsapp"  # a WhatsApp preference webhook
+    USER_PREFERENCES = "user_preferences"  # WhatsApp's `user_preferences` webhook (stop/resume marketing)
     AGENT = "agent"  # a person of the business, on the customer's word
     API = "api"  # the business's own systems
 
@@ -96,6 +97,53 @@ def record_consent(
     return record
 
 
+def record_consent_once(
+    session: Session,
+    *,
+    business_id: int,
+    contact_id: int,
+    purpose: Purpose | str,
+    granted: bool,
+    source: ConsentSource | str,
+    at: datetime | None,
+) -> ConsentRecord | None:
+    """Append a choice made at `at`, unless the ledger holds it already (None then).
+
+    For events that carry their own time (a webhook Meta may deliver more than once): the same contact,
+    purpose, choice, source and time is the same event. Recording it at its own time also keeps the order
+    right when deliveries arrive out of order. Without a time a repeat cannot be told from a new event, so
+    it is recorded: a second row of the same choice is harmless, a lost withdrawal is not."""
+    if at is None:
+        return record_consent(
+            session,
+            business_id=business_id,
+            contact_id=contact_id,
+            purpose=purpose,
+            granted=granted,
+            source=source,
+        )
+    seen = session.exec(
+        select(ConsentRecord.id).where(
+            ConsentRecord.contact_id == contact_id,
+            ConsentRecord.purpose == Purpose(purpose),
+            ConsentRecord.granted == granted,
+            ConsentRecord.source == ConsentSource(source),
+            ConsentRecord.created_at == at,
+        )
+    ).first()
+    if seen is not None:
+        return None
+    return record_consent(
+        session,
+        business_id=business_id,
+        contact_id=contact_id,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        at=at,
+    )
+
+
 def current_consent(session: Session, contact_id: int) -> dict[Purpose, bool]:
     """Every purpose's state now: its newest record, or the default."""
     state = dict(DEFAULTS)
@@ -122,6 +170,42 @@ def consent_history(session: Session, contact_id: int) -> list[ConsentRecord]:
             .where(ConsentRecord.contact_id == contact_id)
             .order_by(col(ConsentRecord.created_at), col(ConsentRecord.id))
         ).all()
+    )
+
+
+class ConsentRecordPublic(BaseModel):
+    purpose: Purpose
+    granted: bool
+    source: ConsentSource
+    policy_version: str
+    at: datetime
+
+
+class ConsentStatePublic(BaseModel):
+    """A contact's consent now (every purpose, defaults included) and the ledger behind it, oldest first."""
+
+    current: dict[Purpose, bool]
+    history: list[ConsentRecordPublic]
+
+
+def consent_state(session: Session, contact_id: int) -> ConsentStatePublic:
+    """The current state and the full history of one contact, as the API shows them."""
+    history = consent_history(session, contact_id)
+    current = dict(DEFAULTS)
+    for record in history:
+        current[Purpose(record.purpose)] = record.granted
+    return ConsentStatePublic(
+        current=current,
+        history=[
+            ConsentRecordPublic(
+                purpose=Purpose(r.purpose),
+                granted=r.granted,
+                source=ConsentSource(r.source),
+                policy_version=r.policy_version,
+                at=r.created_at,
+            )
+            for r in history
+        ],
     )
 
 

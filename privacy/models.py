@@ -112,3 +112,21 @@ class PrivacyPolicy(SQLModel, table=True):
         None  # sealed JSON [{"type", "value"}]: values that are personal, always masked
     )
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DataSubjectRequest(SQLModel, table=True):
+    """A customer asked for a copy of their data or its erasure (GDPR arts. 15 and 17). A compliance officer
+    fulfils it: nothing is erased on a chat message's word alone, since the sender's identity is unverified."""
+
+    __tablename__ = "data_subject_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    # None once the contact was erased: the request stays as the record that it was fulfilled.
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    kind: str = Field(max_length=16)  # privacy.data_requests.RequestKind
+    status: str = Field(default="open", max_length=16, index=True)  # privacy.data_requests.RequestStatus
+    created_at: datetime = Field(default_factory=utcnow)
+    due_at: datetime  # the legal deadline: a month, counted as 30 days
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=300)  # "user:<id> <e-mail>", "api" or "cli"

@@ -1,18 +1,25 @@
-"""Compliance over HTTP: the redaction log, and data-subject export and erasure. Every route needs the
-business's API key, and sees that business's data only."""
+"""Compliance over HTTP: the redaction log, data-subject export and erasure, and the consent ledger. Every
+route needs the business's API key, and sees that business's data only."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import MAX_ROW_ID, CurrentBusiness, ObjectId, RuntimeDep
-from bot.data_rights import erase_contact_data, export_contact_data, review_redaction_event
+from bot.data_rights import (
+    change_contact_consent,
+    contact_consent,
+    erase_contact_data,
+    export_contact_data,
+    review_redaction_event,
+)
 from core.db import session_scope
+from privacy.consent import ConsentStatePublic, Purpose
 from privacy.models import RedactionPage
 from privacy.policy import PolicyChange, PrivacyPolicyPublic, change_policy, deny_value
 from privacy.policy import to_public as policy_public
@@ -23,6 +30,20 @@ router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
 
 class ErasureRequest(BaseModel):
     phone: str = Field(min_length=1, max_length=40, description="The customer's WhatsApp number")
+
+
+class ConsentLookup(BaseModel):
+    # In the body, not the URL: a number must never reach an access log.
+    phone: str = Field(min_length=1, max_length=40, description="The customer's WhatsApp number")
+
+
+class ConsentChange(BaseModel):
+    phone: str = Field(min_length=1, max_length=40, description="The customer's WhatsApp number")
+    purpose: Purpose
+    granted: bool = Field(description="true: the customer agrees to this purpose; false: they withdraw")
+    source: Literal["api", "agent"] = Field(
+        default="api", description="agent: a person of the business, on the customer's word"
+    )
 
 
 class ErasurePublic(BaseModel):
@@ -183,5 +204,39 @@ async def report_missed(body: MissedRequest, runtime: RuntimeDep, business: Curr
                 session, runtime.box, _business_id(business), entity_type=body.entity_type, value=body.value
             )
             return MissedPublic(deny_list_size=size)
+
+    return await run_in_threadpool(write)
+
+
+@router.post("/consent/lookup", response_model=ConsentStatePublic)
+async def consent_lookup(
+    body: ConsentLookup, runtime: RuntimeDep, business: CurrentBusiness
+) -> ConsentStatePublic:
+    """One customer's consent per purpose now (defaults included) and every record behind it."""
+
+    def read() -> ConsentStatePublic:
+        with session_scope(runtime.engine) as session:
+            return contact_consent(session, runtime.box, business_id=_business_id(business), phone=body.phone)
+
+    return await run_in_threadpool(read)
+
+
+@router.post("/consent", response_model=ConsentStatePublic)
+async def consent_change(
+    body: ConsentChange, runtime: RuntimeDep, business: CurrentBusiness
+) -> ConsentStatePublic:
+    """Record a customer's grant or withdrawal made outside the chat; answers the state that results."""
+
+    def write() -> ConsentStatePublic:
+        with session_scope(runtime.engine) as session:
+            return change_contact_consent(
+                session,
+                runtime.box,
+                business_id=_business_id(business),
+                phone=body.phone,
+                purpose=body.purpose,
+                granted=body.granted,
+                source=body.source,
+            )
 
     return await run_in_threadpool(write)

@@ -6,19 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile as StarletteUploadFile
-from starlette.formparsers import MultiPartException
-from starlette.requests import ClientDisconnect
 
 from api.deps import CurrentBusiness, ObjectId, RuntimeDep
+from api.uploads import read_uploads
 from bot.playground import SearchResultPublic
-from core.errors import InvalidInput, PayloadTooLarge
-from ingest.jobs import UploadedFile
 from ingest.models import IngestJobPublic
 from retrieval.models import KnowledgeDocumentPublic
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
-MAX_FILES = 100  # one upload request
 
 
 class DeletedPublic(BaseModel):
@@ -65,29 +60,7 @@ async def upload_documents(
     request: Request, runtime: RuntimeDep, business: CurrentBusiness
 ) -> IngestJobPublic:
     """Stage the files and start an ingest job; poll `GET /v1/knowledge/jobs/{id}` for its progress."""
-    limit = runtime.settings.max_upload_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"upload over {limit} bytes; send fewer or smaller files")
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InvalidInput("send the files as multipart/form-data, in fields named `files`")
-    try:
-        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
-    except (MultiPartException, ClientDisconnect) as exc:
-        raise InvalidInput("the multipart body could not be read") from exc
-    uploads = []
-    total = 0
-    try:
-        for item in form.getlist("files"):
-            if not isinstance(item, StarletteUploadFile):
-                raise InvalidInput("`files` must hold files, not text fields")
-            data = await item.read()
-            total += len(data)
-            if total > limit:
-                raise PayloadTooLarge(f"upload over {limit} bytes; send fewer or smaller files")
-            uploads.append(UploadedFile(item.filename or "", data))
-    finally:
-        await form.close()
+    uploads, _fields = await read_uploads(request, runtime.settings.max_upload_bytes)
     return await run_in_threadpool(runtime.ingest_jobs.submit_upload, _business_id(business), uploads)
 
 

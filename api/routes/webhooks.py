@@ -27,6 +27,7 @@ class WebhookAck(BaseModel):
     stored: int
     duplicates: int
     statuses: int
+    preferences: int  # consent changes recorded from `user_preferences`
 
 
 @router.get("/whatsapp", response_class=PlainTextResponse)
@@ -49,7 +50,7 @@ def verify_subscription(
 
 @router.post("/whatsapp", response_model=WebhookAck)
 async def receive(request: Request, runtime: RuntimeDep) -> WebhookAck:
-    """Verify, store every message, acknowledge at once; the worker answers in the background."""
+    """Verify, store every message and preference, acknowledge at once; the worker answers in the background."""
     started = time.perf_counter()
     limit = runtime.settings.max_webhook_bytes
     declared = request.headers.get("content-length", "")
@@ -76,9 +77,15 @@ async def receive(request: Request, runtime: RuntimeDep) -> WebhookAck:
             "stored": len(result.stored),
             "duplicates": result.duplicates,
             "statuses": result.statuses,
+            "preferences": result.preferences,
             "unknown_number": result.unknown_number,
             "skipped": batch.skipped,
             "ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
-    return WebhookAck(stored=len(result.stored), duplicates=result.duplicates, statuses=result.statuses)
+    return WebhookAck(
+        stored=len(result.stored),
+        duplicates=result.duplicates,
+        statuses=result.statuses,
+        preferences=result.preferences,
+    )

@@ -50,7 +50,8 @@ class NameIntroductionRecognizer(EntityRecognizer):
         ),
         # Someone addressed at the start of a message: "Mathilde, can I speak to your boss?"
         Pattern(_INTRODUCED, rf"^{_NAME}(?=,)", 0.6),
-        Pattern(_TITLED, rf"(?P<title>\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?)[ \t]+{_NAME}", 0.7),
+        # "Mr. Alan Ng", and as typed in chat: "ms. Quinzia", "mr smith" (see `_title_fits`).
+        Pattern(_TITLED, rf"(?P<title>\b(?i:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\b\.?)[ \t]+{_NAME}", 0.7),
     ]
 
     def __init__(self) -> None:
@@ -71,6 +72,8 @@ class NameIntroductionRecognizer(EntityRecognizer):
             pos = 0
             while match := regex.search(text, pos):
                 end = self._name_end(text, match, pattern.name, tokens)
+                if pattern.name == _TITLED and not _title_fits(match.group("title")):
+                    end = None
                 if end is None:
                     pos = match.start() + 1  # "it's under my partner's name Ann": "name Ann" overlaps
                     continue
@@ -83,6 +86,7 @@ class NameIntroductionRecognizer(EntityRecognizer):
     def _name_end(text: str, match: re.Match[str], kind: str, tokens: Mapping[int, object]) -> int | None:
         """Where the name ends: after the last word that fits the phrase; None when the first does not."""
         end = None
+        lower_case = not any(c.isupper() for c in text)
         for word in re.finditer(r"\S+", match.group("name")):
             start = match.start("name") + word.start()
             bare = word.group().rstrip(".")
@@ -94,11 +98,20 @@ class NameIntroductionRecognizer(EntityRecognizer):
                 break
             pos = getattr(tokens.get(start), "pos_", "")
             capitalised = bare[0].isupper()
-            if kind == _TITLED and not capitalised:
+            if kind == _TITLED and not capitalised and (match.group("title")[0].isupper() or not lower_case):
                 break
             if kind == _INTRODUCED and pos != "PROPN" and not (capitalised and pos in {"NOUN", "X"}):
                 break
-            if kind == _LABELLED and not capitalised and pos in _NOT_NAME:
+            if kind in (_LABELLED, _TITLED) and not capitalised and pos in _NOT_NAME:
                 break
             end = start + len(bare)
         return end
+
+
+# Titles typed in lower case that are no everyday word: "miss", "sir" and "dame" are ("i miss paris").
+_LOWER_CASE_TITLES = frozenset({"mr", "mrs", "ms", "mx", "dr", "prof"})
+
+
+def _title_fits(title: str) -> bool:
+    """A title as written: capitalised, or in lower case one that is no everyday word or has its full stop."""
+    return title[0].isupper() or title.endswith(".") or title.casefold() in _LOWER_CASE_TITLES

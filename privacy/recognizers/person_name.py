@@ -76,6 +76,8 @@ class PersonNameRecognizer(EntityRecognizer):
         {"AUX", "DET", "ADP", "PRON", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM", "INTJ", "SPACE"}
     )
     MAX_SURNAMES: ClassVar[int] = 4
+    # spaCy labels under which two unknown capitalised words are read as a name (places are left alone).
+    UNKNOWN_NAME_LABELS: ClassVar[frozenset[str]] = frozenset({"", "PERSON", "ORG", "NORP"})
 
     def __init__(self, lexicon: NameLexicon) -> None:
         self._lexicon = lexicon
@@ -103,14 +105,24 @@ class PersonNameRecognizer(EntityRecognizer):
             if token.i in covered or not self._is_first_name(doc, token, lower_case_text):
                 continue
             end = self._surnames(doc, token.i + 1, lower_case_text)
-            if self._lexicon.is_ambiguous(token.text) and not self._has_plain_surname(doc, token.i + 1, end):
+            if self._lexicon.is_ambiguous(token.text) and not self._has_plain_surname(
+                doc, token.i + 1, end, lower_case_text
+            ):
                 continue
-            if self._modifies_a_thing(doc, end) or self._names_a_firm_or_place(doc, token.i, end):
+            # In lower case every word looks like a noun: "leone mazzi nurse" is a name and a job.
+            plain = lower_case_text and self._plain_lower_case_surname(doc, token.i + 1)
+            if (self._modifies_a_thing(doc, end) and not plain) or self._names_a_firm_or_place(
+                doc, token.i, end
+            ):
                 continue
             if self._all_words(doc[token.i : end]) and end > token.i + 1:
                 continue  # "the Lily Collection", "a Victoria Sponge": a thing's name
             names[token.i] = end
             covered.update(range(token.i, end))
+        if not lower_case_text:
+            for start, end in self._unknown_name_words(doc, covered).items():
+                names[start] = end
+                covered.update(range(start, end))
         self._names_listed_with(doc, names, lower_case_text)
         results = []
         for start, end in sorted(names.items()):
@@ -127,13 +139,18 @@ class PersonNameRecognizer(EntityRecognizer):
         folded = word.casefold()
         if not self._lexicon.is_given_name(word) or folded in NOT_NAME_WORDS or folded in FIRM_OR_PLACE_WORDS:
             return False
+        surname_follows = False
         if lower_case_text:
-            # In a message typed all in lower case only a word that is no English word at all can be a name.
-            if len(word) < 3 or self._lexicon.is_word(word):
+            # In a message typed all in lower case a name is no English word at all, or is followed by a
+            # surname that is none: "naomi ryan" no, "leone mazzi" and "benjamin a seiler" yes.
+            if len(word) < 3:
+                return False
+            surname_follows = self._plain_lower_case_surname(doc, token.i + 1)
+            if self._lexicon.is_word(word) and not surname_follows:
                 return False
         elif not (word[0].isupper() and not word.isupper()):
             return False
-        if self._lexicon.is_ambiguous(word) and token.pos_ != "PROPN":
+        if self._lexicon.is_ambiguous(word) and token.pos_ != "PROPN" and not surname_follows:
             return False
         before = doc[token.i - 1].lower_ if token.i > 0 else ""
         if before in PLACE_PREFIXES and doc[token.i - 1].text[0].isupper():
@@ -171,8 +188,12 @@ class PersonNameRecognizer(EntityRecognizer):
                     end, taken = i, taken + 1
                     continue
                 break
-            if token.lower_ in self.PARTICLES or _is_initial(token):
-                i += 1  # "van der Voet", "Brad L Key": kept only with a surname after them
+            if (
+                token.lower_ in self.PARTICLES
+                or _is_initial(token)
+                or (lower_case_text and _is_letter(token))
+            ):
+                i += 1  # "van der Voet", "Brad L Key", "leidy t muris": kept only with a surname after them
                 continue
             if not self._is_surname(token, lower_case_text):
                 break
@@ -180,11 +201,67 @@ class PersonNameRecognizer(EntityRecognizer):
             end, taken = i, taken + 1
         return end
 
-    def _has_plain_surname(self, doc: Doc, start: int, end: int) -> bool:
+    def _has_plain_surname(self, doc: Doc, start: int, end: int, lower_case_text: bool = False) -> bool:
         """Whether an ambiguous first name has a surname after it that is no English word ("Grace Okafor")."""
         return any(
-            t.pos_ == "PROPN" and not t.is_punct and not self._lexicon.is_ambiguous(t.text) and len(t) > 1
+            (t.pos_ == "PROPN" or lower_case_text)
+            and not t.is_punct
+            and not self._lexicon.is_ambiguous(t.text)
+            and len(t) > 1
             for t in doc[start:end]
+        )
+
+    def _plain_lower_case_surname(self, doc: Doc, i: int) -> bool:
+        """Whether a lower-case surname that is no English word follows token `i - 1` (an initial between)."""
+        if i < len(doc) and _joined(doc, i) and _is_letter(doc[i]):
+            i += 1
+        if i >= len(doc) or not _joined(doc, i):
+            return False
+        word = doc[i].text
+        return (
+            word.isalpha()
+            and len(word) > 2
+            and word.casefold() not in STOP_WORDS
+            and word.casefold() not in NOT_NAME_WORDS
+            and not self._lexicon.is_word(word)
+        )
+
+    def _unknown_name_words(self, doc: Doc, covered: set[int]) -> dict[int, int]:
+        """Two capitalised words in a row that are no English words, first names or firm words, and that spaCy
+        reads as no place: "Gyala Antall", "Wisława Szczepańska", "Mijail C Adomo". A name the first-name list
+        does not know (nor the small model) still has this shape; brands and places rarely do."""
+        found: dict[int, int] = {}
+        i = 0
+        while i < len(doc) - 1:
+            if i in covered or not self._unknown_capitalised(doc[i]):
+                i += 1
+                continue
+            j = i + 1
+            if j < len(doc) and _joined(doc, j) and (_is_initial(doc[j]) or doc[j].lower_ in self.PARTICLES):
+                j += 1
+            if j < len(doc) and j not in covered and _joined(doc, j) and self._unknown_capitalised(doc[j]):
+                end = self._surnames(doc, j + 1, False)
+                if not self._names_a_firm_or_place(doc, i, end):
+                    found[i] = end
+                    i = end
+                    continue
+            i += 1
+        return found
+
+    def _unknown_capitalised(self, token: Token) -> bool:
+        word = token.text
+        return (
+            token.is_alpha
+            and len(word) > 1
+            and word[0].isupper()
+            and not word.isupper()
+            and token.pos_ == "PROPN"
+            and token.ent_type_ in self.UNKNOWN_NAME_LABELS
+            and word.casefold() not in NOT_NAME_WORDS
+            and word.casefold() not in FIRM_OR_PLACE_WORDS
+            and word.casefold() not in CALENDAR
+            and not self._lexicon.is_word(word)
+            and not self._lexicon.is_given_name(word)
         )
 
     def _all_words(self, tokens: Span) -> bool:
@@ -256,6 +333,11 @@ def _joined(doc: Doc, i: int) -> bool:
     previous = doc[i - 1]
     gap = doc.text[previous.idx + len(previous) : doc[i].idx]
     return len(gap) <= 3 and all(c in " \t" for c in gap)
+
+
+def _is_letter(token: Token) -> bool:
+    """A lone letter, as an initial in a message typed in lower case ("leidy t muris")."""
+    return len(token.text) == 1 and token.is_alpha
 
 
 def _is_initial(token: Token) -> bool:

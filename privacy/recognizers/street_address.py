@@ -187,6 +187,13 @@ class StreetAddressRecognizer(EntityRecognizer):
         Pattern(
             "number_name_number", rf"(?<![\w.,:/\-]){_NUMBER}[ \t]+(?:{_WORD}[ \t]+){{1,3}}{_NUMBER}\b", 0.6
         ),
+        # "lives on Boyle Street", "shows on Marina Fort Street": a street named without its number.
+        Pattern(
+            "named_street",
+            rf"(?i:\b(?:on|at|in|to|from|along|off|of)[ \t]+)(?P<span>(?!(?i:the|a|an|my|your|his|her|our|their|this|that)\b)(?:{_WORD}[ \t]+){{1,3}}"
+            r"(?i:Street|Road|Avenue|Lane|Drive|Boulevard|Crescent|Terrace|Close|Square|Gardens|Grove|Parade|Mews))\b",
+            0.5,
+        ),
         Pattern(
             "po_box",
             rf"(?<![\w\-])(?:{_NUMBER}[ \t]+)?(?i:p\.?[ \t]?o\.?[ \t]?box|post[ \t]?office[ \t]box|postbox|postfach|"
@@ -245,6 +252,7 @@ class StreetAddressRecognizer(EntityRecognizer):
             "type_name_number",
             "suffixed_name_number",
             "number_name_number",
+            "named_street",
         }
     )
     MAX_LINES: ClassVar[int] = 6

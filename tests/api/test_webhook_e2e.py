@@ -42,7 +42,13 @@ RAW_VALUES = ["Maria", "Lopez", "maria.lopez@example.com", "447700900123", "7700
 def test_signed_question_gets_one_grounded_reply_with_the_senders_own_name(wepos: Wepos) -> None:
     response = post(wepos.url, text_payload(QUESTION, wa_message_id="wamid.q1"))
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "stored": 1, "duplicates": 0, "statuses": 0}
+    assert response.json() == {
+        "status": "ok",
+        "stored": 1,
+        "duplicates": 0,
+        "statuses": 0,
+        "preferences": 0,
+    }
 
     sends = wepos.graph.wait_for_sends(1)
     time.sleep(0.3)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from bot.whatsapp import (
     CloudAPIClient,
+    PreferenceUpdate,
     parse_webhook,
+    preference_webhook,
     sign,
     split_text,
     verify_signature,
@@ -144,3 +147,89 @@ def test_network_failure_is_retryable() -> None:
     with pytest.raises(ChannelError) as caught:
         _client(handler).send_text(phone_number_id="1", token="T", to="2", body="b")
     assert caught.value.retryable
+
+
+def _preferences_body(*items: object, field: str = "user_preferences") -> bytes:
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}],
+        "user_preferences": list(items),
+    }
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"value": value, "field": field}]}],
+    }
+    return json.dumps(body).encode()
+
+
+def test_user_preferences_parse_into_stop_and_resume_at_their_time() -> None:
+    stop = {
+        "wa_id": "16505551234",
+        "detail": "User requested to stop marketing messages",
+        "category": "marketing_messages",
+        "value": "stop",
+        "timestamp": 1731705721,
+    }
+    resume = {**stop, "value": "resume", "detail": "User requested to resume marketing messages"}
+    batch = parse_webhook(_preferences_body(stop, {**resume, "timestamp": "1731705800"}))
+    assert batch.preferences == [
+        PreferenceUpdate(
+            phone_number_id="106540352242922",
+            wa_id="16505551234",
+            profile_name="Sheena Nelson",
+            category="marketing_messages",
+            granted=False,
+            at=datetime(2024, 11, 15, 21, 22, 1, tzinfo=UTC),
+        ),
+        PreferenceUpdate(
+            phone_number_id="106540352242922",
+            wa_id="16505551234",
+            profile_name="Sheena Nelson",
+            category="marketing_messages",
+            granted=True,
+            at=datetime(2024, 11, 15, 21, 23, 20, tzinfo=UTC),
+        ),
+    ]
+    assert (batch.messages, batch.statuses, batch.skipped) == ([], [], 0)
+    # Meta documents the field as its own; the parser reads the value whatever the change calls itself.
+    assert parse_webhook(_preferences_body(stop, field="messages")).preferences == batch.preferences[:1]
+
+
+def test_the_preferences_helper_builds_what_the_parser_reads() -> None:
+    body = preference_webhook(phone_number_id="42", wa_id="447700900123", value="stop", timestamp=1731705721)
+    assert body["entry"][0]["changes"][0]["field"] == "user_preferences"
+    (update,) = parse_webhook(json.dumps(body).encode()).preferences
+    assert (update.wa_id, update.category, update.granted) == ("447700900123", "marketing_messages", False)
+
+
+@pytest.mark.parametrize(
+    ("item", "skipped"),
+    [
+        ({"category": "marketing_messages", "value": "stop", "timestamp": 1}, 1),  # no wa_id
+        ({"wa_id": "1 2", "category": "marketing_messages", "value": "stop"}, 1),  # spaces in the id
+        ({"wa_id": "4" * 65, "category": "marketing_messages", "value": "stop"}, 1),  # too long
+        ({"wa_id": "44", "category": "marketing_messages", "value": "maybe"}, 1),  # unknown choice
+        ({"wa_id": "44", "category": ["x"], "value": "stop"}, 1),
+        ({"wa_id": "44", "category": "marketing_messages", "value": None}, 1),
+        ("not an object", 1),
+        (None, 1),
+    ],
+)
+def test_unusable_preferences_are_skipped(item: object, skipped: int) -> None:
+    batch = parse_webhook(_preferences_body(item))
+    assert (batch.preferences, batch.skipped) == ([], skipped)
+
+
+@pytest.mark.parametrize(
+    "timestamp", [None, "soon", -5, 0, 10**20, "9" * 40, True, 1.5, "1731705721.0", "\u0661\u0662"]
+)
+def test_a_preference_without_a_usable_time_is_kept_without_one(timestamp: object) -> None:
+    item = {"wa_id": "44", "category": "marketing_messages", "value": "STOP ", "timestamp": timestamp}
+    (update,) = parse_webhook(_preferences_body(item)).preferences
+    assert (update.granted, update.at) == (False, None)
+
+
+def test_a_preferences_field_that_is_no_list_is_skipped() -> None:
+    batch = parse_webhook(_preferences_body().replace(b'"user_preferences": []', b'"user_preferences": 7'))
+    assert (batch.preferences, batch.skipped) == ([], 1)

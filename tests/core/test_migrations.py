@@ -6,6 +6,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401
+import core.audit_trail
 import core.tenants  # noqa: F401
 import privacy.models  # noqa: F401
 import retrieval.models  # noqa: F401

@@ -8,6 +8,7 @@ import re
 import httpx
 import pytest
 
+from api.main import CONSOLE_CSP
 from core.api_keys import revoke_api_key
 from core.db import session_scope
 from tests.conftest import VERIFY_TOKEN
@@ -29,6 +30,7 @@ def test_every_route_of_the_app_is_declared_in_the_access_table() -> None:
     assert not set(ROUTES) - served, "the access table names routes the app no longer has"
     assert all(path.startswith("/v1/") for (_, path), r in ROUTES.items() if r.access is Access.API_KEY)
     assert all(r.access is Access.API_KEY for (_, path), r in ROUTES.items() if path.startswith("/v1/"))
+    assert all(path.startswith("/console/") for (_, path), r in ROUTES.items() if r.access is Access.SESSION)
 
 
 def test_every_api_key_route_refuses_a_missing_wrong_or_revoked_key(light: Light) -> None:
@@ -61,7 +63,10 @@ def test_every_api_key_route_refuses_a_missing_wrong_or_revoked_key(light: Light
 def test_public_routes_answer_anyone(light: Light) -> None:
     for (method, path), route in ROUTES.items():
         if route.access is Access.PUBLIC:
-            response = httpx.request(method, f"{light.url}{path}", timeout=10)
+            if (method, path) == ("POST", "/console/login"):
+                continue  # public, but it wants its form (tests/api/test_console.py signs in through it)
+            url = f"{light.url}{path.replace('{path}', 'console.css')}"
+            response = httpx.request(method, url, timeout=10)
             assert response.status_code == 200, (method, path, response.text)
 
 
@@ -113,4 +118,7 @@ def test_every_response_carries_the_security_headers(light: Light) -> None:
         assert response.headers["cache-control"] == "no-store", url
         if "/docs" in url or "/redoc" in url:
             continue  # Swagger UI and ReDoc load their scripts from a CDN
+        if "/console" in url:
+            assert response.headers["content-security-policy"] == CONSOLE_CSP.decode(), url
+            continue
         assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"

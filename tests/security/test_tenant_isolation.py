@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.models import Message
+from bot.models import Contact, Message
 from core.db import session_scope
+from privacy.data_requests import RequestKind, open_data_request
 from privacy.models import RedactionEvent
 from tests.helpers import post, text_payload, wait_until
 from tests.security.conftest import Wepos, api_key, stranger_business
@@ -62,7 +63,19 @@ def _victim_objects(wepos: Wepos, headers: dict[str, str]) -> dict[str, int]:
             )
         ).first()
     assert event is not None and event.id is not None
-    return {"document_id": documents[0]["id"], "job_id": job_id, "event_id": event.id}
+    with session_scope(wepos.runtime.engine) as session:
+        contact = session.exec(select(Contact)).one()
+        assert contact.id is not None
+        request, _ = open_data_request(
+            session, business_id=wepos.business_id, contact_id=contact.id, kind=RequestKind.ERASURE
+        )
+    assert request.id is not None
+    return {
+        "document_id": documents[0]["id"],
+        "job_id": job_id,
+        "event_id": event.id,
+        "request_id": request.id,
+    }
 
 
 def _victim_view(wepos: Wepos, headers: dict[str, str]) -> dict[str, Any]:
@@ -75,6 +88,7 @@ def _victim_view(wepos: Wepos, headers: dict[str, str]) -> dict[str, Any]:
         "redactions": get("/v1/compliance/redactions", params={"limit": 1000}),
         "policy": get("/v1/compliance/policy"),
         "export": get("/v1/compliance/dsar/export", params={"phone": VICTIM_PHONE})["conversations"],
+        "requests": get("/v1/compliance/requests"),
         "messages": messages,
     }
 

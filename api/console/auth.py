@@ -1,0 +1,147 @@
+"""Who is using the console: the session cookie, role checks and CSRF protection.
+
+The console sets exactly one cookie, `wepos_session` (HttpOnly, SameSite=Lax, Secure over HTTPS and always in
+production), holding a random token whose hash names a server-side session. Every form carries that session's
+CSRF token; the login form, which has no session yet, carries a signed, short-lived token instead. Requests
+whose `Origin` is another site are refused as well."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from api.deps import RuntimeDep
+from api.runtime import Runtime
+from core.db import session_scope
+from core.errors import Forbidden, Unauthenticated
+from core.settings import Environment
+from core.staff import Role, StaffUser, session_user
+from core.tenants import Business
+
+COOKIE = "wepos_session"
+LOGIN_TOKEN_TTL_S = 3600
+
+
+class LoginRequired(Unauthenticated):
+    """No (valid) session: pages send the browser to the login form."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The signed-in person, detached from the database session that loaded them."""
+
+    user: StaffUser
+    business: Business
+    csrf_token: str
+
+    @property
+    def user_id(self) -> int:
+        assert self.user.id is not None
+        return self.user.id
+
+    @property
+    def business_id(self) -> int:
+        assert self.business.id is not None
+        return self.business.id
+
+    @property
+    def role(self) -> Role:
+        return Role(self.user.role)
+
+
+def cookie_is_secure(request: Request, runtime: Runtime) -> bool:
+    return request.url.scheme == "https" or runtime.settings.env is Environment.PRODUCTION
+
+
+async def signed_in(request: Request, runtime: RuntimeDep) -> Staff:
+    token = request.cookies.get(COOKIE, "")
+    if not token:
+        raise LoginRequired("sign in first")
+
+    def lookup() -> Staff:
+        with session_scope(runtime.engine) as session:
+            try:
+                user, row = session_user(session, token)
+            except Unauthenticated as exc:
+                raise LoginRequired(exc.message) from exc
+            business = session.get(Business, user.business_id)
+            if business is None:
+                raise LoginRequired("sign in first")
+            session.expunge(user)
+            session.expunge(business)
+            return Staff(user, business, row.csrf_token)
+
+    staff = await run_in_threadpool(lookup)
+    request.state.staff = staff  # for the error pages' navigation
+    return staff
+
+
+SignedIn = Annotated[Staff, Depends(signed_in)]
+
+
+def role_required(*roles: Role):  # type: ignore[no-untyped-def]
+    """A dependency letting only these roles through (403 for the others)."""
+
+    async def check(staff: SignedIn) -> Staff:
+        if staff.role not in roles:
+            raise Forbidden(f"this page is for the {' or '.join(r.value for r in roles)} role")
+        return staff
+
+    return check
+
+
+AdminDep = Annotated[Staff, Depends(role_required(Role.ADMIN))]
+AgentDep = Annotated[Staff, Depends(role_required(Role.AGENT))]
+ComplianceDep = Annotated[Staff, Depends(role_required(Role.COMPLIANCE))]
+
+
+def check_origin(request: Request) -> None:
+    """A browser names the page a form came from; one from another site is a forgery."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin and origin != "null":
+        parts = urlsplit(origin)
+        if parts.netloc != request.url.netloc:
+            raise Forbidden("this form was sent from another site")
+
+
+async def checked_form(request: Request, staff: SignedIn) -> FormData:
+    """The posted form, once its CSRF token is checked against the session's (after the session is)."""
+    check_origin(request)
+    form = await request.form(max_files=0, max_fields=50)
+    sent = form.get("csrf")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, staff.csrf_token):
+        raise Forbidden("the form expired or did not come from this console: reload the page and try again")
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def login_token(runtime: Runtime) -> str:
+    issued = str(int(time.time()))
+    nonce = secrets.token_hex(8)
+    return f"{issued}.{nonce}.{_sign(runtime, issued, nonce)}"
+
+
+def check_login_token(runtime: Runtime, token: str) -> None:
+    try:
+        issued, nonce, signature = token.split(".")
+        fresh = 0 <= time.time() - int(issued) <= LOGIN_TOKEN_TTL_S
+    except ValueError:
+        fresh = False
+    if not fresh or not hmac.compare_digest(signature, _sign(runtime, issued, nonce)):
+        raise Forbidden("the login form expired: reload the page and try again")
+
+
+def _sign(runtime: Runtime, issued: str, nonce: str) -> str:
+    key = hashlib.sha256(b"wepos console login\x00" + runtime.app_secret).digest()
+    return hmac.new(key, f"{issued}.{nonce}".encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,242 @@
+"""The agent's inbox: queues, a conversation, and what an agent does to it. Live updates by server-sent events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from api.console.auth import AgentDep, CheckedForm
+from api.console.pages import back_to, render
+from api.deps import ObjectId, RuntimeDep
+from bot import inbox
+from bot.conversations import hand_back_to_bot, queue_agent_reply
+from bot.inbox import Queue
+from core.db import session_scope
+from core.errors import InvalidInput
+from core.staff import list_users
+
+router = APIRouter()
+
+EVENTS_POLL_S = 1.0
+# An event stream ends after this long and the browser reconnects (EventSource does so by itself): a
+# server shutting down never waits on a console left open.
+EVENTS_MAX_S = 25.0
+
+QueueParam = Annotated[Queue, Query()]
+SearchParam = Annotated[str | None, Query(max_length=100)]
+ReasonParam = Annotated[str | None, Query(max_length=64)]
+
+
+def _inbox_context(
+    runtime: RuntimeDep, staff: AgentDep, queue: Queue, q: str | None, reason: str | None
+) -> dict:  # type: ignore[type-arg]
+    with session_scope(runtime.engine) as session:
+        rows = inbox.list_inbox(
+            session,
+            business_id=staff.business_id,
+            user_id=staff.user_id,
+            queue=queue,
+            search=q or None,
+            reason=reason or None,
+        )
+        reasons = inbox.handoff_reasons(session, business_id=staff.business_id)
+        agents = {u.id: u.email for u in list_users(session, business_id=staff.business_id)}
+    query = {"queue": queue.value, "q": q or "", "reason": reason or ""}
+    return {
+        "rows": rows,
+        "queue": queue,
+        "queues": list(Queue),
+        "reasons": reasons,
+        "agents": agents,
+        "query": query,
+    }
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox_page(
+    request: Request,
+    runtime: RuntimeDep,
+    staff: AgentDep,
+    queue: QueueParam = Queue.WAITING,
+    q: SearchParam = None,
+    reason: ReasonParam = None,
+) -> Response:
+    context = await run_in_threadpool(_inbox_context, runtime, staff, queue, q, reason)
+    return render(request, "inbox.html", context)
+
+
+@router.get("/inbox/list", response_class=HTMLResponse)
+async def inbox_list(
+    request: Request,
+    runtime: RuntimeDep,
+    staff: AgentDep,
+    queue: QueueParam = Queue.WAITING,
+    q: SearchParam = None,
+    reason: ReasonParam = None,
+) -> Response:
+    """The list alone, for the page to swap in when an event says something changed."""
+    context = await run_in_threadpool(_inbox_context, runtime, staff, queue, q, reason)
+    return render(request, "_inbox_list.html", context)
+
+
+@router.get("/events")
+async def events(request: Request, runtime: RuntimeDep, staff: AgentDep) -> StreamingResponse:
+    """`event: inbox` whenever a queue of this business may have changed (new message, claim, status)."""
+
+    def signature() -> str:
+        with session_scope(runtime.engine) as session:
+            return inbox.inbox_signature(session, business_id=staff.business_id)
+
+    async def stream() -> AsyncIterator[str]:
+        yield "retry: 1000\n\n"
+        last = await run_in_threadpool(signature)
+        yield "event: ready\ndata: {}\n\n"
+        deadline = time.monotonic() + EVENTS_MAX_S
+        while time.monotonic() < deadline and not await request.is_disconnected():
+            await asyncio.sleep(EVENTS_POLL_S)
+            current = await run_in_threadpool(signature)
+            if current != last:
+                last = current
+                yield f"event: inbox\ndata: {json.dumps({'at': time.time()})}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+def _conversation_context(
+    runtime: RuntimeDep, staff: AgentDep, conversation_id: int, reveal: bool = False
+) -> dict:  # type: ignore[type-arg]
+    with session_scope(runtime.engine) as session:
+        view = inbox.conversation_view(
+            session,
+            business_id=staff.business_id,
+            conversation_id=conversation_id,
+            reveal_with=runtime.vault if reveal else None,
+            viewer=staff.user,
+        )
+        agents = {u.id: u.email for u in list_users(session, business_id=staff.business_id)}
+        canned = list(inbox.canned_replies(session, business_id=staff.business_id))
+    return {"view": view, "agents": agents, "canned": canned}
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+async def conversation_page(
+    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId
+) -> Response:
+    context = await run_in_threadpool(_conversation_context, runtime, staff, conversation_id)
+    return render(request, "conversation.html", context)
+
+
+@router.get("/conversations/{conversation_id}/transcript", response_class=HTMLResponse)
+async def transcript(
+    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId
+) -> Response:
+    context = await run_in_threadpool(_conversation_context, runtime, staff, conversation_id)
+    return render(request, "_transcript.html", context)
+
+
+@router.post("/conversations/{conversation_id}/reveal", response_class=HTMLResponse)
+async def reveal(
+    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
+) -> Response:
+    """The originals, for this page view only (never cached), written to the audit log."""
+    context = await run_in_threadpool(_conversation_context, runtime, staff, conversation_id, True)
+    return render(request, "conversation.html", context)
+
+
+def _here(conversation_id: int) -> str:
+    return f"/console/conversations/{conversation_id}"
+
+
+@router.post("/conversations/{conversation_id}/claim")
+async def claim(
+    runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
+) -> Response:
+    def act() -> None:
+        with session_scope(runtime.engine) as session:
+            inbox.claim(
+                session, business_id=staff.business_id, conversation_id=conversation_id, user=staff.user
+            )
+
+    await run_in_threadpool(act)
+    return back_to(_here(conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/handback")
+async def handback(
+    runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
+) -> Response:
+    def act() -> None:
+        with session_scope(runtime.engine) as session:
+            hand_back_to_bot(session, business_id=staff.business_id, conversation_id=conversation_id)
+
+    await run_in_threadpool(act)
+    return back_to(_here(conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/resolve")
+async def resolve(
+    runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
+) -> Response:
+    def act() -> None:
+        with session_scope(runtime.engine) as session:
+            inbox.resolve(session, business_id=staff.business_id, conversation_id=conversation_id)
+
+    await run_in_threadpool(act)
+    return back_to("/console/inbox?queue=mine")
+
+
+@router.post("/conversations/{conversation_id}/reply")
+async def reply(
+    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, form: CheckedForm
+) -> Response:
+    """Free text inside the 24-hour window, an approved template outside it; sent through the outbox."""
+    text = str(form.get("text") or "").strip()
+    template = str(form.get("template") or "").strip()
+    language = str(form.get("language") or "en_US").strip()
+    if len(text) > 4096 or len(template) > 512 or len(language) > 16:
+        raise InvalidInput("the reply is too long for WhatsApp")
+
+    def act() -> None:
+        with session_scope(runtime.engine) as session:
+            inbox.get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
+            queue_agent_reply(
+                session,
+                business_id=staff.business_id,
+                conversation_id=conversation_id,
+                text=text or None,
+                template=(template, language) if template and not text else None,
+                masker=runtime.masker,
+            )
+
+    await run_in_threadpool(act)
+    if request.app.state.run_worker:
+        runtime.worker.notify()  # the outbox is delivered by this process's worker thread
+    return back_to(_here(conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/note")
+async def note(
+    runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, form: CheckedForm
+) -> Response:
+    text = str(form.get("text") or "")
+
+    def act() -> None:
+        with session_scope(runtime.engine) as session:
+            inbox.add_note(
+                session,
+                business_id=staff.business_id,
+                conversation_id=conversation_id,
+                user=staff.user,
+                text=text,
+                masker=runtime.masker,
+            )
+
+    await run_in_threadpool(act)
+    return back_to(_here(conversation_id))

@@ -1,0 +1,118 @@
+"""Signing in and out, the landing redirect, and the cookie notice."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.console.auth import (
+    COOKIE,
+    CheckedForm,
+    SignedIn,
+    check_login_token,
+    check_origin,
+    cookie_is_secure,
+    login_token,
+)
+from api.console.pages import back_to, render
+from api.deps import RuntimeDep
+from core.audit_trail import record_action
+from core.db import session_scope
+from core.errors import Unauthenticated
+from core.staff import SESSION_MAX, Role, sign_in, sign_out
+
+router = APIRouter()
+
+HOME = {
+    Role.AGENT: "/console/inbox",
+    Role.COMPLIANCE: "/console/compliance/redactions",
+    Role.ADMIN: "/console/admin/documents",
+}
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a console path of this site: never `//evil.example` or another scheme."""
+    if target and target.startswith("/console") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(staff: SignedIn) -> Response:
+    return back_to(HOME[staff.role])
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, runtime: RuntimeDep, next: str | None = None) -> Response:
+    return render(request, "login.html", {"token": login_token(runtime), "next": _safe_next(next) or ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    runtime: RuntimeDep,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=256)],
+    token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    check_origin(request)
+    check_login_token(runtime, token)
+
+    def attempt() -> tuple[str, Role]:
+        with session_scope(runtime.engine) as session:
+            done = sign_in(session, email=email, password=password)
+            record_action(
+                session,
+                business_id=done.user.business_id,
+                actor=f"user:{done.user.id} {done.user.email}",
+                action="staff.sign_in",
+                target=f"user:{done.user.id}",
+            )
+            return done.token, Role(done.user.role)
+
+    try:
+        session_token, role = await run_in_threadpool(attempt)
+    except Unauthenticated as exc:
+        context = {"token": login_token(runtime), "next": _safe_next(next) or "", "error": exc.message}
+        return render(request, "login.html", context, status=401)
+    response = back_to(_safe_next(next) or HOME[role])
+    response.set_cookie(
+        COOKIE,
+        session_token,
+        max_age=int(SESSION_MAX.total_seconds()),
+        path="/console",
+        httponly=True,
+        samesite="lax",
+        secure=cookie_is_secure(request, runtime),
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, runtime: RuntimeDep, staff: SignedIn, _form: CheckedForm) -> Response:
+    def end() -> None:
+        with session_scope(runtime.engine) as session:
+            sign_out(session, request.cookies.get(COOKIE, ""))
+
+    await run_in_threadpool(end)
+    response = back_to("/console/login")
+    response.delete_cookie(COOKIE, path="/console", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/cookies", response_class=HTMLResponse)
+async def cookies(request: Request) -> Response:
+    return render(request, "cookies.html")
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """To the login form, coming back here afterwards (to the console's start for a form post)."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET" or _safe_next(target) is None:
+        target = "/console/"
+    return RedirectResponse(f"/console/login?next={quote(target, safe='/')}", status_code=303)

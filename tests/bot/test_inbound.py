@@ -1,0 +1,101 @@
+"""Webhook intake of WhatsApp's `user_preferences`: one ledger record per stop or resume, in event order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from bot.inbound import WebhookIntake
+from bot.models import Contact, Conversation
+from bot.whatsapp import PreferenceUpdate, WebhookBatch
+from core.crypto import SecretBox
+from core.db import create_db_engine, session_scope
+from core.migrate import upgrade
+from core.tenants import create_business
+from privacy.consent import Purpose, current_consent
+from privacy.models import ConsentRecord
+
+NUMBER = "447700900123"
+T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def intake(database_url: str) -> Iterator[tuple[WebhookIntake, Engine, SecretBox]]:
+    upgrade(database_url)
+    engine = create_db_engine(database_url)
+    box = SecretBox([Fernet.generate_key()])
+    with session_scope(engine) as session:
+        create_business(session, name="demo", phone_number_id="42", box=box)
+    yield WebhookIntake(engine, box), engine, box
+    engine.dispose()
+
+
+def _preference(
+    granted: bool, at: datetime | None, *, category: str = "marketing_messages", phone_number_id: str = "42"
+) -> PreferenceUpdate:
+    return PreferenceUpdate(phone_number_id, NUMBER, "Maria Lopez", category, granted, at)
+
+
+def _ledger(engine: Engine) -> list[tuple[str, bool, str, datetime]]:
+    with session_scope(engine) as session:
+        rows = session.exec(select(ConsentRecord).order_by(col(ConsentRecord.id))).all()
+        return [(r.purpose, r.granted, r.source, r.created_at) for r in rows]
+
+
+def test_stop_from_an_unknown_number_creates_the_sealed_contact_and_withdraws_marketing(intake) -> None:  # type: ignore[no-untyped-def]
+    webhook, engine, box = intake
+    result = webhook.accept(WebhookBatch(preferences=[_preference(False, T0)]))
+    assert (result.preferences, result.duplicates, result.stored) == (1, 0, [])
+    assert _ledger(engine) == [("marketing", False, "user_preferences", T0)]
+    with session_scope(engine) as session:
+        (contact,) = session.exec(select(Contact)).all()
+        assert contact.wa_id_hash == box.lookup_hash(NUMBER)
+        assert NUMBER not in contact.wa_id_sealed and box.open(contact.wa_id_sealed) == NUMBER
+        assert (
+            contact.profile_name_sealed is not None and box.open(contact.profile_name_sealed) == "Maria Lopez"
+        )
+        assert session.exec(select(Conversation)).all() == []  # no message, no conversation
+        assert contact.id is not None
+        assert current_consent(session, contact.id)[Purpose.MARKETING] is False
+
+
+def test_a_repeated_delivery_is_one_record_and_late_events_keep_their_order(intake) -> None:  # type: ignore[no-untyped-def]
+    webhook, engine, _ = intake
+    later = T0.replace(hour=10)
+    first = webhook.accept(WebhookBatch(preferences=[_preference(True, later)]))
+    again = webhook.accept(WebhookBatch(preferences=[_preference(True, later)]))
+    stale = webhook.accept(WebhookBatch(preferences=[_preference(False, T0)]))  # sent first, arrived last
+    assert [(r.preferences, r.duplicates) for r in (first, again, stale)] == [(1, 0), (0, 1), (1, 0)]
+    assert len(_ledger(engine)) == 2
+    with session_scope(engine) as session:
+        (contact,) = session.exec(select(Contact)).all()
+        assert contact.id is not None
+        assert current_consent(session, contact.id)[Purpose.MARKETING] is True  # the newer choice holds
+
+
+def test_without_a_time_every_delivery_is_recorded_at_arrival(intake) -> None:  # type: ignore[no-untyped-def]
+    webhook, engine, _ = intake
+    for _ in range(2):
+        assert webhook.accept(WebhookBatch(preferences=[_preference(False, None)])).preferences == 1
+    assert [row[:3] for row in _ledger(engine)] == [("marketing", False, "user_preferences")] * 2
+
+
+def test_unknown_categories_and_numbers_record_nothing(intake) -> None:  # type: ignore[no-untyped-def]
+    webhook, engine, _ = intake
+    result = webhook.accept(
+        WebhookBatch(
+            preferences=[
+                _preference(False, T0, category="utility_messages"),
+                _preference(False, T0, phone_number_id="999"),
+            ]
+        )
+    )
+    assert (result.preferences, result.unknown_number, result.duplicates) == (0, 1, 0)
+    assert _ledger(engine) == []
+    with session_scope(engine) as session:
+        assert session.exec(select(Contact)).all() == []
