@@ -73,14 +73,17 @@ class SecurityHeaders:
 
 
 def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> FastAPI:
-    """The app; without a runtime, one is built from the environment at start-up (not at import).
+    """The app; without a runtime, settings are read from the environment now and the runtime is built from
+    them at start-up (neither at import).
 
     With `run_worker` the turn worker runs as a thread of this process (the embedded default); without it,
     separate `wepos worker` processes answer, and this process only verifies and stores webhooks."""
 
+    settings = runtime.settings if runtime is not None else load_settings()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or Runtime(load_settings())
+        rt = runtime or Runtime(settings)
         configure_logging(rt.settings.log_level, rt.settings.log_dir)
         migrate.ensure_current(rt.engine)
 
@@ -106,7 +109,11 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> Fa
             await run_in_threadpool(retention.stop)
             await run_in_threadpool(rt.close)
 
-    app = FastAPI(title="Wepos", version="0.1.0", lifespan=lifespan)
+    # Without the schema FastAPI serves neither /openapi.json nor the /docs and /redoc pages built on it.
+    docs = settings.api_docs_enabled
+    app = FastAPI(
+        title="Wepos", version="0.1.0", lifespan=lifespan, openapi_url="/openapi.json" if docs else None
+    )
     app.add_middleware(SecurityHeaders)
     app.include_router(webhooks.router)
     app.include_router(health.router)

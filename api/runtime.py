@@ -22,6 +22,7 @@ from core import migrate
 from core.crypto import SecretBox, load_or_create_keys, read_or_create_secret
 from core.db import create_db_engine
 from core.memory import scrub_freed_memory
+from core.oidc import OidcClient
 from core.settings import Settings
 from ingest.jobs import IngestJobs
 from ingest.knowledge import KnowledgeBase
@@ -145,6 +146,7 @@ class Runtime:
             staging_dir=self.settings.data_dir / "uploads",
             pipeline=lambda: self.pipeline,
             knowledge=lambda: self.knowledge,
+            quota_bytes=self.settings.knowledge_quota_bytes,
         )
 
     # --- conversation --------------------------------------------------------------------------------
@@ -192,6 +194,14 @@ class Runtime:
             lease_s=self.settings.worker_lease_s,
             rate_limit=SenderRateLimit(self.settings.sender_rate_per_minute),
         )
+
+    @cached_property
+    def oidc(self) -> OidcClient | None:
+        """The console's identity provider, when one is configured (discovery is fetched on first use)."""
+        s = self.settings
+        if not (s.oidc_issuer and s.oidc_client_id and s.oidc_client_secret):
+            return None
+        return OidcClient(s.oidc_issuer, s.oidc_client_id, s.oidc_client_secret.get_secret_value())
 
     def close(self) -> None:
         if "worker" in self.__dict__:

@@ -1,6 +1,6 @@
 """Ingest speed: chunks per second through load -> split -> mask -> embed -> index, and where the time goes.
 
-    python -m benchmarks.ingest [--json] [--limit N] [--backends torch,onnx]
+    python -m benchmarks.ingest [--json] [--limit N] [--backends torch,onnx] [--before]
 
 Data: stackfaq's passages (../shared/eval/retrieval/stackfaq/corpus.jsonl) written as one FAQ sheet, a
 question and an answer a row (title, passage): how a business uploads its FAQ. The CSV loader makes each row
@@ -8,12 +8,16 @@ one chunk. Per embedding backend, in the same run, on a fresh data dir:
 - end_to_end: chunks/s of `IngestPipeline.ingest_paths` (the product path, embeddings uncached), with the
   share of its time in load+split, mask, embed, index and the rest (database rows, redaction records).
   The stages are timed by proxies around the masker, embeddings and index handed to the pipeline;
-  load+split is timed on the same bytes outside it.
+  load+split is timed on the same bytes outside it. The pipeline embeds a batch on a second thread while it
+  masks the next, so the shares can add up to more than 1.
+- with --before, also "<backend>_before": the same ingest masking chunk by chunk and then embedding, on one
+  thread, as the pipeline did before batching (same outputs), for a before/after pair from one run.
 - encode: the raw rate of the same model on the same masked chunk texts, uncached.
 - query_ms: p50 of embedding one short question.
-Once per run: mask (`Masker.mask`, as the pipeline calls it) and detect (the analyzer alone, a text at a
-time and through spaCy's nlp.pipe). Engines load before any clock starts. Numbers on a shared machine are
-noisy: compare figures of one run.
+Once per run, on the sheet's chunks: masking chunk by chunk (`Masker.mask`) and in spaCy batches
+(`Masker.mask_many`, as the pipeline calls it), the detector both ways, Presidio's analyzer alone and spaCy's
+nlp.pipe alone. Engines load before any clock starts. Numbers on a shared machine are noisy: compare figures
+of one run.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from core.db import session_scope
 from ingest.chunking import split_document
 from ingest.loaders import load_document
 from privacy.detect import Detector, build_analyzer
+from privacy.masker import MaskResult
+from privacy.policy import MaskingPolicy
 from privacy.vault import VaultScope
 from retrieval.embeddings import ONNX_MODEL_NAME, MiniLMEmbeddings
 
@@ -85,14 +91,32 @@ def _timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def end_to_end(analyzer: Any, embeddings: MiniLMEmbeddings, sheet: Path) -> dict[str, Any]:
-    """One ingest of the sheet, staged; then the raw encode rate on the texts the pipeline embedded."""
+def one_at_a_time(pipeline: Any) -> Callable[..., tuple[list[MaskResult], list[list[float]]]]:
+    """The pipeline's mask-and-embed step as it was before batching: `Masker.mask` chunk by chunk, then one
+    `embed_documents` of them all, on one thread. Same outputs; for the before/after figure of one run."""
+
+    def mask_then_embed(
+        session: Any, texts: list[str], scope: VaultScope, policy: MaskingPolicy
+    ) -> tuple[list[MaskResult], list[list[float]]]:
+        masks = [pipeline._masker.mask(session, t, scope, remember=False, policy=policy) for t in texts]
+        return masks, pipeline._embeddings.embed_documents([m.text for m in masks])
+
+    return mask_then_embed
+
+
+def end_to_end(
+    analyzer: Any, embeddings: MiniLMEmbeddings, sheet: Path, *, sequential: bool = False
+) -> dict[str, Any]:
+    """One ingest of the sheet, staged; then the raw encode rate on the texts the pipeline embedded.
+    With `sequential`, the pipeline masks and embeds as before batching (`one_at_a_time`)."""
     runtime = fresh_runtime(analyzer=analyzer, embeddings=embeddings.uncached())
     try:
         business_id = demo_business(runtime, access_token=None)
         seconds: dict[str, float] = {}
         embedded: list[str] = []
         pipeline = runtime.pipeline
+        if sequential:
+            pipeline._mask_and_embed = one_at_a_time(pipeline)  # type: ignore[method-assign]
         pipeline._masker = Stopwatch(runtime.masker, ("mask", "mask_many"), seconds, "mask")  # type: ignore[assignment]
         pipeline._embeddings = Stopwatch(runtime.embeddings, ("embed_documents",), seconds, "embed")  # type: ignore[assignment]
         pipeline._index = Stopwatch(runtime.index, ("add", "delete"), seconds, "index")  # type: ignore[assignment]
@@ -113,6 +137,7 @@ def end_to_end(analyzer: Any, embeddings: MiniLMEmbeddings, sheet: Path) -> dict
                 chunk_overlap=settings.chunk_overlap,
             )
         )
+        # Embedding overlaps masking on a second thread: stage seconds can add up to more than the total.
         seconds["other"] = max(0.0, total - sum(seconds.values()))
         chunks = len(embedded)
         raw = embeddings.uncached()
@@ -154,18 +179,26 @@ def masking(analyzer: Any, sheet: Path) -> dict[str, float]:
         entities = list(detector.entities)
         with session_scope(runtime.engine) as session:
             mask = _timed(lambda: [masker.mask(session, t, scope, remember=False) for t in texts])
-        detect = _timed(lambda: [detector.detect(t) for t in texts])
+        detect = _timed(lambda: [detector.detect(t, document=True) for t in texts])
 
-        def piped() -> None:
-            for text, artifacts in analyzer.nlp_engine.process_batch(texts, language="en"):
-                analyzer.analyze(
-                    text=text, language="en", entities=entities, score_threshold=0.4, nlp_artifacts=artifacts
-                )
+        with session_scope(runtime.engine) as session:
+            mask_many = _timed(lambda: masker.mask_many(session, texts, scope))
+        detect_many = _timed(lambda: detector.detect_many(texts, document=True))
+
+        def analyze_only() -> None:
+            for text in texts:
+                analyzer.analyze(text=text, language="en", entities=entities, score_threshold=0.4)
+
+        def nlp_only() -> None:
+            list(analyzer.nlp_engine.nlp["en"].pipe(texts, batch_size=32))
 
         return {
             "mask_chunks_per_s": _rate(len(texts), mask),
+            "mask_many_chunks_per_s": _rate(len(texts), mask_many),
             "detect_chunks_per_s": _rate(len(texts), detect),
-            "detect_nlp_pipe_chunks_per_s": _rate(len(texts), _timed(piped)),
+            "detect_many_chunks_per_s": _rate(len(texts), detect_many),
+            "analyze_chunks_per_s": _rate(len(texts), _timed(analyze_only)),
+            "spacy_pipe_chunks_per_s": _rate(len(texts), _timed(nlp_only)),
         }
     finally:
         runtime.close()
@@ -186,6 +219,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--limit", type=int, default=None, help="only the first N passages")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: torch, onnx")
+    parser.add_argument(
+        "--before",
+        action="store_true",
+        help="also ingest masking chunk by chunk, then embedding, on one thread (the path before batching)",
+    )
     args = parser.parse_args()
     if not CORPUS.exists():
         raise SystemExit(f"no corpus at {CORPUS}")
@@ -204,13 +242,16 @@ def main() -> None:
     for name, embeddings in backends.items():
         print(f"ingesting with {name}", file=sys.stderr, flush=True)
         result[name] = end_to_end(analyzer, embeddings, sheet)
+        if args.before:
+            print(f"ingesting with {name}, one chunk at a time", file=sys.stderr, flush=True)
+            result[f"{name}_before"] = end_to_end(analyzer, embeddings, sheet, sequential=True)
     if args.json:
         print(json.dumps(result))
         return
     print(f"corpus: {result['corpus']}")
     for key, value in result["masking"].items():
         print(f"masking  {key}: {value}")
-    for name in backends:
+    for name in [key for key in result if key.removesuffix("_before") in backends]:
         figures = result[name]
         share = "  ".join(f"{stage} {value:.0%}" for stage, value in figures["share"].items())
         print(

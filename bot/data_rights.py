@@ -125,7 +125,13 @@ def export_contact_data(session: Session, box: SecretBox, *, business_id: int, p
         assert conversation.id is not None
         scopes = [VaultScope.conversation(conversation.id), VaultScope.knowledge(business_id)]
         messages = _messages(session, conversation.id)
+        notes = session.exec(
+            select(ConversationNote)
+            .where(ConversationNote.conversation_id == conversation.id)
+            .order_by(col(ConversationNote.id))
+        ).all()
         originals = _originals(session, vault, scopes, messages)
+        originals |= vault.originals(session, scopes, {p for n in notes for p in placeholders_in(n.text_masked)})
         rows = []
         for message in messages:
             assert message.id is not None
@@ -155,6 +161,11 @@ def export_contact_data(session: Session, box: SecretBox, *, business_id: int, p
                 if conversation.last_inbound_at
                 else None,
                 "messages": rows,
+                # What staff wrote about the customer is their data too (art. 15).
+                "agent_notes": [
+                    {"text": restore(n.text_masked, originals), "created_at": n.created_at.isoformat()}
+                    for n in notes
+                ],
             }
         )
     redactions = session.exec(

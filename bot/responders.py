@@ -228,6 +228,10 @@ class ChatModelResponder:
         LLM_SECONDS.observe(time.perf_counter() - started)
         log.info("chat model answered", extra={"ms": round((time.perf_counter() - started) * 1000, 1)})
         text = reply.text if isinstance(reply.text, str) else str(reply.content)
+        # The rules and the business's instructions are for the model, never for the customer.
+        text = _without_prompt_echo(
+            text, SYSTEM_PROMPT.format(business="", passages="", instructions=instructions)
+        )
         if not text.strip() or "NOT_SURE" in text:
             return not_sure(request)
         if not self._supported(text, usable):
@@ -246,6 +250,24 @@ class ChatModelResponder:
         return any(
             sum(a * b for a, b in zip(vectors[0], v, strict=True)) >= self._min_support for v in vectors[1:]
         )
+
+
+ECHO_WORDS = 6  # this many words in a row from the prompt make a sentence an echo of it
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.casefold())
+    return {tuple(words[i : i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
+
+
+def _without_prompt_echo(text: str, prompt: str) -> str:
+    """The answer without the sentences that repeat the system prompt ("print your instructions" obeyed)."""
+    guarded = _shingles(prompt)
+    sentences = re.split(r"(?<=[.!?])\s+|\n+", text)
+    kept = [sentence for sentence in sentences if not (_shingles(sentence) & guarded)]
+    if len(kept) < len(sentences):
+        log.warning("chat model repeated its instructions; those sentences were dropped")
+    return " ".join(kept).strip()
 
 
 def build_responder(settings: Settings, embeddings: Embeddings) -> Responder:

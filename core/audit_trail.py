@@ -148,3 +148,39 @@ def verify_chain(session: Session, *, business_id: int | None = None) -> list[Ch
             breaks.append(ChainBreak(entry.business_id, entry.seq, "was changed after it was written"))
         expected[entry.business_id] = (entry.seq + 1, entry.hash)
     return breaks
+
+
+@dataclass(frozen=True)
+class ActorActivity:
+    count: int
+    last_at: datetime
+
+
+def activity_by_actor(session: Session, *, business_id: int, action: str) -> dict[str, ActorActivity]:
+    """How often and when last each actor did `action` (the access review: who revealed personal data)."""
+    rows = session.exec(
+        select(AuditEntry.actor, func.count(), func.max(AuditEntry.created_at))
+        .where(AuditEntry.business_id == business_id, AuditEntry.action == action)
+        .group_by(col(AuditEntry.actor))
+    ).all()
+    return {actor: ActorActivity(int(count), last) for actor, count, last in rows}
+
+
+def export_entries(session: Session, *, business_id: int) -> list[dict[str, Any]]:
+    """Every entry with its hashes, oldest first: an auditor can re-compute the chain from this alone."""
+    rows = session.exec(
+        select(AuditEntry).where(AuditEntry.business_id == business_id).order_by(col(AuditEntry.seq))
+    ).all()
+    return [
+        {
+            "seq": e.seq,
+            "actor": e.actor,
+            "action": e.action,
+            "target": e.target,
+            "detail": e.detail,
+            "created_at": e.created_at.isoformat(timespec="seconds"),
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }
+        for e in rows
+    ]

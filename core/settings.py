@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     whatsapp_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
     max_webhook_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     max_upload_bytes: Annotated[int, Field(ge=1024)] = 52_428_800  # one knowledge upload request, all files
+    # All of one business's stored knowledge (masked text kept, plus uploads waiting to be ingested). 0: none.
+    knowledge_quota_bytes: Annotated[int, Field(ge=0)] = 524_288_000
 
     vault_key: SecretStr | None = None
 
@@ -81,6 +83,9 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
     oidc_provider_name: Annotated[str, Field(max_length=60)] = "single sign-on"
+
+    # FastAPI's /docs, /redoc and /openapi.json: on in development, off in production unless set to true.
+    api_docs: bool | None = None
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
@@ -119,7 +124,9 @@ class Settings(BaseSettings):
         if any((self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)) and not all(
             (self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)
         ):
-            raise ValueError("set WEPOS_OIDC_ISSUER, WEPOS_OIDC_CLIENT_ID and WEPOS_OIDC_CLIENT_SECRET together")
+            raise ValueError(
+                "set WEPOS_OIDC_ISSUER, WEPOS_OIDC_CLIENT_ID and WEPOS_OIDC_CLIENT_SECRET together"
+            )
         if self.llm_provider is LLMProvider.OPENAI and not self.llm_model:
             raise ValueError("WEPOS_LLM_MODEL must be set when WEPOS_LLM_PROVIDER=openai")
         if self.env is Environment.PRODUCTION:
@@ -146,6 +153,11 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        """Whether the app serves its OpenAPI schema and the interactive docs built on it."""
+        return self.api_docs if self.api_docs is not None else self.env is not Environment.PRODUCTION
 
     @property
     def log_dir(self) -> Path:

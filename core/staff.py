@@ -188,8 +188,26 @@ def sign_in(session: Session, *, email: str, password: str) -> SignedIn:
         raise refused
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    return _open_session(session, user)
+
+
+def sign_in_verified(session: Session, *, email: str) -> SignedIn:
+    """Open a session for an address an identity provider vouched for: the user must exist already (an
+    admin adds them, with their role) and be active and not locked out."""
+    refused = Unauthenticated("no active console user has this e-mail address: ask your admin to add you")
+    try:
+        address = normalise_email(email)
+    except InvalidInput:
+        raise refused from None
+    user = session.exec(select(StaffUser).where(StaffUser.email == address).with_for_update()).first()
+    if user is None or not user.active or (user.locked_until is not None and user.locked_until > utcnow()):
+        raise refused
+    return _open_session(session, user)
+
+
+def _open_session(session: Session, user: StaffUser) -> SignedIn:
     assert user.id is not None
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, utcnow()
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     session.add(user)
     session.add(StaffSession(user_id=user.id, token_hash=_digest(token), csrf_token=csrf))

@@ -8,20 +8,21 @@ import os
 import queue
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path, PurePath
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from core.db import session_scope, utcnow
-from core.errors import InvalidInput, NotFound, WeposError
+from core.errors import InvalidInput, NotFound, PayloadTooLarge, WeposError
 from ingest.knowledge import KnowledgeBase
 from ingest.models import IngestJob, IngestJobPublic, JobKind, JobStatus, job_public
 from ingest.pipeline import IngestOutcome, IngestPipeline, IngestStatus
+from retrieval.models import KnowledgeChunk, KnowledgeDocument
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,10 @@ class IngestJobs:
 
     Uploaded bytes are staged under `<data dir>/uploads/job-<id>/` (mode 0700) only until their job has run:
     the knowledge base keeps masked chunks, never the files. Jobs left queued or running by a stopped
-    process are resumed at start when their staged files are still there, and failed otherwise."""
+    process are resumed at start when their staged files are still there, and failed otherwise.
+
+    With `quota_bytes` (0: none) an upload that would take the business's knowledge past it is refused
+    (413) before anything is staged; see `stored_bytes` for what counts."""
 
     def __init__(
         self,
@@ -57,6 +61,7 @@ class IngestJobs:
         staging_dir: Path,
         pipeline: Callable[[], IngestPipeline],
         knowledge: Callable[[], KnowledgeBase],
+        quota_bytes: int = 0,
     ) -> None:
         # The pipeline and knowledge base are built on first use: an API process that never ingests
         # never loads the masking and embedding models.
@@ -64,6 +69,9 @@ class IngestJobs:
         self._staging = staging_dir
         self._pipeline = pipeline
         self._knowledge = knowledge
+        self._quota = quota_bytes
+        # Check and staging happen under one lock, so two uploads at once cannot both fit in the same room.
+        self._quota_lock = threading.Lock()
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -76,6 +84,43 @@ class IngestJobs:
         names = [safe_name(f.name) for f in files]
         if len(set(names)) != len(names):
             raise InvalidInput("two uploaded files have the same name")
+        with self._quota_lock:
+            public = self._stage_upload(business_id, names, files)
+        self._enqueue(public.id)
+        return public
+
+    def stored_bytes(self, business_id: int, *, replacing: Collection[str] = ()) -> int:
+        """What counts against the quota: the masked text kept of every document (in characters; the files
+        themselves are not kept), and the files of uploads still waiting to be ingested. Documents named in
+        `replacing` are left out: an upload of the same name replaces them."""
+        with session_scope(self._engine) as session:
+            query = (
+                select(func.coalesce(func.sum(func.length(KnowledgeChunk.text)), 0))
+                .join(KnowledgeDocument, col(KnowledgeDocument.id) == col(KnowledgeChunk.document_id))
+                .where(KnowledgeDocument.business_id == business_id)
+            )
+            if replacing:
+                query = query.where(col(KnowledgeDocument.source_name).not_in(list(replacing)))
+            stored = int(session.exec(query).one())
+            waiting = session.exec(
+                select(IngestJob.id).where(
+                    IngestJob.business_id == business_id,
+                    IngestJob.kind == JobKind.UPLOAD,
+                    col(IngestJob.status).in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+                )
+            ).all()
+        return stored + sum(_staged_bytes(self._folder(job_id)) for job_id in waiting if job_id is not None)
+
+    def _stage_upload(self, business_id: int, names: list[str], files: list[UploadedFile]) -> IngestJobPublic:
+        if self._quota:
+            incoming = sum(len(f.data) for f in files)
+            stored = self.stored_bytes(business_id, replacing=names)
+            if stored + incoming > self._quota:
+                raise PayloadTooLarge(
+                    f"this upload ({_mib(incoming)}) would take the knowledge base past its quota of "
+                    f"{_mib(self._quota)} ({_mib(stored)} already stored): delete documents first, or ask "
+                    "the operator to raise WEPOS_KNOWLEDGE_QUOTA_BYTES"
+                )
         with session_scope(self._engine) as session:
             job = IngestJob(business_id=business_id, kind=JobKind.UPLOAD, total=len(files))
             session.add(job)
@@ -89,9 +134,7 @@ class IngestJobs:
                     handle.write(upload.data)
             # The manifest keeps the upload order (a directory listing would not).
             (folder / ".manifest.json").write_text(json.dumps(names), encoding="utf-8")
-            public = job_public(job)
-        self._enqueue(public.id)
-        return public
+            return job_public(job)
 
     def submit_reindex(self, business_id: int, document_id: int | None = None) -> IngestJobPublic:
         ids = [document_id] if document_id is not None else self._knowledge().document_ids(business_id)
@@ -254,6 +297,18 @@ class IngestJobs:
             job.finished_at = job.updated_at = utcnow()
             session.add(job)
         log.info("ingest job finished", extra={"job_id": job_id, "status": status.value})
+
+
+def _staged_bytes(folder: Path) -> int:
+    """The size of an upload's staged files; 0 once its job has run (the folder goes when it ends)."""
+    try:
+        return sum(f.stat().st_size for f in folder.iterdir() if f.name != ".manifest.json")
+    except OSError:
+        return 0
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
 
 
 def _outcome_row(outcome: IngestOutcome) -> dict[str, object]:

@@ -156,11 +156,61 @@ class Detector:
                 found.extend(find_known(text, value))
         return resolve_overlaps(found)
 
+    def detect_many(
+        self,
+        texts: Sequence[str],
+        known: Sequence[KnownValue] = (),
+        *,
+        document: bool = False,
+        entities: Sequence[str] | None = None,
+        allow: Iterable[str] = (),
+        batch_size: int = 32,
+    ) -> list[list[Detection]]:
+        """`detect` for each of many texts under the same known values and policy, spaCy reading them in
+        batches (`nlp.pipe`): the same detections as text by text (tests/privacy/test_detect_many.py),
+        1.3-1.6x as fast on FAQ chunks (benchmarks/ingest.py). The filters mirror `detect`'s: keep them
+        in step."""
+        wanted = self.entities if entities is None else tuple(e for e in entities if e in self._supported)
+        allowed = self._allow | {" ".join(word.casefold().split()) for word in allow}
+        found: list[list[Detection]] = [[] for _ in texts]
+        analysed = [i for i, text in enumerate(texts) if text.strip()] if wanted else []
+        batch = self._analyzer.nlp_engine.process_batch(
+            [texts[i] for i in analysed], language="en", batch_size=batch_size
+        )
+        for i, output in zip(analysed, batch, strict=True):
+            text = texts[i]
+            for result in self._analyzer.analyze(
+                text=text,
+                language="en",
+                entities=list(wanted),
+                score_threshold=self._threshold,
+                nlp_artifacts=output[1],
+            ):
+                if " ".join(text[result.start : result.end].casefold().split()) in allowed:
+                    continue
+                recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
+                if result.entity_type == "PERSON" and not _plausible_name(
+                    text[result.start : result.end], recognizer, document=document
+                ):
+                    continue
+                found[i].append(
+                    Detection(result.entity_type, result.start, result.end, result.score, recognizer)
+                )
+        remembered = [value for value in known if " ".join(value.value.casefold().split()) not in allowed]
+        for text, detections in zip(texts, found, strict=True):
+            for value in remembered:
+                detections.extend(find_known(text, value))
+        return [resolve_overlaps(detections) for detections in found]
+
 
 def _plausible_name(span: str, recognizer: str, *, document: bool) -> bool:
     """spaCy's small model calls many non-names PERSON; drop the kinds no name takes."""
     if any(ch.isdigit() for ch in span):
         return False  # "COVID-19", "iPhone 15": names carry no digits
+    if document and recognizer == "PersonNameRecognizer" and span.split()[0].casefold() not in _given_names():
+        # Two capitalised words no dictionary knows are a name in a chat ("Gyala Antall") but a product in
+        # a help text ("GitHub Pages", "Mozilla Bespin"), where staff go by first names the list knows.
+        return False
     if recognizer != "SpacyRecognizer":
         return True  # our recognizers read the context around a name themselves
     letters = [ch for ch in span if ch.isalpha()]

@@ -120,6 +120,35 @@ class Masker:
         conversation) are dropped, never guessed."""
         return unmask_text(session, self.vault, text, scopes)
 
+    def mask_many(
+        self,
+        session: Session,
+        texts: Sequence[str],
+        scope: VaultScope,
+        *,
+        known: Sequence[KnownValue] = (),
+        policy: MaskingPolicy = DEFAULT_POLICY,
+    ) -> list[MaskResult]:
+        """`mask(..., remember=False)` for many texts of one scope (a document's chunks), detected in spaCy
+        batches by `Detector.detect_many`: the same results, faster. Not timed into MASKING_SECONDS, whose
+        buckets are for one message."""
+        detected = self.detector.detect_many(
+            texts,
+            [*known, *policy.deny],
+            document=scope.label == DOCUMENT_LABEL,
+            entities=policy.entities,
+            allow=policy.allow,
+        )
+
+        def masked(text: str, detections: list[Detection]) -> MaskResult:
+            return _replace(
+                text,
+                detections,
+                lambda d: self.vault.placeholder_for(session, scope, d.entity_type, text[d.start : d.end]),
+            )
+
+        return [masked(text, detections) for text, detections in zip(texts, detected, strict=True)]
+
 
 def unmask_text(session: Session, vault: Vault, text: str, scopes: Iterable[VaultScope]) -> str:
     """`Masker.unmask` without a detector (the CLI needs no Presidio to show a reply): only the placeholders

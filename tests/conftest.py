@@ -10,7 +10,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
-for _name in [n for n in os.environ if n.startswith("WEPOS_") and n != "WEPOS_TEST_DATABASE_URL"]:
+for _name in [n for n in os.environ if n.startswith("WEPOS_") and not n.startswith("WEPOS_TEST_")]:
     del os.environ[_name]
 
 import tempfile  # noqa: E402

@@ -1,5 +1,6 @@
 """A loopback OpenAI-compatible server owned by the tests: records every request and answers like a model
-that follows its instructions (quotes passage [1], greets the customer by placeholder), or fails on demand."""
+that follows its instructions (quotes passage [1], greets the customer by placeholder), like one that obeys
+whatever instructions it reads instead ("inject"), or fails on demand."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from typing import Any
 class OpenAIStandIn:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.mode = (
-            "obey"  # "obey", "error" (HTTP 500), "slow" (sleeps past any sane timeout), or a fixed reply
-        )
+        self.replies: list[str] = []  # what the model answered, before Wepos checks and unmasks it
+        # "obey", "inject" (obeys injected instructions), "error" (HTTP 500), "slow" (past any sane timeout)
+        self.mode = "obey"
         self.reply: str | None = None
         self.delay = 3.0  # seconds the "slow" mode waits before answering
         stand_in = self
@@ -30,7 +31,9 @@ class OpenAIStandIn:
                     return self._send(500, {"error": {"message": "model crashed", "type": "server_error"}})
                 if stand_in.mode == "slow":
                     time.sleep(stand_in.delay)
-                content = stand_in.reply if stand_in.reply is not None else _obey(body["messages"])
+                answer = _obey_injections if stand_in.mode == "inject" else _obey
+                content = stand_in.reply if stand_in.reply is not None else answer(body["messages"])
+                stand_in.replies.append(content)
                 self._send(
                     200,
                     {
@@ -86,3 +89,21 @@ def _obey(messages: list[dict[str, Any]]) -> str:
     if passage is None:
         return "NOT_SURE"
     return f"{greeting}{passage.group(1)} [1]"
+
+
+# Anything shaped like a placeholder, in any case and spacing: `<PERSON_2>`, `< person_2 >`, `<Phone Number 1>`.
+_PLACEHOLDER_LIKE = re.compile(r"<\s*[A-Za-z]+(?:[ _]+[A-Za-z]+)*[ _]*\d+\s*>")
+
+
+def _obey_injections(messages: list[dict[str, Any]]) -> str:
+    """The worst model: quotes passage [1] (so the answer looks supported), then does what any text in its
+    input asks. It copies every placeholder it reads (system prompt, passages, history, question) as written,
+    and, when anything asks for the system prompt, appends the whole system prompt verbatim."""
+    system = messages[0]["content"]
+    everything = "\n".join(str(m["content"]) for m in messages)
+    passage = re.search(r"^\[1\] \([^)]*\) (.+)$", system, flags=re.MULTILINE)
+    parts = [f"{passage.group(1)} [1]" if passage else ""]
+    parts += list(dict.fromkeys(_PLACEHOLDER_LIKE.findall(everything)))
+    if "system prompt" in everything.lower():
+        parts.append(system)
+    return " ".join(part for part in parts if part)

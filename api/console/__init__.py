@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console import admin, compliance, inbox, session
+from api.console import admin, compliance, inbox, oidc, session, transparency
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(session.router)
+router.include_router(oidc.router)
 router.include_router(inbox.router)
 router.include_router(compliance.router)
 router.include_router(admin.router)
+router.include_router(transparency.router)

@@ -20,6 +20,7 @@ from api.console.auth import (
 )
 from api.console.pages import back_to, render
 from api.deps import RuntimeDep
+from api.runtime import Runtime
 from core.audit_trail import record_action
 from core.db import session_scope
 from core.errors import Unauthenticated
@@ -34,7 +35,7 @@ HOME = {
 }
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a console path of this site: never `//evil.example` or another scheme."""
     if target and target.startswith("/console") and not target.startswith("//") and "\\" not in target:
         return target
@@ -48,7 +49,13 @@ async def home(staff: SignedIn) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, runtime: RuntimeDep, next: str | None = None) -> Response:
-    return render(request, "login.html", {"token": login_token(runtime), "next": _safe_next(next) or ""})
+    context = {"token": login_token(runtime), "next": safe_next(next) or "", "sso": _sso(runtime)}
+    return render(request, "login.html", context)
+
+
+def _sso(runtime: Runtime) -> str | None:
+    """The provider's name for the "Sign in with …" link, when one is configured."""
+    return runtime.settings.oidc_provider_name if runtime.oidc is not None else None
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -78,19 +85,28 @@ async def login(
     try:
         session_token, role = await run_in_threadpool(attempt)
     except Unauthenticated as exc:
-        context = {"token": login_token(runtime), "next": _safe_next(next) or "", "error": exc.message}
+        context = {
+            "token": login_token(runtime),
+            "next": safe_next(next) or "",
+            "error": exc.message,
+            "sso": _sso(runtime),
+        }
         return render(request, "login.html", context, status=401)
-    response = back_to(_safe_next(next) or HOME[role])
+    response = back_to(safe_next(next) or HOME[role])
+    set_session_cookie(response, request, runtime, session_token)
+    return response
+
+
+def set_session_cookie(response: Response, request: Request, runtime: Runtime, token: str) -> None:
     response.set_cookie(
         COOKIE,
-        session_token,
+        token,
         max_age=int(SESSION_MAX.total_seconds()),
         path="/console",
         httponly=True,
         samesite="lax",
         secure=cookie_is_secure(request, runtime),
     )
-    return response
 
 
 @router.post("/logout")
@@ -113,6 +129,6 @@ async def cookies(request: Request) -> Response:
 def login_redirect(request: Request) -> RedirectResponse:
     """To the login form, coming back here afterwards (to the console's start for a form post)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if request.method != "GET" or _safe_next(target) is None:
+    if request.method != "GET" or safe_next(target) is None:
         target = "/console/"
     return RedirectResponse(f"/console/login?next={quote(target, safe='/')}", status_code=303)

@@ -113,5 +113,9 @@ _LOWER_CASE_TITLES = frozenset({"mr", "mrs", "ms", "mx", "dr", "prof"})
 
 
 def _title_fits(title: str) -> bool:
-    """A title as written: capitalised, or in lower case one that is no everyday word or has its full stop."""
+    """A title as written: capitalised, or in lower case one that is no everyday word or has its full stop.
+    All capitals is an acronym, not a title: "MS Office", "DR Congo"."""
+    bare = title.rstrip(".")
+    if len(bare) > 1 and bare.isupper():
+        return False
     return title[0].isupper() or title.endswith(".") or title.casefold() in _LOWER_CASE_TITLES

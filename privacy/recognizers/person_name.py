@@ -145,7 +145,11 @@ class PersonNameRecognizer(EntityRecognizer):
             # surname that is none: "naomi ryan" no, "leone mazzi" and "benjamin a seiler" yes.
             if len(word) < 3:
                 return False
-            surname_follows = self._plain_lower_case_surname(doc, token.i + 1)
+            # Only a name that is otherwise a noun ("benjamin"), never an adjective or verb ("novel
+            # coronavirus", "young adults"): those read as the phrase they are.
+            surname_follows = folded not in self._lexicon.english_words and self._plain_lower_case_surname(
+                doc, token.i + 1
+            )
             if self._lexicon.is_word(word) and not surname_follows:
                 return False
         elif not (word[0].isupper() and not word.isupper()):
@@ -224,6 +228,7 @@ class PersonNameRecognizer(EntityRecognizer):
             and word.casefold() not in STOP_WORDS
             and word.casefold() not in NOT_NAME_WORDS
             and not self._lexicon.is_word(word)
+            and not self._lexicon.is_word(doc[i].lemma_)  # "adults", "symptoms": plurals of words
         )
 
     def _unknown_name_words(self, doc: Doc, covered: set[int]) -> dict[int, int]:

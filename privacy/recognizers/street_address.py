@@ -190,7 +190,9 @@ class StreetAddressRecognizer(EntityRecognizer):
         # "lives on Boyle Street", "shows on Marina Fort Street": a street named without its number.
         Pattern(
             "named_street",
-            rf"(?i:\b(?:on|at|in|to|from|along|off|of)[ \t]+)(?P<span>(?!(?i:the|a|an|my|your|his|her|our|their|this|that)\b)(?:{_WORD}[ \t]+){{1,3}}"
+            # Not a product: "saved to Google Drive", "on OneDrive", "in Microsoft Teams Square".
+            rf"(?i:\b(?:on|at|in|to|from|along|off|of)[ \t]+)(?P<span>(?!(?i:the|a|an|my|your|his|her|our|their|this|that)\b)"
+            rf"(?!(?i:google|one|hard|flash|usb|cloud|network|external|shared|team|disk|cd|dvd|solid|state)\b)(?:{_WORD}[ \t]+){{1,3}}"
             r"(?i:Street|Road|Avenue|Lane|Drive|Boulevard|Crescent|Terrace|Close|Square|Gardens|Grove|Parade|Mews))\b",
             0.5,
         ),

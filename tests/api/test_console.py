@@ -3,6 +3,7 @@ compliance review, admin pages, live events and the CLI. (The browser tests driv
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,6 +13,7 @@ from sqlmodel import select, update
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
+from bot.data_rights import export_contact_data
 from bot.models import Conversation, ConversationNote, ConversationStatus, Message
 from core.audit_trail import AuditEntry, verify_chain
 from core.db import session_scope, utcnow
@@ -182,6 +184,12 @@ def test_an_agent_claims_replies_notes_hands_back_and_resolves(wepos: Wepos, bro
         notes = [n.text_masked for n in session.exec(select(ConversationNote)).all()]
     assert not any(CUSTOMER in text for text in stored + notes), "agent texts are stored masked"
     assert notes and "<PERSON_1>" in notes[0]
+    with session_scope(wepos.runtime.engine) as session:
+        export = export_contact_data(
+            session, wepos.runtime.box, business_id=wepos.business_id, phone="447700900123"
+        )
+    (exported,) = export["conversations"]
+    assert [n["text"] for n in exported["agent_notes"]] == ["Maria Lopez asked about a refund"]
 
     assert agent.post(f"{here}/handback", data={"csrf": token}).status_code == 303
     with session_scope(wepos.runtime.engine) as session:
@@ -379,3 +387,54 @@ def test_the_demo_creates_one_console_user_a_role_once(
     assert browsers.sign_in("agent@demo-bakery.example", password).get("/console/inbox").status_code == 200
     again = CliRunner().invoke(cli_app, ["demo"])
     assert again.exit_code == 0 and "console user" not in again.stdout
+
+
+@pytest.mark.transparency
+def test_compliance_works_the_request_queue_reviews_access_and_exports_the_audit_log(
+    wepos: Wepos, browsers: Browsers
+) -> None:
+    assert post(wepos.url, text_payload("Hi, I'm Maria Lopez. Please send me my data")).status_code == 200
+    wepos.graph.wait_for_sends(1)
+    agent_email = add_user(wepos.runtime, wepos.business_id, Role.AGENT)
+    agent = browsers.sign_in(agent_email)
+    with session_scope(wepos.runtime.engine) as session:
+        conversation_id = session.exec(select(Conversation)).one().id
+    page = agent.get(f"/console/conversations/{conversation_id}").text
+    agent.post(f"/console/conversations/{conversation_id}/reveal", data={"csrf": hidden(page, "csrf")})
+
+    officer = browsers.sign_in(add_user(wepos.runtime, wepos.business_id, Role.COMPLIANCE))
+    queue = officer.get("/console/compliance/requests").text
+    request_id = int(queue.split('data-request="')[1].split('"')[0])
+    assert "export" in queue and CUSTOMER not in queue
+    download = officer.post(
+        f"/console/compliance/requests/{request_id}/close",
+        data={"csrf": hidden(queue, "csrf"), "kind": "export", "status": "done"},
+    )
+    assert download.status_code == 200 and CUSTOMER in download.text  # the copy for the customer
+    assert f'data-request="{request_id}"' in officer.get("/console/compliance/requests?status=done").text
+
+    review = officer.get("/console/compliance/access").text
+    agent_row = review.split(f'data-user="{agent_email}"')[1].split("</tr>")[0]
+    assert "<td>agent</td>" in agent_row and "<td>1</td>" in agent_row  # one reveal, with its time
+    record = officer.get("/console/compliance/processing-record").text
+    assert "masked text only" in record.lower() or "Masked before any AI" in record
+
+    exported = officer.get("/console/compliance/audit/export").json()
+    assert exported["chain_intact"] is True
+    actions = [e["action"] for e in exported["entries"]]
+    assert "conversation.reveal" in actions and "request.done" in actions and actions[-1] == "audit.export"
+    assert CUSTOMER not in json.dumps(exported) and "447700900123" not in json.dumps(exported)
+
+
+@pytest.mark.transparency
+def test_the_analytics_dashboard_draws_counts_and_suppresses_small_ones(
+    wepos: Wepos, browsers: Browsers
+) -> None:
+    for text in ("When are you open on Sunday?", "I want to talk to a real person please"):
+        assert post(wepos.url, text_payload(text)).status_code == 200
+    wepos.graph.wait_for_sends(2)
+    admin = browsers.sign_in(add_user(wepos.runtime, wepos.business_id, Role.ADMIN))
+    page = admin.get("/console/admin/analytics").text
+    assert "<svg" in page and 'aria-label="Messages in and out per day"' in page
+    assert "&lt;5" in page  # two messages, one conversation: all below k
+    assert CUSTOMER not in page and "447700900123" not in page

@@ -158,3 +158,73 @@ def test_the_inbox_fits_a_phone_screen(browser: Any, desk: Desk) -> None:
         assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     finally:
         context.close()
+
+
+@pytest.mark.transparency
+def test_the_analytics_dashboard_shows_charts_without_personal_data(page: Any, desk: Desk) -> None:
+    for text in (
+        "Hi, I'm Maria Lopez. When are you open on Sunday?",
+        "I want to talk to a real person please",
+    ):
+        post(desk.url, text_payload(text))
+    desk.graph.wait_for_sends(2)
+    _sign_in(page, desk, add_user(desk.runtime, desk.business_id, Role.ADMIN))
+    page.get_by_role("link", name="Analytics").click()
+    chart = page.get_by_role("img", name="Messages in and out per day")
+    assert chart.is_visible()
+    assert chart.locator("rect").count() >= 2
+    assert page.get_by_role("img", name="Escalation reasons").is_visible()
+    text = page.inner_text("main")
+    assert "<5" in text and "Maria" not in text and "Lopez" not in text
+
+
+PAGES = {
+    Role.AGENT: [("inbox", "/console/inbox?queue=open"), ("conversation", "/console/conversations/1")],
+    Role.COMPLIANCE: [
+        ("redactions", "/console/compliance/redactions"),
+        ("customers", "/console/compliance/contacts"),
+        ("requests", "/console/compliance/requests"),
+        ("audit-log", "/console/compliance/audit"),
+        ("access-review", "/console/compliance/access"),
+        ("processing-record", "/console/compliance/processing-record"),
+    ],
+    Role.ADMIN: [
+        ("knowledge", "/console/admin/documents"),
+        ("settings", "/console/admin/settings"),
+        ("users", "/console/admin/users"),
+        ("analytics", "/console/admin/analytics"),
+    ],
+}
+
+
+def test_every_main_page_renders_without_a_script_or_policy_error(
+    browser: Any, desk: Desk, tmp_path: Path
+) -> None:
+    """Each role's pages load with no console error (a CSP violation would be one) and are saved as
+    screenshots (to `WEPOS_TEST_SCREENSHOTS` when set: docs/screenshots is made this way)."""
+    import os
+
+    shots = Path(os.environ.get("WEPOS_TEST_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    post(desk.url, text_payload("Hi, I'm Maria Lopez. I want to talk to a real person please"))
+    desk.graph.wait_for_sends(1)
+    errors: list[str] = []
+    for role, pages in PAGES.items():
+        context = browser.new_context(viewport={"width": 1100, "height": 760})
+        tab = context.new_page()
+        tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            if role is Role.AGENT:
+                tab.goto(f"{desk.url}/console/login")
+                tab.screenshot(path=str(shots / "login.png"))
+            _sign_in(tab, desk, add_user(desk.runtime, desk.business_id, role))
+            for name, path in pages:
+                response = tab.goto(f"{desk.url}{path}")
+                assert response.status == 200, (name, response.status)
+                assert tab.locator("h1").first.is_visible(), name
+                tab.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        finally:
+            context.close()
+        assert errors == [], (role, errors)
+    assert len(list(shots.glob("*.png"))) == 1 + sum(len(p) for p in PAGES.values())

@@ -13,7 +13,10 @@ from sqlmodel import select
 from api.runtime import Runtime
 from core.db import session_scope
 from core.tenants import create_business
-from ingest.pipeline import IngestStatus
+from ingest.chunking import Chunk, split_document
+from ingest.loaders import load_document
+from ingest.pipeline import MASK_BATCH, IngestStatus
+from privacy.vault import VaultScope
 from retrieval.models import DocumentStatus, KnowledgeChunk, KnowledgeDocument
 from tests.conftest import make_settings
 
@@ -190,3 +193,39 @@ def test_one_business_never_retrieves_anothers_chunks(runtime: Runtime, tmp_path
     results = runtime.retriever.search(b, "staff discount code", k=10)
     assert results and all("ALPHA" not in p.text for p in results)
     assert runtime.index.collection_name(a) != runtime.index.collection_name(b)
+
+
+def test_a_long_document_is_masked_in_batches_exactly_as_chunk_by_chunk(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    business = _business(runtime, "sofa-shop", "401")
+    rows = [
+        f"Order {i}?,Call +44 7700 9001{i:02d} and ask Maria Lopez about order {i}."
+        for i in range(2 * MASK_BATCH + 5)
+    ]
+    path = tmp_path / "orders.csv"
+    path.write_text("question,answer\n" + "\n".join(rows) + "\n")
+    outcome = runtime.pipeline.ingest_paths(business, [path])[0]
+    assert outcome.chunks == len(rows)
+    stored = runtime.index.documents(business)
+    assert len(stored.ids) == len(rows)
+    originals = {text.partition("\n")[0]: text for text in (c.text for c in _chunks_of(runtime, path))}
+    scope = VaultScope.knowledge(business)
+    with session_scope(runtime.engine) as session:
+        policy = runtime.masker.policy_for(session, business)
+        for vector_id, text in zip(stored.ids, stored.texts, strict=True):
+            original = originals[text.partition("\n")[0]]
+            one = runtime.masker.mask(session, original, scope, remember=False, policy=policy)
+            assert text == one.text
+            assert "Maria" not in text and "7700" not in text and "<DOC_PERSON_1>" in text
+            # The vector stored with each chunk is the one of its own text, whichever batch embedded it.
+            [hit] = runtime.index.score(business, runtime.embeddings.embed_query(text), [vector_id])
+            assert hit.similarity == pytest.approx(1.0, abs=1e-4)
+    assert len({text.partition("\n")[2] for text in stored.texts}) == len(rows)
+
+
+def _chunks_of(runtime: Runtime, path: Path) -> list[Chunk]:
+    document = load_document(path.name, path.read_bytes())
+    return split_document(
+        document, chunk_size=runtime.settings.chunk_size, chunk_overlap=runtime.settings.chunk_overlap
+    )

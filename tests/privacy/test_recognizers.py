@@ -147,6 +147,12 @@ def test_recognizes(detector: Detector, text: str, entity: str, span: str) -> No
         "Rand Corporation ordered 40 boxes",
         "hey is the shop open tomorrow? thx",
         "my iban is wrong",
+        # Help-desk questions the retrieval benchmarks ask (a first name that is also an adjective, a
+        # plural, an acronym): masking them cost stackfaq and covidfaq their answers.
+        "what is novel coronavirus",
+        "are young adults at risk",
+        "how do i install MS Office on my mac",
+        "How do I upload files to Google Drive?",
     ],
 )
 def test_leaves_shop_talk_readable(detector: Detector, text: str) -> None:

@@ -4,7 +4,8 @@ it is, so its authorisation and its tenant isolation are decided, not inherited 
 - `PUBLIC`: anyone. Liveness and readiness carry no data. `/metrics` is public too: Prometheus scrapers
   rarely carry credentials, and the series are counts and latencies only (no ids, no text, no tenant
   names); restrict it at the network (bind, proxy or firewall), as docs/deploy.md says for the whole port.
-  FastAPI's `/openapi.json` and `/docs` describe the API and hold no data.
+  FastAPI's `/openapi.json` and `/docs` describe the API and hold no data; they are served in development
+  and, in production, only with `WEPOS_API_DOCS=true` (tests/security/test_api_docs.py).
 - `VERIFY_TOKEN`: Meta's subscription handshake; the verify token in the query is the credential.
 - `SIGNATURE`: Meta's deliveries, checked against `X-Hub-Signature-256` before the body is parsed.
 - `API_KEY`: a business's API key; the route sees that business's data only.
@@ -167,6 +168,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/console/login"): Route(Access.PUBLIC),
     ("POST", "/console/login"): Route(Access.PUBLIC),  # the form's signed token and the password are checked
     ("GET", "/console/cookies"): Route(Access.PUBLIC),
+    # Single sign-on: 404 unless a provider is configured; the callback needs this browser's sealed attempt.
+    ("GET", "/console/login/oidc"): Route(Access.PUBLIC),
+    ("GET", "/console/login/oidc/callback"): Route(Access.PUBLIC),
     ("GET", "/console/static/{path}"): Route(Access.PUBLIC),
     ("GET", "/console/"): _anyone_signed_in(),
     ("POST", "/console/logout"): _anyone_signed_in(),
@@ -189,6 +193,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/console/compliance/contacts/export"): _compliance(),
     ("POST", "/console/compliance/contacts/erase"): _compliance(),
     ("GET", "/console/compliance/audit"): _compliance(),
+    ("GET", "/console/compliance/requests"): _compliance(),
+    ("POST", "/console/compliance/requests/{request_id}/close"): _compliance(),
+    ("GET", "/console/compliance/processing-record"): _compliance(),
+    ("GET", "/console/compliance/access"): _compliance(),
+    ("GET", "/console/compliance/audit/export"): _compliance(),
+    ("GET", "/console/admin/analytics"): _admin(),
     ("GET", "/console/admin/"): _admin(),
     ("GET", "/console/admin/documents"): _admin(),
     ("POST", "/console/admin/documents"): _admin(),

@@ -14,7 +14,8 @@ from bot.inbox import add_canned_reply
 from bot.models import CannedReply, Conversation
 from core.db import session_scope
 from core.staff import Role, StaffUser
-from privacy.models import RedactionEvent
+from privacy.data_requests import RequestKind, open_data_request
+from privacy.models import DataSubjectRequest, RedactionEvent
 from retrieval.models import KnowledgeDocument
 from tests.console_helpers import Browsers, add_user, csrf
 from tests.helpers import post, text_payload
@@ -91,6 +92,12 @@ def test_a_stranger_business_user_cannot_touch_the_victims_objects(wepos: Wepos)
         document = session.exec(select(KnowledgeDocument)).first()
         event = session.exec(select(RedactionEvent)).first()
         user = session.exec(select(StaffUser).where(StaffUser.email == victim_user)).one()
+        data_request, _ = open_data_request(
+            session,
+            business_id=wepos.business_id,
+            contact_id=conversation.contact_id,
+            kind=RequestKind.EXPORT,
+        )
     assert event is not None and document is not None
     ids: dict[str, int | str] = {
         "conversation_id": conversation.id or 0,
@@ -98,6 +105,7 @@ def test_a_stranger_business_user_cannot_touch_the_victims_objects(wepos: Wepos)
         "document_id": document.id or 0,
         "user_id": user.id or 0,
         "reply_id": reply.id or 0,
+        "request_id": data_request.id or 0,
         **ACTIONS,
     }
     stranger = stranger_business(runtime)
@@ -113,7 +121,14 @@ def test_a_stranger_business_user_cannot_touch_the_victims_objects(wepos: Wepos)
             role = ROUTES[(method, path)].role or "admin"
             client = clients[role]
             # A valid form of each kind, so the refusal is about ownership, not about the input.
-            form = {"csrf": csrf(client), "verdict": "confirmed", "text": "hello", "title": "t", "body": "b"}
+            form = {
+                "csrf": csrf(client),
+                "verdict": "confirmed",
+                "text": "hello",
+                "title": "t",
+                "body": "b",
+                "status": "rejected",
+            }
             response = client.request(method, _path(path, ids), data=form)
             assert response.status_code in (403, 404), (method, path, response.status_code)
             assert "Maria" not in response.text and "Lopez" not in response.text
@@ -125,3 +140,4 @@ def test_a_stranger_business_user_cannot_touch_the_victims_objects(wepos: Wepos)
         assert session.get(RedactionEvent, event.id).review is None  # type: ignore[union-attr]
         assert session.get(StaffUser, user.id).active  # type: ignore[union-attr]
         assert session.get(CannedReply, reply.id) is not None
+        assert session.get(DataSubjectRequest, data_request.id).status == "open"  # type: ignore[union-attr]
