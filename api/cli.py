@@ -188,8 +188,16 @@ def tenant_create(
         str | None, typer.Option(help="Cloud API bearer token; omit for console mode.")
     ] = None,
     display_name: Annotated[str | None, typer.Option(help="Name shown in replies.")] = None,
+    privacy_notice: Annotated[
+        bool,
+        typer.Option(
+            "--privacy-notice/--no-privacy-notice",
+            help="Send each new customer the privacy notice once, before the first answer (on by default).",
+        ),
+    ] = True,
 ) -> None:
     """Register a business and its WhatsApp number."""
+    from bot.conversations import configure_policy
     from core.db import session_scope
     from core.tenants import create_business
 
@@ -203,8 +211,10 @@ def tenant_create(
             display_name=display_name,
             access_token=access_token,
         )
+        configure_policy(session, business_id=business.id or 0, privacy_notice_enabled=privacy_notice)
         mode = "Cloud API" if access_token else "console mode (no access token)"
-        typer.echo(f"tenant {business.name} (id {business.id}) created, {mode}")
+        notice = "privacy notice on" if privacy_notice else "privacy notice off"
+        typer.echo(f"tenant {business.name} (id {business.id}) created, {mode}, {notice}")
 
 
 @tenant_app.command("list")

@@ -23,18 +23,32 @@ from privacy.data_requests import (
     mark_closed,
     to_public,
 )
-from privacy.models import DataSubjectRequest
+from privacy.models import DataSubjectRequest, ErasureRecord
 
 log = logging.getLogger(__name__)
 
 
 class ErasureSummary(BaseModel):
+    """What an erasure deleted: counts only (the API's answer to an erasure, and a closed request's)."""
+
     erasure_id: int
     messages: int
     conversations: int
     vault_entries: int
     redaction_events: int
     consent_records: int
+
+    @classmethod
+    def of(cls, record: ErasureRecord) -> ErasureSummary:
+        assert record.id is not None
+        return cls(
+            erasure_id=record.id,
+            messages=record.messages,
+            conversations=record.conversations,
+            vault_entries=record.vault_entries,
+            redaction_events=record.redaction_events,
+            consent_records=record.consent_records,
+        )
 
 
 class ClosedDataRequest(BaseModel):
@@ -75,14 +89,7 @@ def close_data_request(
     if phone is not None:
         record = erase_contact_data(engine, box, business_id=business_id, phone=phone)
         assert record.id is not None
-        erasure = ErasureSummary(
-            erasure_id=record.id,
-            messages=record.messages,
-            conversations=record.conversations,
-            vault_entries=record.vault_entries,
-            redaction_events=record.redaction_events,
-            consent_records=record.consent_records,
-        )
+        erasure = ErasureSummary.of(record)
     with session_scope(engine) as session:
         request = _open_request(session, business_id, request_id)
         mark_closed(request, status=status, closed_by=closed_by)

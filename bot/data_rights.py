@@ -131,7 +131,9 @@ def export_contact_data(session: Session, box: SecretBox, *, business_id: int, p
             .order_by(col(ConversationNote.id))
         ).all()
         originals = _originals(session, vault, scopes, messages)
-        originals |= vault.originals(session, scopes, {p for n in notes for p in placeholders_in(n.text_masked)})
+        originals |= vault.originals(
+            session, scopes, {p for n in notes for p in placeholders_in(n.text_masked)}
+        )
         rows = []
         for message in messages:
             assert message.id is not None

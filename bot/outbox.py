@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select, update
+from sqlmodel import Session, col, select, update
 
 from bot.models import Contact, Conversation, Direction, Message, OutboundStatus
 from bot.policies import BUTTON_HANDOFF, BUTTON_HELPED, within_service_window
@@ -79,6 +79,8 @@ class Outbox:
         """Try to send one reply; True when it is settled (sent, printed or failed for good)."""
         if not self._claim(message_id):
             return True  # sent, or being sent, by someone else
+        # Read what the send needs, then send with no transaction open: a write lock held across the HTTP
+        # call would stall every webhook on SQLite. The claim keeps the row ours meanwhile.
         with session_scope(self._engine) as session:
             message = session.get(Message, message_id)
             if message is None:
@@ -88,21 +90,20 @@ class Outbox:
             assert conversation is not None and business is not None and conversation.id is not None
             contact = session.get(Contact, conversation.contact_id)
             assert contact is not None and business.id is not None
-            message.attempts += 1
-            message.updated_at = utcnow()
-            session.add(message)
             if business.access_token_sealed is None:
                 self._console(f"[console] reply for conversation {conversation.id}: {message.text_masked}")
-                message.status = OutboundStatus.PRINTED
+                message.attempts += 1
+                self._settle(session, message, OutboundStatus.PRINTED)
                 SENDS.labels("printed").inc()
                 return True
             if message.kind != "template" and not within_service_window(
                 conversation.last_inbound_at, utcnow()
             ):
                 # Free-form messages are refused outside 24 h of the customer's last message.
-                message.status = OutboundStatus.FAILED
                 message.error_code = OUTSIDE_WINDOW_CODE
                 message.error_title = "outside the 24-hour window: only an approved template can be sent"
+                message.attempts += 1
+                self._settle(session, message, OutboundStatus.FAILED)
                 SENDS.labels("outside_window").inc()
                 log.warning("reply outside the service window", extra={"message_id": message_id})
                 return True
@@ -113,45 +114,58 @@ class Outbox:
             )
             token = self._box.open(business.access_token_sealed)
             to = self._box.open(contact.wa_id_sealed)
-            try:
-                if message.kind == "template":
-                    template = json.loads(message.text_masked or "{}")
-                    wa_id = self._client.send_template(
-                        phone_number_id=business.phone_number_id,
-                        token=token,
-                        to=to,
-                        name=template["name"],
-                        language=template["language"],
-                    )
-                elif message.kind == "interactive":
-                    wa_id = self._client.send_buttons(
-                        phone_number_id=business.phone_number_id,
-                        token=token,
-                        to=to,
-                        body=body,
-                        buttons=ANSWER_BUTTONS,
-                    )
-                else:
-                    wa_id = self._client.send_text(
-                        phone_number_id=business.phone_number_id, token=token, to=to, body=body
-                    )
-            except ChannelError as exc:
+            inbound_at = None
+            if message.in_reply_to_id:
+                inbound_at = session.exec(
+                    select(Message.created_at).where(col(Message.id) == message.in_reply_to_id)
+                ).first()
+        message.attempts += 1  # on the detached row: written with the outcome below
+        try:
+            if message.kind == "template":
+                template = json.loads(message.text_masked or "{}")
+                wa_id = self._client.send_template(
+                    phone_number_id=business.phone_number_id,
+                    token=token,
+                    to=to,
+                    name=template["name"],
+                    language=template["language"],
+                )
+            elif message.kind == "interactive":
+                wa_id = self._client.send_buttons(
+                    phone_number_id=business.phone_number_id,
+                    token=token,
+                    to=to,
+                    body=body,
+                    buttons=ANSWER_BUTTONS,
+                )
+            else:
+                wa_id = self._client.send_text(
+                    phone_number_id=business.phone_number_id, token=token, to=to, body=body
+                )
+        except ChannelError as exc:
+            with session_scope(self._engine) as session:
                 settled = self._record_failure(message, exc)
-                if not settled:
-                    message.status = OutboundStatus.QUEUED
-                return settled
+                self._settle(session, message, message.status if settled else OutboundStatus.QUEUED)
+            return settled
+        with session_scope(self._engine) as session:
             message.wa_message_id = wa_id
-            message.status = OutboundStatus.SENT
-            inbound = session.get(Message, message.in_reply_to_id) if message.in_reply_to_id else None
-            if inbound is not None:
-                REPLY_SECONDS.observe((utcnow() - inbound.created_at).total_seconds())
             message.sent_at = utcnow()
             message.next_attempt_at = None
             message.error_code = None
             message.error_title = None
+            self._settle(session, message, OutboundStatus.SENT)
+        if inbound_at is not None:
+            REPLY_SECONDS.observe((utcnow() - inbound_at).total_seconds())
         SENDS.labels("sent").inc()
         log.info("reply sent", extra={"message_id": message_id, "attempts": message.attempts})
         return True
+
+    @staticmethod
+    def _settle(session: Session, message: Message, status: str) -> None:
+        """Record the outcome of a delivery attempt on the claimed row."""
+        message.status = status
+        message.updated_at = utcnow()
+        session.add(message)
 
     def _claim(self, message_id: int) -> bool:
         """Take the reply for this deliverer alone (a conditional update), so it is never sent twice."""
@@ -167,21 +181,21 @@ class Outbox:
         """Mark the customer's message read and show the typing indicator while the turn runs.
         Best effort: a failure is logged, never retried, and never delays the reply."""
         with session_scope(self._engine) as session:
-            message = session.get(Message, inbound_id)
-            business = session.get(Business, message.business_id) if message else None
-            if (
-                message is None
-                or business is None
-                or not message.wa_message_id
-                or not business.access_token_sealed
-            ):
-                return
-            token = self._box.open(business.access_token_sealed)
+            row = session.exec(
+                select(Message.wa_message_id, Business.phone_number_id, Business.access_token_sealed)
+                .join(Business, col(Business.id) == col(Message.business_id))
+                .where(col(Message.id) == inbound_id)
+            ).first()
+        if row is None:
+            return
+        wa_message_id, phone_number_id, token_sealed = row
+        if not wa_message_id or not token_sealed:
+            return
         try:
             self._client.mark_read(
-                phone_number_id=business.phone_number_id,
-                token=token,
-                message_id=message.wa_message_id,
+                phone_number_id=phone_number_id,
+                token=self._box.open(token_sealed),
+                message_id=wa_message_id,
                 typing=True,
             )
         except ChannelError as exc:

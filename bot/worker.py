@@ -39,8 +39,10 @@ class TurnWorker:
         poll_interval: float = 1.0,
         lease_s: float = 120.0,
         rate_limit: SenderRateLimit | None = None,
+        claim_batch_size: int = 4,
     ) -> None:
         self._engine = engine
+        self._claim_batch_size = claim_batch_size
         self._assistant = assistant
         self._outbox = outbox
         self._poll_interval = poll_interval
@@ -95,11 +97,18 @@ class TurnWorker:
         self.reclaim_expired()
         done = 0
         while not self._stop.is_set():
-            message_id = self._claim_next()
-            if message_id is None:
+            claimed = self._claim_batch()
+            if not claimed:
                 break
-            self._handle(message_id)
-            done += 1 + self._outbox.deliver_due()
+            try:
+                while claimed and not self._stop.is_set():
+                    self._handle(claimed[0])
+                    claimed.pop(0)
+                    done += 1 + self._outbox.deliver_due()
+            finally:
+                # Stopping (or failing) with claims not yet started: back in the queue at once, rather
+                # than waiting out the lease.
+                self._release(claimed)
         return done + self._outbox.deliver_due()
 
     def reclaim_expired(self) -> int:
@@ -122,8 +131,10 @@ class TurnWorker:
             log.warning("requeued work of a dead worker", extra={"count": count})
         return count
 
-    def _claim_next(self) -> int | None:
-        """Claim the oldest due message whose conversation has nothing older waiting or in flight."""
+    def _claim_batch(self) -> list[int]:
+        """Claim the oldest due messages whose conversations have nothing older waiting or in flight (so at
+        most one per conversation), a few at a time: one claim query per turn was a fifth of a turn's cost.
+        """
         now = utcnow()
         earlier = aliased(Message)
         blocked = exists().where(
@@ -136,26 +147,50 @@ class TurnWorker:
         )
         while True:
             with session_scope(self._engine) as session:
-                candidate = session.exec(
+                candidates = session.exec(
                     select(Message)
                     .where(Message.direction == Direction.INBOUND, Message.status == InboundStatus.RECEIVED)
                     .where(or_(col(Message.next_attempt_at).is_(None), col(Message.next_attempt_at) <= now))
                     .where(~blocked)
                     .order_by(col(Message.id))
-                    .limit(1)
+                    .limit(self._claim_batch_size)
                     .with_for_update(skip_locked=True)
-                ).first()
-                if candidate is None or candidate.id is None:
-                    return None
-                if self.rate_limit.defer_if_over(session, candidate, now):
-                    continue  # it waits (not due until a slot frees); look for another sender's message
-                # The conditional update is what makes the claim exclusive on every database.
-                claimed = session.exec(
-                    update(Message)
-                    .where(col(Message.id) == candidate.id, col(Message.status) == InboundStatus.RECEIVED)
-                    .values(status=InboundStatus.PROCESSING, claimed_at=now)
+                ).all()
+                if not candidates:
+                    return []
+                due = [
+                    c.id
+                    for c in candidates
+                    if c.id is not None and not self.rate_limit.defer_if_over(session, c, now)
+                ]
+                # The conditional update is what makes the claim exclusive on every database; one statement
+                # for the batch keeps SQLite's write lock short.
+                claimed = (
+                    session.exec(
+                        update(Message)
+                        .where(col(Message.id).in_(due), col(Message.status) == InboundStatus.RECEIVED)
+                        .values(status=InboundStatus.PROCESSING, claimed_at=now)
+                        .returning(col(Message.id))
+                    )
+                    .scalars()
+                    .all()
+                    if due
+                    else []
                 )
-                return candidate.id if claimed.rowcount else None
+            if claimed:
+                return sorted(claimed)  # oldest first
+            # Every candidate was deferred: look again for other senders' messages.
+
+    def _release(self, message_ids: list[int]) -> None:
+        """Put claimed messages whose turn never started back in the queue."""
+        if not message_ids:
+            return
+        with session_scope(self._engine) as session:
+            session.exec(
+                update(Message)
+                .where(col(Message.id).in_(message_ids), col(Message.status) == InboundStatus.PROCESSING)
+                .values(status=InboundStatus.RECEIVED, claimed_at=None)
+            )
 
     def _handle(self, message_id: int) -> None:
         self._outbox.acknowledge(message_id)

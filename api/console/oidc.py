@@ -17,10 +17,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.console.auth import COOKIE, cookie_is_secure
 from api.console.pages import back_to
-from api.console.session import HOME, safe_next, set_session_cookie
+from api.console.session import HOME, record_sign_in, safe_next, set_session_cookie
 from api.deps import RuntimeDep
 from api.runtime import Runtime
-from core.audit_trail import record_action
 from core.db import session_scope
 from core.errors import Forbidden, NotFound, Unauthenticated
 from core.oidc import Challenge, OidcClient
@@ -82,14 +81,7 @@ async def oidc_callback(
     def open_session() -> tuple[str, Role]:
         with session_scope(runtime.engine) as session:
             done = sign_in_verified(session, email=identity.email)
-            record_action(
-                session,
-                business_id=done.user.business_id,
-                actor=f"user:{done.user.id} {done.user.email}",
-                action="staff.sign_in",
-                target=f"user:{done.user.id}",
-                detail={"method": "oidc"},
-            )
+            record_sign_in(session, done.user, "oidc")
             return done.token, Role(done.user.role)
 
     token, role = await run_in_threadpool(open_session)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from api.console.auth import (
     COOKIE,
@@ -24,7 +25,7 @@ from api.runtime import Runtime
 from core.audit_trail import record_action
 from core.db import session_scope
 from core.errors import Unauthenticated
-from core.staff import SESSION_MAX, Role, sign_in, sign_out
+from core.staff import SESSION_MAX, Role, StaffUser, sign_in, sign_out
 
 router = APIRouter()
 
@@ -73,13 +74,7 @@ async def login(
     def attempt() -> tuple[str, Role]:
         with session_scope(runtime.engine) as session:
             done = sign_in(session, email=email, password=password)
-            record_action(
-                session,
-                business_id=done.user.business_id,
-                actor=f"user:{done.user.id} {done.user.email}",
-                action="staff.sign_in",
-                target=f"user:{done.user.id}",
-            )
+            record_sign_in(session, done.user, "password")
             return done.token, Role(done.user.role)
 
     try:
@@ -95,6 +90,17 @@ async def login(
     response = back_to(safe_next(next) or HOME[role])
     set_session_cookie(response, request, runtime, session_token)
     return response
+
+
+def record_sign_in(session: Session, user: StaffUser, method: str) -> None:
+    record_action(
+        session,
+        business_id=user.business_id,
+        actor=f"user:{user.id} {user.email}",
+        action="staff.sign_in",
+        target=f"user:{user.id}",
+        detail={"method": method},
+    )
 
 
 def set_session_cookie(response: Response, request: Request, runtime: Runtime, token: str) -> None:

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import MAX_ROW_ID, CurrentBusiness, ObjectId, RuntimeDep
+from bot.data_requests import ErasureSummary
 from bot.data_rights import (
     change_contact_consent,
     contact_consent,
@@ -44,15 +45,6 @@ class ConsentChange(BaseModel):
     source: Literal["api", "agent"] = Field(
         default="api", description="agent: a person of the business, on the customer's word"
     )
-
-
-class ErasurePublic(BaseModel):
-    erasure_id: int
-    messages: int
-    conversations: int
-    vault_entries: int
-    redaction_events: int
-    consent_records: int
 
 
 def _business_id(business: CurrentBusiness) -> int:
@@ -104,10 +96,10 @@ async def dsar_export(
     return await run_in_threadpool(export)
 
 
-@router.post("/dsar/erase", response_model=ErasurePublic)
+@router.post("/dsar/erase", response_model=ErasureSummary)
 async def dsar_erase(
     runtime: RuntimeDep, business: CurrentBusiness, request: ErasureRequest
-) -> ErasurePublic:
+) -> ErasureSummary:
     """Erase one customer's data for good; keeps an erasure record without personal data."""
     record = await run_in_threadpool(
         erase_contact_data,
@@ -116,15 +108,7 @@ async def dsar_erase(
         business_id=_business_id(business),
         phone=request.phone,
     )
-    assert record.id is not None
-    return ErasurePublic(
-        erasure_id=record.id,
-        messages=record.messages,
-        conversations=record.conversations,
-        vault_entries=record.vault_entries,
-        redaction_events=record.redaction_events,
-        consent_records=record.consent_records,
-    )
+    return ErasureSummary.of(record)
 
 
 class ReviewRequest(BaseModel):

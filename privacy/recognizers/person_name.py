@@ -335,8 +335,9 @@ class PersonNameRecognizer(EntityRecognizer):
 
 def _joined(doc: Doc, i: int) -> bool:
     """Whether token `i` follows the one before it on the same line, at most a few spaces away."""
-    previous = doc[i - 1]
-    gap = doc.text[previous.idx + len(previous) : doc[i].idx]
+    # Tokens tile the text, each with its trailing whitespace: the gap is the previous one's `whitespace_`
+    # (reading `doc.text` here would rebuild the whole text for every token pair).
+    gap = doc[i - 1].whitespace_
     return len(gap) <= 3 and all(c in " \t" for c in gap)
 
 

@@ -202,3 +202,21 @@ def test_knowledge_and_api_key_commands(runtime: Runtime) -> None:
     assert lookup_id in keys and "zapier" in keys and "active" in keys and secret not in keys
     assert runner.invoke(cli.app, ["apikey", "revoke", lookup_id, "--tenant", "crumb"]).exit_code == 0
     assert "revoked" in runner.invoke(cli.app, ["apikey", "list", "--tenant", "crumb"]).output
+
+
+def test_a_new_tenant_tells_new_customers_its_privacy_notice_unless_told_not_to(runtime: Runtime) -> None:
+    from bot.assistant import policy_for
+    from core.db import session_scope
+    from core.tenants import get_business_by_name
+
+    on = runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"])
+    off = runner.invoke(
+        cli.app, ["tenant", "create", "quiet", "--phone-number-id", "556", "--no-privacy-notice"]
+    )
+    assert "privacy notice on" in on.output and "privacy notice off" in off.output
+    with session_scope(runtime.engine) as session:
+        notices = {
+            name: policy_for(session, get_business_by_name(session, name).id or 0).privacy_notice_enabled
+            for name in ("crumb", "quiet")
+        }
+    assert notices == {"crumb": True, "quiet": False}
