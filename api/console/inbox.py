@@ -6,9 +6,10 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
@@ -29,60 +30,63 @@ EVENTS_POLL_S = 1.0
 # server shutting down never waits on a console left open.
 EVENTS_MAX_S = 25.0
 
-QueueParam = Annotated[Queue, Query()]
-SearchParam = Annotated[str | None, Query(max_length=100)]
-ReasonParam = Annotated[str | None, Query(max_length=64)]
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """Which queue, and the search and filter on it (the page and its live list take the same)."""
+
+    queue: Queue = Queue.WAITING
+    q: str | None = None
+    reason: str | None = None
 
 
-def _inbox_context(
-    runtime: RuntimeDep, staff: AgentDep, queue: Queue, q: str | None, reason: str | None
-) -> dict:  # type: ignore[type-arg]
+def inbox_query(
+    queue: Annotated[Queue, Query()] = Queue.WAITING,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    reason: Annotated[str | None, Query(max_length=64)] = None,
+) -> InboxQuery:
+    return InboxQuery(queue, q or None, reason or None)
+
+
+InboxQueryDep = Annotated[InboxQuery, Depends(inbox_query)]
+
+
+def _inbox_context(runtime: RuntimeDep, staff: AgentDep, query: InboxQuery) -> dict[str, Any]:
     with session_scope(runtime.engine) as session:
         rows = inbox.list_inbox(
             session,
             business_id=staff.business_id,
             user_id=staff.user_id,
-            queue=queue,
-            search=q or None,
-            reason=reason or None,
+            queue=query.queue,
+            search=query.q,
+            reason=query.reason,
         )
         reasons = inbox.handoff_reasons(session, business_id=staff.business_id)
         agents = {u.id: u.email for u in list_users(session, business_id=staff.business_id)}
-    query = {"queue": queue.value, "q": q or "", "reason": reason or ""}
     return {
         "rows": rows,
-        "queue": queue,
+        "queue": query.queue,
         "queues": list(Queue),
         "reasons": reasons,
         "agents": agents,
-        "query": query,
+        "query": {"queue": query.queue.value, "q": query.q or "", "reason": query.reason or ""},
     }
 
 
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox_page(
-    request: Request,
-    runtime: RuntimeDep,
-    staff: AgentDep,
-    queue: QueueParam = Queue.WAITING,
-    q: SearchParam = None,
-    reason: ReasonParam = None,
+    request: Request, runtime: RuntimeDep, staff: AgentDep, query: InboxQueryDep
 ) -> Response:
-    context = await run_in_threadpool(_inbox_context, runtime, staff, queue, q, reason)
+    context = await run_in_threadpool(_inbox_context, runtime, staff, query)
     return render(request, "inbox.html", context)
 
 
 @router.get("/inbox/list", response_class=HTMLResponse)
 async def inbox_list(
-    request: Request,
-    runtime: RuntimeDep,
-    staff: AgentDep,
-    queue: QueueParam = Queue.WAITING,
-    q: SearchParam = None,
-    reason: ReasonParam = None,
+    request: Request, runtime: RuntimeDep, staff: AgentDep, query: InboxQueryDep
 ) -> Response:
     """The list alone, for the page to swap in when an event says something changed."""
-    context = await run_in_threadpool(_inbox_context, runtime, staff, queue, q, reason)
+    context = await run_in_threadpool(_inbox_context, runtime, staff, query)
     return render(request, "_inbox_list.html", context)
 
 
@@ -111,7 +115,7 @@ async def events(request: Request, runtime: RuntimeDep, staff: AgentDep) -> Stre
 
 def _conversation_context(
     runtime: RuntimeDep, staff: AgentDep, conversation_id: int, reveal: bool = False
-) -> dict:  # type: ignore[type-arg]
+) -> dict[str, Any]:
     with session_scope(runtime.engine) as session:
         view = inbox.conversation_view(
             session,
