@@ -4,9 +4,14 @@
 
 (a) embedded: `wepos serve` with its defaults (SQLite, embedded Chroma, one worker process);
 (b) scaled: `wepos serve --workers 2` on PostgreSQL and a Chroma server (skipped when no PostgreSQL).
-This process is the load generator and the loopback Graph API stand-in: once the server is warm (workers
-ready, one message answered), it posts signed webhooks at a fixed rate (open loop, round robin over the
-customers) for a bounded time, then waits for the replies. Loopback only.
+This process is the load generator; the loopback Graph API stand-in runs in a process of its own. Once the
+server is warm (workers ready, one message answered), it posts signed webhooks at a fixed rate (open loop,
+round robin over the customers) for a bounded time, then waits for the replies. Loopback only. Beside the
+latencies and rates it reports the CPU time the API and the workers spent per message, which other work on
+a shared machine moves far less than it moves the wall-clock figures.
+
+To compare with another checkout's code under the same load, put it first on the server's path:
+`PYTHONPATH=/path/to/other/checkout python -m benchmarks.load` (the load generator runs from here).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -23,6 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import httpx
@@ -53,7 +60,47 @@ START_TIMEOUT_S = 120
 WARM_UP_SENDER = "447099999999"  # not one of the measured customers
 
 
-def _env(data_dir: Path, graph: GraphStandIn, **extra: str) -> dict[str, str]:
+class GraphProcess:
+    """The Graph API stand-in in a process of its own, as Meta's servers are: in this one, its threads would
+    share the load generator's interpreter lock and delay the requests whose latency is being measured."""
+
+    def __init__(self) -> None:
+        self._conn, child = multiprocessing.get_context("spawn").Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=_serve_graph, args=(child,), daemon=True
+        )
+        self._process.start()
+        self.base_url: str = self._conn.recv()
+        self._received: dict[str, list[float]] = {}
+
+    def refresh(self) -> None:
+        """Fetch when each customer's messages arrived (perf_counter seconds, comparable across processes)."""
+        self._conn.send("snapshot")
+        self._received = self._conn.recv()
+
+    def count_to(self, wa_id: str) -> int:
+        return len(self._received.get(wa_id, []))
+
+    def first_to(self, wa_id: str, index: int) -> float:
+        return self._received[wa_id][index]
+
+    def close(self) -> None:
+        self._conn.send("close")
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+def _serve_graph(conn: Connection) -> None:
+    graph = GraphStandIn()
+    conn.send(graph.base_url)
+    while (command := conn.recv()) != "close":
+        assert command == "snapshot"
+        conn.send(graph.received())
+    graph.close()
+
+
+def _env(data_dir: Path, graph: GraphProcess, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEPOS_")}
     env.update(
         {
@@ -95,7 +142,7 @@ def _prepare(env: dict[str, str]) -> None:
 
 
 def _start_server(
-    env: dict[str, str], graph: GraphStandIn, port: int, workers: int = 0
+    env: dict[str, str], graph: GraphProcess, port: int, workers: int = 0
 ) -> subprocess.Popen[bytes]:
     """`wepos serve`, returned once it answers /readyz, its worker processes have loaded their models, and a
     first message has been answered (a long-running server is warm; start-up is not what is measured)."""
@@ -149,7 +196,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not become ready")
 
 
-def _warm_up(url: str, graph: GraphStandIn) -> None:
+def _warm_up(url: str, graph: GraphProcess) -> None:
     """One message from a customer outside the measured ones, answered before the load starts."""
     body = json.dumps(
         text_webhook(
@@ -172,10 +219,24 @@ def _warm_up(url: str, graph: GraphStandIn) -> None:
         if time.monotonic() > deadline:
             raise SystemExit("the warm-up message was not answered")
         time.sleep(0.05)
+        graph.refresh()
+
+
+def _cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system) of a process and of each of its children, from /proc (Linux): a figure the
+    other work on a shared machine barely moves, unlike wall-clock rates."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def of(process: int) -> float:
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {"api": of(pid), **{f"worker-{child}": of(int(child)) for child in children}}
 
 
 async def _load(
-    url: str, graph: GraphStandIn, customers: int, rate: float, seconds: float
+    url: str, graph: GraphProcess, customers: int, rate: float, seconds: float, server_pid: int
 ) -> dict[str, object]:
     total = int(rate * seconds)
     senders = [f"4470{i:08d}" for i in range(customers)]
@@ -212,6 +273,7 @@ async def _load(
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
         first = time.perf_counter()
+        cpu_before = _cpu_seconds(server_pid)
         tasks = []
         for index in range(total):
             delay = first + index / rate - time.perf_counter()
@@ -221,10 +283,14 @@ async def _load(
         await asyncio.gather(*tasks)
     expected = sum(sent.values())
     deadline = time.monotonic() + REPLY_TIMEOUT_S
+    graph.refresh()
     while time.monotonic() < deadline and sum(min(graph.count_to(s), n) for s, n in sent.items()) < expected:
         await asyncio.sleep(0.1)
+        graph.refresh()
     last_reply = time.perf_counter()
+    cpu = {name: spent - cpu_before.get(name, 0.0) for name, spent in _cpu_seconds(server_pid).items()}
     await asyncio.sleep(2)  # late duplicates would arrive now
+    graph.refresh()
     replies = []
     for sender, count in sent.items():
         for turn in range(min(count, graph.count_to(sender))):
@@ -241,11 +307,14 @@ async def _load(
         "messages_per_s": round(answered / (last_reply - first), 1),
         "lost": expected - answered,
         "duplicated": duplicated,
+        # Per message, until the last reply: the API (webhooks) and all workers (turns and sends).
+        "api_cpu_ms_per_message": round(cpu.pop("api") * 1000 / total, 2),
+        "worker_cpu_ms_per_message": round(sum(cpu.values()) * 1000 / max(answered, 1), 2),
     }
 
 
 def _embedded(args: argparse.Namespace) -> dict[str, object]:
-    graph = GraphStandIn()
+    graph = GraphProcess()
     data_dir = Path(tempfile.mkdtemp(prefix="wepos-load-")) / "var"
     env = _env(data_dir, graph)
     _prepare(env)
@@ -254,7 +323,7 @@ def _embedded(args: argparse.Namespace) -> dict[str, object]:
         server = _start_server(env, graph, port)
         try:
             return asyncio.run(
-                _load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds)
+                _load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds, server.pid)
             )
         finally:
             _stop(server)
@@ -278,7 +347,7 @@ def _scaled(args: argparse.Namespace) -> dict[str, object]:
     except psycopg.OperationalError:
         return {"skipped": "no PostgreSQL at --postgres-url"}
     connection.execute(f'CREATE DATABASE "{name}"')
-    graph = GraphStandIn()
+    graph = GraphProcess()
     data_dir = Path(tempfile.mkdtemp(prefix="wepos-load-")) / "var"
     chroma_port, port = free_port(), free_port()
     chroma = subprocess.Popen(
@@ -306,7 +375,9 @@ def _scaled(args: argparse.Namespace) -> dict[str, object]:
         time.sleep(2)
         _prepare(env)
         server = _start_server(env, graph, port, workers=2)
-        return asyncio.run(_load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds))
+        return asyncio.run(
+            _load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds, server.pid)
+        )
     finally:
         if server is not None:
             _stop(server)  # before the database is dropped under its workers

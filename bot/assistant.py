@@ -36,9 +36,9 @@ from core.tenants import Business
 from privacy.consent import ConsentSource, Purpose, allows, record_consent, states_under_age
 from privacy.data_requests import RequestKind, open_data_request
 from privacy.detect import KnownValue
-from privacy.masker import Masker
+from privacy.masker import MaskedSpan, Masker
 from privacy.redaction import record_redactions
-from privacy.vault import VaultScope
+from privacy.vault import PlaceholderPlan, VaultScope
 from retrieval.search import Retriever
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,11 @@ NOT_HELPED_REPLY = (
 )
 DEFAULT_LANGUAGE = "en"
 DATA_REQUESTS = {Intent.DATA_EXPORT: RequestKind.EXPORT, Intent.DATA_ERASURE: RequestKind.ERASURE}
+MAX_PLAN_ATTEMPTS = 3
+
+
+class _PlaceholderTaken(Exception):
+    """A placeholder the turn planned was given to another value meanwhile: roll back and plan again."""
 
 
 @dataclass(frozen=True)
@@ -110,60 +115,18 @@ class Assistant:
     def handle(self, message_id: int) -> TurnOutcome | None:
         """Answer one inbound message. Returns None when there was nothing (more) to do."""
         started = time.perf_counter()
-        with session_scope(self._engine) as session:
-            message = session.get(Message, message_id)
-            if message is None or message.status not in (InboundStatus.RECEIVED, InboundStatus.PROCESSING):
-                return None
-            conversation = session.get(Conversation, message.conversation_id)
-            business = session.get(Business, message.business_id)
-            assert conversation is not None and business is not None and conversation.id is not None
-            contact = session.get(Contact, conversation.contact_id)
-            assert contact is not None and message.id is not None and business.id is not None
-            policy = policy_for(session, business.id)
-            scope = VaultScope.conversation(conversation.id)
-            customer, known = self._known_values(session, scope, contact)
-
-            question, minor = "", False
-            if message.text_sealed is not None:
-                plain = self._box.open(message.text_sealed)
-                # On the plain text: a masker may well take "15 years old" for a date.
-                minor = states_under_age(plain)
-                mask = self._masker.mask(
-                    session, plain, scope, known=known, policy=self._masker.policy_for(session, business.id)
-                )
-                question = message.text_masked = mask.text
-                message.text_sealed = None
-                record_redactions(
-                    session,
-                    business_id=business.id,
-                    source_kind="message",
-                    source_id=message.id,
-                    spans=mask.spans,
-                )
-
-            decision = self._decide(
-                session, message, conversation, contact, business, policy, customer, question, minor
-            )
-            if decision.escalate:
-                conversation.status = ConversationStatus.WAITING_FOR_AGENT
-                conversation.handoff_reason = decision.escalate
-                message.handoff_reason = decision.escalate
-                if decision.notify_handoff:
-                    notice = _handoff_notice(BusinessHours.parse(policy.business_hours, policy.timezone))
-                    last = decision.replies.pop().text + " " if decision.replies else ""
-                    decision.replies.append(Reply(last + notice))
-            session.add(conversation)
-            session.add(contact)
-
-            first = _first_contact_notice(contact, business, policy, decision)
-            parts = [(part, TurnDecision()) for part in _fit(first)] if first else []
-            parts += [(part, decision) for reply in decision.replies for part in _fit(reply)]
-            queued = [self._queue(session, message, conversation.id, part, why) for part, why in parts]
-            message.status = InboundStatus.RECORDED if decision.silent else InboundStatus.ANSWERED
-            message.updated_at = utcnow()
-            session.add(message)
-            session.flush()
-            reply_ids = [r.id for r in queued if r.id is not None]
+        for _attempt in range(MAX_PLAN_ATTEMPTS):
+            try:
+                with session_scope(self._engine) as session:
+                    turn = self._turn(session, message_id)
+            except _PlaceholderTaken:
+                continue  # rolled back: plan again over the scope as it is now
+            break
+        else:
+            raise RuntimeError("the conversation's vault kept changing under the turn")
+        if turn is None:
+            return None
+        conversation_id, decision, reply_ids = turn
         TURN_SECONDS.observe(time.perf_counter() - started)
         if decision.escalate:
             HANDOFFS.labels(decision.escalate).inc()
@@ -171,7 +134,7 @@ class Assistant:
             "turn handled",
             extra={
                 "message_id": message_id,
-                "conversation_id": conversation.id,
+                "conversation_id": conversation_id,
                 "replies": len(reply_ids),
                 "confident": decision.confident,
                 "handoff_reason": decision.escalate,
@@ -179,6 +142,70 @@ class Assistant:
             },
         )
         return TurnOutcome(message_id, reply_ids, decision.confident, decision.escalate)
+
+    def _turn(self, session: Session, message_id: int) -> tuple[int, TurnDecision, list[int]] | None:
+        """Compute the turn with reads only, then write it all in the transaction's last moments.
+
+        On SQLite the first write takes the database's one write lock until commit, and webhooks wait on it;
+        on PostgreSQL the conversation's row lock blocks its next webhook. So masking plans its placeholders
+        (`PlaceholderPlan`), nothing is changed before retrieval and the answer, and the vault entries,
+        redactions, message and replies are written last.
+        """
+        message = session.get(Message, message_id)
+        if message is None or message.status not in (InboundStatus.RECEIVED, InboundStatus.PROCESSING):
+            return None
+        conversation = session.get(Conversation, message.conversation_id)
+        business = session.get(Business, message.business_id)
+        assert conversation is not None and business is not None and conversation.id is not None
+        contact = session.get(Contact, conversation.contact_id)
+        assert contact is not None and message.id is not None and business.id is not None
+        policy = policy_for(session, business.id)
+        plan = self._masker.vault.planner(session, VaultScope.conversation(conversation.id))
+        customer, known = self._known_values(plan, contact)
+
+        question, minor = "", False
+        spans: tuple[MaskedSpan, ...] = ()
+        if message.text_sealed is not None:
+            plain = self._box.open(message.text_sealed)
+            # On the plain text: a masker may well take "15 years old" for a date.
+            minor = states_under_age(plain)
+            mask = self._masker.plan(
+                session, plain, plan, known=known, policy=self._masker.policy_for(session, business.id)
+            )
+            question, spans = mask.text, mask.spans
+
+        decision = self._decide(
+            session, message, conversation, contact, business, policy, customer, question, minor
+        )
+        # Writes from here on.
+        if not plan.keep(session):
+            raise _PlaceholderTaken
+        if message.text_sealed is not None:
+            message.text_masked = question
+            message.text_sealed = None
+            record_redactions(
+                session, business_id=business.id, source_kind="message", source_id=message.id, spans=spans
+            )
+        if decision.escalate:
+            conversation.status = ConversationStatus.WAITING_FOR_AGENT
+            conversation.handoff_reason = decision.escalate
+            message.handoff_reason = decision.escalate
+            if decision.notify_handoff:
+                notice = _handoff_notice(BusinessHours.parse(policy.business_hours, policy.timezone))
+                last = decision.replies.pop().text + " " if decision.replies else ""
+                decision.replies.append(Reply(last + notice))
+        session.add(conversation)
+        session.add(contact)
+
+        first = _first_contact_notice(contact, business, policy, decision)
+        parts = [(part, TurnDecision()) for part in _fit(first)] if first else []
+        parts += [(part, decision) for reply in decision.replies for part in _fit(reply)]
+        queued = [self._queue(session, message, conversation.id, part, why) for part, why in parts]
+        message.status = InboundStatus.RECORDED if decision.silent else InboundStatus.ANSWERED
+        message.updated_at = utcnow()
+        session.add(message)
+        session.flush()
+        return conversation.id, decision, [r.id for r in queued if r.id is not None]
 
     def _decide(
         self,
@@ -321,16 +348,14 @@ class Assistant:
         session.add(row)
         return row
 
-    def _known_values(
-        self, session: Session, scope: VaultScope, contact: Contact
-    ) -> tuple[str | None, list[KnownValue]]:
+    def _known_values(self, plan: PlaceholderPlan, contact: Contact) -> tuple[str | None, list[KnownValue]]:
         """The sender's number and profile name are personal data wherever they appear."""
         known = [KnownValue("PHONE_NUMBER", self._box.open(contact.wa_id_sealed))]
         customer = None
         if contact.profile_name_sealed:
             name = self._box.open(contact.profile_name_sealed).strip()
             if name:
-                customer = self._masker.vault.placeholder_for(session, scope, "PERSON", name)
+                customer = plan.placeholder_for("PERSON", name)
                 known.append(KnownValue("PERSON", name))
                 # "I'm Maria" from a "Maria Lopez": each name part on its own is the person too.
                 known.extend(

@@ -25,6 +25,12 @@ class GraphStandIn:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as Meta's servers allow: HTTP/1.0 would cost every send a new connection. Headers
+            # and body go out as two writes, so Nagle's algorithm would hold the body for the client's
+            # delayed ACK (40 ms a request).
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -89,6 +95,11 @@ class GraphStandIn:
         """How many messages were sent to one customer so far."""
         with self._lock:
             return len(self._by_recipient.get(wa_id, []))
+
+    def received(self) -> dict[str, list[float]]:
+        """When each recipient's messages arrived (perf_counter seconds), by recipient."""
+        with self._lock:
+            return {wa_id: list(times) for wa_id, times in self._by_recipient.items()}
 
     def wait_for_count(self, wa_id: str, count: int, timeout: float) -> bool:
         """Block (without polling) until `count` messages were sent to a customer."""

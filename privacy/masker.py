@@ -11,7 +11,7 @@ from sqlmodel import Session
 from core.metrics import MASKING_SECONDS
 from privacy.detect import Detection, Detector, KnownValue
 from privacy.policy import DEFAULT_POLICY, MaskingPolicy, load_policy
-from privacy.vault import DOCUMENT_LABEL, Vault, VaultScope, normalise_value
+from privacy.vault import DOCUMENT_LABEL, PlaceholderPlan, Vault, VaultScope, normalise_value
 
 # Tolerates what language models do to placeholders: case, spaces, a lost underscore ("<person 1>").
 _PLACEHOLDER = re.compile(r"<\s*([A-Za-z]+(?:[ _]+[A-Za-z]+)*)[ _]*(\d+)\s*>")
@@ -65,6 +65,28 @@ class Masker:
         with MASKING_SECONDS.time():
             return self._mask(session, text, scope, known, remember, policy)
 
+    def plan(
+        self,
+        session: Session,
+        text: str,
+        plan: PlaceholderPlan,
+        *,
+        known: Sequence[KnownValue] = (),
+        policy: MaskingPolicy = DEFAULT_POLICY,
+    ) -> MaskResult:
+        """`mask` (remembering the scope's values) without writing: new values take their placeholders from
+        `plan`, stored later by `plan.keep(session)`."""
+        with MASKING_SECONDS.time():
+            return self._mask(
+                session,
+                text,
+                plan.scope,
+                known,
+                True,
+                policy,
+                lambda d: plan.placeholder_for(d.entity_type, text[d.start : d.end]),
+            )
+
     def _mask(
         self,
         session: Session,
@@ -73,6 +95,7 @@ class Masker:
         known: Sequence[KnownValue],
         remember: bool,
         policy: MaskingPolicy,
+        allocate: Callable[[Detection], str] | None = None,
     ) -> MaskResult:
         remembered: list[KnownValue] = []
         if remember:
@@ -89,7 +112,8 @@ class Masker:
         return _replace(
             text,
             detections,
-            lambda d: self.vault.placeholder_for(session, scope, d.entity_type, text[d.start : d.end]),
+            allocate
+            or (lambda d: self.vault.placeholder_for(session, scope, d.entity_type, text[d.start : d.end])),
         )
 
     def policy_for(self, session: Session, business_id: int) -> MaskingPolicy:

@@ -88,6 +88,14 @@ class Vault:
             return placeholder
         raise RuntimeError("could not allocate a vault placeholder")
 
+    def planner(self, session: Session, scope: VaultScope) -> PlaceholderPlan:
+        """Placeholders as `placeholder_for` would hand them out now, without writing anything (one read).
+        For a turn that computes first and writes at its end: see `PlaceholderPlan.keep`."""
+        rows = session.exec(
+            select(VaultEntry.value_hash, VaultEntry.placeholder).where(VaultEntry.scope == scope.key)
+        ).all()
+        return PlaceholderPlan(self, scope, {value_hash: placeholder for value_hash, placeholder in rows})
+
     def values(self, session: Session, scope: VaultScope) -> dict[str, tuple[str, str]]:
         """Placeholder -> (entity type, original value) for one scope. For unmasking and re-detection only."""
         rows = session.exec(select(VaultEntry).where(VaultEntry.scope == scope.key)).all()
@@ -111,6 +119,41 @@ class Vault:
         for row in rows:
             session.delete(row)
         return len(rows)
+
+
+class PlaceholderPlan:
+    """Placeholders allocated in memory, numbered after those stored in the scope when the plan was read.
+
+    Masking a turn's message takes the write lock when a new value's placeholder is stored; planning instead
+    lets the slow work (retrieval, the answer) run before any write, and `keep` stores the new values in the
+    transaction's last moments. A value stored meanwhile in the scope by someone else (an agent's note) can
+    shift a number: `keep` then says so, and the turn is computed again.
+    """
+
+    def __init__(self, vault: Vault, scope: VaultScope, stored: dict[str, str]) -> None:
+        self._vault = vault
+        self.scope = scope
+        self._known = dict(stored)  # value hash -> placeholder
+        self._new: list[tuple[str, str, str]] = []  # (placeholder, entity type, value), in allocation order
+
+    def placeholder_for(self, entity_type: str, value: str) -> str:
+        value_hash = self._vault.box.lookup_hash(normalise_value(entity_type, value))
+        found = self._known.get(value_hash)
+        if found:
+            return found
+        prefix = f"<{self.scope.label}{entity_type}_"
+        count = sum(1 for placeholder in self._known.values() if placeholder.startswith(prefix))
+        placeholder = self._known[value_hash] = f"{prefix}{count + 1}>"
+        self._new.append((placeholder, entity_type, value))
+        return placeholder
+
+    def keep(self, session: Session) -> bool:
+        """Store the values first seen in this plan. False when the vault gave one of them another placeholder
+        (the scope changed since the plan was read): what was masked with the plan must be masked again."""
+        return all(
+            self._vault.placeholder_for(session, self.scope, entity_type, value) == placeholder
+            for placeholder, entity_type, value in self._new
+        )
 
 
 def forget_scopes(session: Session, scopes: list[VaultScope]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,20 +73,45 @@ VERSION_KEY = "wepos:version"
 class KnowledgeIndex:
     """Chunks of one business live in that business's collection: no query can cross tenants."""
 
-    def __init__(self, client: ClientAPI, prefix: str = "wepos") -> None:
+    def __init__(self, client: ClientAPI, prefix: str = "wepos", *, version_check_s: float = 1.0) -> None:
         self._client = client
         self._prefix = prefix
+        # How long a version read stands before Chroma is asked again: a search asked each time (an HTTP
+        # round trip to a Chroma server). Writes through this index drop it at once; another process's
+        # writes show within this time (a stale lexical index costs recall for that long, never returns a
+        # deleted or disabled chunk: see `Retriever`).
+        self._version_check_s = version_check_s
+        self._versions: dict[int, tuple[str, float]] = {}
+        # Collection handles by business: `get_or_create_collection` was three of a search's round trips
+        # (a fifth of a turn's retrieval time). A handle names the collection by id; its metadata is read
+        # afresh where it matters (`version`).
+        self._handles: dict[int, Collection] = {}
 
     def collection_name(self, business_id: int) -> str:
         return f"{self._prefix}-kb-{business_id}"
 
     def _collection(self, business_id: int) -> Collection:
-        # Our own vectors only: Chroma's default embedding function would try to download a model.
-        return self._client.get_or_create_collection(
-            self.collection_name(business_id),
-            embedding_function=None,
-            metadata={"hnsw:space": "cosine"},
-        )
+        handle = self._handles.get(business_id)
+        if handle is None:
+            # Our own vectors only: Chroma's default embedding function would try to download a model.
+            handle = self._handles[business_id] = self._client.get_or_create_collection(
+                self.collection_name(business_id),
+                embedding_function=None,
+                metadata={"hnsw:space": "cosine"},
+            )
+        return handle
+
+    def _fresh(self, business_id: int) -> Collection:
+        """The collection with its metadata as stored now (another process may have written since)."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            handle = self._client.get_collection(self.collection_name(business_id), embedding_function=None)
+        except NotFoundError:
+            self._handles.pop(business_id, None)
+            return self._collection(business_id)
+        self._handles[business_id] = handle
+        return handle
 
     def add(self, business_id: int, chunks: list[IndexedChunk]) -> None:
         if not chunks:
@@ -107,13 +133,10 @@ class KnowledgeIndex:
         return self._collection(business_id).count()
 
     def query(self, business_id: int, vector: list[float], k: int) -> list[Hit]:
-        collection = self._collection(business_id)
-        size = collection.count()
-        if size == 0:
-            return []
-        result = collection.query(
+        # No count() first: Chroma returns what there is when k is more (nothing for an empty collection).
+        result = self._collection(business_id).query(
             query_embeddings=[vector],  # type: ignore[arg-type]
-            n_results=min(k, size),
+            n_results=k,
             include=["documents", "metadatas", "distances"],
         )
         ids = result["ids"][0]
@@ -129,19 +152,27 @@ class KnowledgeIndex:
         """Mark the collection changed. Called after the write, so a reader that sees the new version also
         sees the new data. Only our key goes in: Chroma refuses a metadata update naming `hnsw:space`, and
         the distance lives on in the collection's configuration."""
-        collection = self._collection(business_id)
+        self._versions.pop(business_id, None)
+        collection = self._fresh(business_id)
         kept = {
             key: value for key, value in (collection.metadata or {}).items() if not key.startswith("hnsw:")
         }
         collection.modify(metadata={**kept, VERSION_KEY: uuid.uuid4().hex})
 
     def version(self, business_id: int) -> str:
-        """A token that changes whenever the collection's chunks change (one cheap metadata read)."""
-        return _version_of(self._collection(business_id))
+        """A token that changes whenever the collection's chunks change (one cheap metadata read, at most
+        every `version_check_s` unless this index wrote)."""
+        now = time.monotonic()
+        known = self._versions.get(business_id)
+        if known is not None and now - known[1] < self._version_check_s:
+            return known[0]
+        version = _version_of(self._fresh(business_id))
+        self._versions[business_id] = (version, now)
+        return version
 
     def documents(self, business_id: int) -> StoredChunks:
         """Every chunk's id, (masked) text and metadata, for indexes built beside Chroma (BM25)."""
-        collection = self._collection(business_id)
+        collection = self._fresh(business_id)
         version = _version_of(collection)  # read before the chunks: a write in between shows as a change
         result = collection.get(include=["documents", "metadatas"])
         documents = result["documents"] or []

@@ -149,3 +149,137 @@ def test_extractive_answer_quotes_the_best_sentence_and_names_the_source(runtime
     assert answer.text.startswith("Hi <PERSON_1>! ")
     assert "free for orders over £30" in answer.text
     assert answer.text.endswith("(Source: Delivery and orders)")
+
+
+class LockProbingResponder(RecordingResponder):
+    """Writes from another connection while the turn is answering, as a webhook would, and never waits."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.wrote_while_answering = False
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        import sqlite3
+
+        path = self.url.removeprefix("sqlite:///")
+        other = sqlite3.connect(path, timeout=0)  # no busy wait: a held write lock fails at once
+        try:
+            other.execute("CREATE TABLE IF NOT EXISTS probe (x INTEGER)")
+            other.execute("INSERT INTO probe VALUES (1)")
+            other.commit()
+            self.wrote_while_answering = True
+        finally:
+            other.close()
+        return super().answer(request)
+
+
+def test_a_turn_holds_no_write_lock_while_it_answers(runtime: Runtime, sqlite_url: str) -> None:
+    probe = LockProbingResponder(sqlite_url)
+    runtime.__dict__["responder"] = probe
+    # New values (a name, an address, the sender's number) all need vault entries: planned, written last.
+    message_id = _receive(runtime, "I'm Maria Lopez, maria.lopez@example.com. Do you deliver?")
+    outcome = runtime.assistant.handle(message_id)
+    assert probe.wrote_while_answering
+    assert outcome is not None and len(outcome.replies) == 1
+    (request,) = probe.requests
+    assert request.question == "I'm <PERSON_1>, <EMAIL_ADDRESS_1>. Do you deliver?"
+    with session_scope(runtime.engine) as session:
+        message = session.get(Message, message_id)
+        assert message is not None and message.text_sealed is None
+        assert message.text_masked == request.question
+        reply = session.get(Message, outcome.replies[0])
+        assert reply is not None
+        unmasked = runtime.masker.unmask(session, reply.text_masked or "", [runtime_scope(reply)])
+    assert unmasked == "Hello Maria Lopez, noted maria.lopez@example.com. is invented."
+
+
+class NoteWritingResponder(RecordingResponder):
+    """An agent adds a note with a new address to the conversation while the first answer is computed."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        if not self.requests:
+            with session_scope(self.runtime.engine) as session:
+                self.runtime.masker.mask(session, "ann@example.net", runtime_scope_of(1))
+        return super().answer(request)
+
+
+def runtime_scope_of(conversation_id: int):  # type: ignore[no-untyped-def]
+    from privacy.vault import VaultScope
+
+    return VaultScope.conversation(conversation_id)
+
+
+def test_a_turn_whose_placeholder_was_taken_meanwhile_is_computed_again(runtime: Runtime) -> None:
+    recorder = NoteWritingResponder(runtime)
+    runtime.__dict__["responder"] = recorder
+    message_id = _receive(runtime, "Please mail maria.lopez@example.com")
+    outcome = runtime.assistant.handle(message_id)
+    assert outcome is not None and len(outcome.replies) == 1
+    first, second = recorder.requests  # planned, overtaken by the note, planned again
+    assert first.question == "Please mail <EMAIL_ADDRESS_1>"
+    assert second.question == "Please mail <EMAIL_ADDRESS_2>"
+    with session_scope(runtime.engine) as session:
+        reply = session.get(Message, outcome.replies[0])
+        assert reply is not None
+        assert reply.text_masked == "Hello <PERSON_1>, noted <EMAIL_ADDRESS_1>. <PERSON_9> is invented."
+        message = session.get(Message, message_id)
+        assert message is not None and message.text_masked == "Please mail <EMAIL_ADDRESS_2>"
+        values = runtime.masker.vault.values(session, runtime_scope_of(1))
+    assert values["<EMAIL_ADDRESS_1>"] == ("EMAIL_ADDRESS", "ann@example.net")
+    assert values["<EMAIL_ADDRESS_2>"] == ("EMAIL_ADDRESS", "maria.lopez@example.com")
+
+
+class WebhookDuringAnswer(RecordingResponder):
+    """While the turn answers, the customer's next message arrives: its webhook must not wait on the turn."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.stored_in_time = False
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        import threading
+
+        batch = WebhookBatch(
+            messages=[InboundMessage("42", "wamid.2", "447700900123", "Maria Lopez", "text", "and Sundays?")]
+        )
+        intake = threading.Thread(target=self.runtime.intake.accept, args=(batch,))
+        intake.start()
+        intake.join(timeout=5)  # a turn holding its locks would keep it waiting until the commit
+        self.stored_in_time = not intake.is_alive()
+        intake.join()
+        return super().answer(request)
+
+
+@pytest.fixture
+def any_db_runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    rt = Runtime(
+        make_settings(tmp_path / "var", database_url),
+        analyzer=analyzer,
+        embeddings=embeddings,
+        console=lambda _line: None,
+    )
+    rt.migrate()
+    with session_scope(rt.engine) as session:
+        create_business(session, name="demo", phone_number_id="42", box=rt.box)
+    yield rt
+    rt.close()
+
+
+def test_the_next_webhook_of_a_conversation_is_stored_while_its_turn_is_answered(
+    any_db_runtime: Runtime,
+) -> None:
+    runtime = any_db_runtime
+    responder = WebhookDuringAnswer(runtime)
+    runtime.__dict__["responder"] = responder
+    message_id = _receive(runtime, "Hi, I'm Maria Lopez. Do you deliver?")
+    assert runtime.assistant.handle(message_id) is not None
+    assert responder.stored_in_time
+    with session_scope(runtime.engine) as session:
+        inbound = session.exec(select(Message).where(Message.wa_message_id == "wamid.2")).one()
+        assert inbound.conversation_id == session.get(Message, message_id).conversation_id  # type: ignore[union-attr]

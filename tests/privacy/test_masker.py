@@ -122,3 +122,27 @@ def test_canonical_placeholder(raw: str, expected: str | None) -> None:
 
 def test_restore_tidies_the_gap_a_dropped_placeholder_leaves() -> None:
     assert restore("Thanks <PERSON_3> , see you!", {}) == "Thanks, see you!"
+
+
+def test_a_planned_mask_matches_the_written_one_and_writes_only_when_kept(
+    masker: Masker, session: Session
+) -> None:
+    masker.mask(session, "Mail maria.lopez@example.com", CONV)
+    plan = masker.vault.planner(session, CONV)
+    planned = masker.plan(session, "maria.lopez@example.com and bob@example.org, +44 7700 900123", plan)
+    assert planned.text == "<EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_2>, <PHONE_NUMBER_1>"
+    assert len(session.exec(select(VaultEntry)).all()) == 1  # planning wrote nothing
+    assert plan.keep(session)
+    again = masker.mask(session, "bob@example.org / +44 7700 900123", CONV)
+    assert again.text == "<EMAIL_ADDRESS_2> / <PHONE_NUMBER_1>"
+    assert len(session.exec(select(VaultEntry)).all()) == 3
+
+
+def test_a_plan_overtaken_by_another_writer_is_refused(masker: Masker, session: Session) -> None:
+    plan = masker.vault.planner(session, CONV)
+    planned = masker.plan(session, "write to bob@example.org", plan)
+    assert planned.text == "write to <EMAIL_ADDRESS_1>"
+    # Meanwhile an agent's note stores another address first: it takes <EMAIL_ADDRESS_1>.
+    masker.mask(session, "note: ann@example.net", CONV)
+    assert not plan.keep(session)
+    assert masker.mask(session, "bob@example.org", CONV).text == "<EMAIL_ADDRESS_2>"

@@ -231,7 +231,7 @@ def test_the_lexical_index_follows_writes_from_another_process(
     # Two clients, as two processes would have; in server mode two HTTP clients of one Chroma server.
     prefix = chroma_mode.get("chroma_collection_prefix") or f"t{uuid.uuid4().hex[:8]}"
     clients = [build_chroma_client(url=chroma_mode.get("chroma_url"), path=tmp_path / "chroma") for _ in "rw"]
-    reader, writer = (KnowledgeIndex(client, prefix) for client in clients)
+    reader, writer = (KnowledgeIndex(client, prefix, version_check_s=0) for client in clients)
     try:
         _follow_writes(Retriever(embeddings, reader), reader, writer, embeddings)
     finally:
@@ -261,6 +261,31 @@ def _follow_writes(
     before = reader.version(7)
     writer.add(7, chunks(embeddings, BAKERY[:1]))
     assert reader.version(7) != before
+
+
+def test_another_process_writes_show_once_the_version_check_interval_has_passed(
+    tmp_path: Path, embeddings: Embeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("retrieval.store.time.monotonic", lambda: now[0])
+    clients = [build_chroma_client(url=None, path=tmp_path / "chroma") for _ in "rw"]
+    reader = KnowledgeIndex(clients[0], "vc", version_check_s=1.0)
+    writer = KnowledgeIndex(clients[1], "vc")
+    try:
+        retriever = Retriever(embeddings, reader)
+        writer.add(7, chunks(embeddings, BAKERY[:2]))
+        assert sorted(retriever.lexicon(7).ids) == ["hours", "refunds"]
+        writer.add(7, chunks(embeddings, BAKERY[4:]))
+        now[0] += 0.5
+        assert sorted(retriever.lexicon(7).ids) == ["hours", "refunds"]  # within the interval: not asked
+        now[0] += 0.6
+        assert sorted(retriever.lexicon(7).ids) == ["hours", "refunds", "trade"]
+        # A write through the reader's own index is seen at once.
+        reader.delete(7, ["trade"])
+        assert sorted(retriever.lexicon(7).ids) == ["hours", "refunds"]
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_an_empty_or_unknown_knowledge_base_returns_nothing(
