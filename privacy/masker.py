@@ -63,7 +63,14 @@ class Masker:
         """Mask `text` in `scope` under the business's `policy`. With `remember`, every value already in the
         scope is masked again here, even where the detector would miss it this time."""
         with MASKING_SECONDS.time():
-            return self._mask(session, text, scope, known, remember, policy)
+            remembered = self.vault.values(session, scope).values() if remember else ()
+            return self._mask(
+                text,
+                scope,
+                [*known, *(KnownValue(kind, value) for kind, value in remembered)],
+                policy,
+                lambda d: self.vault.placeholder_for(session, scope, d.entity_type, text[d.start : d.end]),
+            )
 
     def plan(
         self,
@@ -77,44 +84,31 @@ class Masker:
         """`mask` (remembering the scope's values) without writing: new values take their placeholders from
         `plan`, stored later by `plan.keep(session)`."""
         with MASKING_SECONDS.time():
+            remembered = plan.stored_values().values()  # read with the plan: no second query
             return self._mask(
-                session,
                 text,
                 plan.scope,
-                known,
-                True,
+                [*known, *(KnownValue(kind, value) for kind, value in remembered)],
                 policy,
                 lambda d: plan.placeholder_for(d.entity_type, text[d.start : d.end]),
             )
 
     def _mask(
         self,
-        session: Session,
         text: str,
         scope: VaultScope,
         known: Sequence[KnownValue],
-        remember: bool,
         policy: MaskingPolicy,
-        allocate: Callable[[Detection], str] | None = None,
+        allocate: Callable[[Detection], str],
     ) -> MaskResult:
-        remembered: list[KnownValue] = []
-        if remember:
-            remembered = [
-                KnownValue(kind, value) for kind, value in self.vault.values(session, scope).values()
-            ]
         detections = self.detector.detect(
             text,
-            [*known, *remembered, *policy.deny],
+            [*known, *policy.deny],
             document=scope.label == DOCUMENT_LABEL,
             entities=policy.entities,
             allow=policy.allow,
         )
-        return _replace(
-            text,
-            detections,
-            allocate
-            or (lambda d: self.vault.placeholder_for(session, scope, d.entity_type, text[d.start : d.end])),
-        )
+        return _replace(text, detections, allocate)
 
     def policy_for(self, session: Session, business_id: int) -> MaskingPolicy:
         """The business's masking policy (its deny list opened with the vault's keys)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -91,10 +92,9 @@ class Vault:
     def planner(self, session: Session, scope: VaultScope) -> PlaceholderPlan:
         """Placeholders as `placeholder_for` would hand them out now, without writing anything (one read).
         For a turn that computes first and writes at its end: see `PlaceholderPlan.keep`."""
-        rows = session.exec(
-            select(VaultEntry.value_hash, VaultEntry.placeholder).where(VaultEntry.scope == scope.key)
-        ).all()
-        return PlaceholderPlan(self, scope, {value_hash: placeholder for value_hash, placeholder in rows})
+        return PlaceholderPlan(
+            self, scope, session.exec(select(VaultEntry).where(VaultEntry.scope == scope.key)).all()
+        )
 
     def values(self, session: Session, scope: VaultScope) -> dict[str, tuple[str, str]]:
         """Placeholder -> (entity type, original value) for one scope. For unmasking and re-detection only."""
@@ -130,11 +130,18 @@ class PlaceholderPlan:
     shift a number: `keep` then says so, and the turn is computed again.
     """
 
-    def __init__(self, vault: Vault, scope: VaultScope, stored: dict[str, str]) -> None:
+    def __init__(self, vault: Vault, scope: VaultScope, stored: Sequence[VaultEntry]) -> None:
         self._vault = vault
         self.scope = scope
-        self._known = dict(stored)  # value hash -> placeholder
+        self._stored = stored
+        self._known = {row.value_hash: row.placeholder for row in stored}  # value hash -> placeholder
         self._new: list[tuple[str, str, str]] = []  # (placeholder, entity type, value), in allocation order
+
+    def stored_values(self) -> dict[str, tuple[str, str]]:
+        """`Vault.values` of the scope as it was read for this plan (no second query)."""
+        return {
+            row.placeholder: (row.entity_type, self._vault.box.open(row.value_sealed)) for row in self._stored
+        }
 
     def placeholder_for(self, entity_type: str, value: str) -> str:
         value_hash = self._vault.box.lookup_hash(normalise_value(entity_type, value))
