@@ -49,15 +49,18 @@ class TopicProfile:
         words = _unit(_matrix(word_vectors))
         if not len(self._rows) or not len(words):
             return np.zeros(len(words), dtype=np.float32)
-        return np.asarray(np.median(words @ self._rows.T, axis=1), dtype=np.float32)
+        cosines = words @ self._rows.T
+        # The median by partition: np.median sorts a copy, three times slower on a question's words.
+        middle = [(len(self._rows) - 1) // 2, len(self._rows) // 2]
+        return np.asarray(np.partition(cosines, middle, axis=1)[:, middle].mean(axis=1), dtype=np.float32)
 
     def without_topic_words(self, text: str, embeddings: Embeddings) -> str | None:
         """`text` without its topic words, or None when it has none or nothing but them: "where did the
         coronavirus come from?" -> "where did the come from?". Stop words and numbers always stay; each
         other word is embedded alone (the embeddings' cache keeps the common ones)."""
         words = content_words(text)
-        if not words or not len(self._rows):
-            return None
+        if len(words) < 2 or not len(self._rows):
+            return None  # one content word: dropped or not, nothing else would be searched
         vectors = np.asarray(embeddings.embed_documents(words), dtype=np.float32)
         topical = {
             word

@@ -67,9 +67,10 @@ def test_topicality_is_the_median_cosine_of_a_word_to_the_chunks() -> None:
             "Are your vegan, ? Is a Cake-free box OK?",
             ["cakes", "vegan", "cake", "cake-free", "box", "ok"],
         ),
-        # Nothing but the subject: nothing better to search for, so no second question.
-        ("What is a cake?", None, ["cake"]),
+        # Nothing but the subject: nothing better to search for, so no second question. A lone content word
+        # is not even embedded: dropped or kept, nothing else would be searched.
         ("Cake, sponge?", None, ["cake", "sponge"]),
+        ("What is a cake?", None, []),
         # Stop words and numbers are never embedded and never dropped.
         ("Is it 2 for 1?", None, []),
         ("Delivery for a vegan party", None, ["delivery", "vegan", "party"]),
