@@ -10,7 +10,9 @@ Data: ../shared/eval/retrieval (BEIR format; see its README.md). Per set: nDCG@1
   into a throwaway data dir (masked, chunked, embedded, indexed in Chroma), and each query is answered by
   the `Retriever` the bot uses, k=10, after the same masking the bot applies to a customer's message;
   chunk hits map back to passage ids through their document.
-- with --ablation, also "wepos_dense": the same knowledge base searched with the BM25 weight at 0.
+- with --ablation, also "wepos_dense": the same knowledge base searched with the BM25 weight at 0, and
+  "wepos_unfocused": with the question embedded only as asked, not also without its topic words
+  (`retrieval.topics`; `FOCUS_SHARE` at 0).
 Engines are loaded once; progress goes to stderr.
 """
 
@@ -154,16 +156,21 @@ def run(
     from privacy.detect import build_analyzer
     from retrieval.embeddings import MiniLMEmbeddings
     from retrieval.search import Retriever, search_query
+    from retrieval.topics import content_words
 
     _progress("loading engines")
-    analyzer, embeddings = build_analyzer(), MiniLMEmbeddings.load()
+    # A cache big enough for every query, word and passage of a set: see the batch below.
+    analyzer, embeddings = build_analyzer(), MiniLMEmbeddings.load(cache_size=100_000)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in names:
         data = load_set(name, limit)
         _progress(f"{name}: {len(data.corpus)} passages, {len(data.queries)} queries")
         # One batch fills the embedding cache: a query at a time costs minutes here and changes no ranking.
+        # The words too, which the retriever embeds one question at a time to find the topic words.
         texts = [q["text"] for q in data.queries]
-        embeddings.embed_documents(list(dict.fromkeys(texts + [search_query(t) for t in texts])))
+        searched = [search_query(t) for t in texts]
+        words = [word for text in searched for word in content_words(text)]
+        embeddings.embed_documents(list(dict.fromkeys(texts + searched + words)))
         results[name] = {
             "dense": evaluate(data, dense_ranker(data, embeddings), "dense"),
             "bm25": evaluate(data, bm25_ranker(data), "bm25"),
@@ -175,6 +182,10 @@ def run(
                 # The same masked, chunked knowledge base searched by dense vectors alone (BM25 weight 0).
                 dense_only = Retriever(embeddings, knowledge.runtime.index, lexical_weight=0.0)
                 results[name]["wepos_dense"] = evaluate(data, knowledge.ranker(dense_only), "wepos_dense")
+                unfocused = Retriever(embeddings, knowledge.runtime.index, focus_share=0.0)
+                results[name]["wepos_unfocused"] = evaluate(
+                    data, knowledge.ranker(unfocused), "wepos_unfocused"
+                )
         finally:
             knowledge.runtime.close()
     return results
@@ -190,7 +201,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N queries of each set")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
     parser.add_argument(
-        "--ablation", action="store_true", help='also "wepos_dense": the product path without BM25'
+        "--ablation",
+        action="store_true",
+        help='also "wepos_dense" and "wepos_unfocused": the product path without BM25, without focus',
     )
     args = parser.parse_args()
     names = [name.strip() for name in args.sets.split(",") if name.strip()]

@@ -105,7 +105,7 @@ class MiniLMEmbeddings(Embeddings):
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, path: Path | None = None) -> MiniLMEmbeddings:
+    def load(cls, path: Path | None = None, *, cache_size: int = 4096) -> MiniLMEmbeddings:
         """The torch encoder on the packaged model (or the sentence-transformers model at `path`)."""
         for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
             os.environ.setdefault(name, "1")
@@ -114,7 +114,8 @@ class MiniLMEmbeddings(Embeddings):
 
         transformers_logging.disable_progress_bar()
 
-        return cls(TorchEncoder(SentenceTransformer(str(path or packaged_model_path()), device="cpu")))
+        model = SentenceTransformer(str(path or packaged_model_path()), device="cpu")
+        return cls(TorchEncoder(model), cache_size=cache_size)
 
     @classmethod
     def load_onnx(cls, model_file: Path) -> MiniLMEmbeddings:

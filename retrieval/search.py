@@ -1,4 +1,7 @@
-"""Search a business's knowledge base with a (masked) question: dense vectors and BM25, fused."""
+"""Search a business's knowledge base with a (masked) question: dense vectors and BM25, fused.
+
+The dense half embeds the question twice when it names what the whole knowledge base is about: as asked, and
+without those words (`retrieval.topics`), so a subject every passage shares cannot pick the passage."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from retrieval.lexical import ChunkLexicon, tokenize
-from retrieval.store import KnowledgeIndex
+from retrieval.store import KnowledgeIndex, cosines
+from retrieval.topics import TopicProfile
 
 # Fusion: fused = cosine + LEXICAL_WEIGHT * bm25, bm25 normalised to 0..1 (see `BM25Index.scores`).
 # One setting for every business, tuned on covidfaq and stackfaq together (benchmarks/retrieval.py).
@@ -21,6 +25,10 @@ from retrieval.store import KnowledgeIndex
 LEXICAL_WEIGHT = 0.15
 # How much of the BM25 score comes from the context line (title, headings) rather than the whole chunk.
 TITLE_SHARE = 0.85
+# The dense half of the fused score: (1 - FOCUS_SHARE) x the cosine to the question as asked + FOCUS_SHARE x
+# the cosine to the question without the words the whole knowledge base is about (`retrieval.topics`).
+# Tuned with TOPIC_SIMILARITY on the even-numbered questions of both benchmark sets.
+FOCUS_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -38,13 +46,14 @@ class Passage:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A chunk found by either path, with both of its scores."""
+    """A chunk found by either path, with its scores."""
 
     vector_id: str
     text: str
     metadata: dict[str, Any]
-    similarity: float  # dense cosine
+    similarity: float  # dense cosine to the question
     lexical: float  # normalised BM25, 0..1
+    focused: float  # dense cosine to the question without its topic words (`similarity` if it has none)
 
 
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
@@ -82,19 +91,22 @@ def _is_small_talk(sentence: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _CachedLexicon:
+class _CachedIndexes:
+    """What the Retriever keeps per business beside Chroma, with the collection version it was built from."""
+
     version: str
     lexicon: ChunkLexicon
+    profile: TopicProfile
 
 
 class Retriever:
     """Hybrid retrieval over one business's collection, best passage first, one passage per document.
 
     Dense candidates come from Chroma, lexical ones from a BM25 index of the same collection's masked
-    chunks. That index is built in memory per business and rebuilt when the collection's version token
-    changes, so API and worker processes that share Chroma all see every write. Whatever is returned is
-    read from Chroma at query time (text, metadata, vector), so a stale index can cost recall but never
-    brings back a deleted or disabled chunk.
+    chunks. That index and the topic profile (a sample of the chunk vectors) are built in memory per
+    business and rebuilt when the collection's version token changes, so API and worker processes that share
+    Chroma all see every write. Whatever is returned is read from Chroma at query time (text, metadata,
+    vector), so a stale index can cost recall but never brings back a deleted or disabled chunk.
     """
 
     def __init__(
@@ -105,6 +117,7 @@ class Retriever:
         top_k: int = 4,
         lexical_weight: float = LEXICAL_WEIGHT,
         title_share: float = TITLE_SHARE,
+        focus_share: float = FOCUS_SHARE,
         candidates: int = 30,
         cached_businesses: int = 64,
     ) -> None:
@@ -113,9 +126,10 @@ class Retriever:
         self.top_k = top_k
         self.lexical_weight = lexical_weight
         self.title_share = title_share
+        self.focus_share = focus_share
         self.candidates = candidates
         self._cached_businesses = cached_businesses
-        self._lexicons: OrderedDict[int, _CachedLexicon] = OrderedDict()
+        self._cache: OrderedDict[int, _CachedIndexes] = OrderedDict()
         self._lock = threading.Lock()
 
     def search(self, business_id: int, query: str, k: int | None = None) -> list[Passage]:
@@ -124,7 +138,7 @@ class Retriever:
             return []
         k = k or self.top_k
         found = self.scored_candidates(business_id, query, max(k * 3, self.candidates))
-        found.sort(key=lambda c: (c.similarity + self.lexical_weight * c.lexical, c.similarity), reverse=True)
+        found.sort(key=lambda c: (self.fused(c), c.similarity), reverse=True)
         passages: list[Passage] = []
         seen_documents: set[int] = set()
         for candidate in found:
@@ -140,49 +154,79 @@ class Retriever:
                 break
         return passages
 
+    def fused(self, candidate: Candidate) -> float:
+        """The score passages are ordered by: dense (as asked and focused) plus weighted BM25."""
+        dense = (1.0 - self.focus_share) * candidate.similarity + self.focus_share * candidate.focused
+        return dense + self.lexical_weight * candidate.lexical
+
     def scored_candidates(self, business_id: int, query: str, n: int) -> list[Candidate]:
-        """The n best chunks by cosine and the n best by BM25, enabled ones only, each with both scores."""
+        """The n best chunks by dense score and the n best by BM25, enabled ones only, with all scores."""
         text = search_query(query)
-        vector = self.embeddings.embed_query(text)
-        hits = self.index.query(business_id, vector, n)
-        lexicon = self.lexicon(business_id)
+        asked = np.asarray(self.embeddings.embed_query(text), dtype=np.float32)
+        cached = self._indexes(business_id)
+        focused = asked
+        if self.focus_share > 0:
+            without = cached.profile.without_topic_words(text, self.embeddings)
+            if without is not None:
+                focused = np.asarray(self.embeddings.embed_query(without), dtype=np.float32)
+        # The nearest chunks to the mean of the two unit vectors are the best by the mix of their cosines.
+        searched = (1.0 - self.focus_share) * asked + self.focus_share * focused
+        hits = self.index.query(business_id, searched.tolist(), n)
+        lexicon = cached.lexicon
         lexical = lexicon.scores(text)
 
         def lexical_of(vector_id: str) -> float:
             position = lexicon.position.get(vector_id)
             return float(lexical[position]) if position is not None else 0.0
 
-        found = {
-            hit.vector_id: Candidate(
-                hit.vector_id, hit.text, hit.metadata, hit.similarity, lexical_of(hit.vector_id)
-            )
-            for hit in hits
-        }
         best = np.argsort(-lexical, kind="stable")[: min(n, int(np.count_nonzero(lexical)))]
-        missing = [lexicon.ids[i] for i in best if lexicon.ids[i] not in found]
-        for hit in self.index.score(business_id, vector, missing):
-            found[hit.vector_id] = Candidate(
-                hit.vector_id, hit.text, hit.metadata, hit.similarity, lexical_of(hit.vector_id)
+        dense_ids = {hit.vector_id for hit in hits}
+        missing = [lexicon.ids[i] for i in best if lexicon.ids[i] not in dense_ids]
+        hits += self.index.score(business_id, asked.tolist(), missing)
+        if not hits:
+            return []
+        vectors = np.stack([hit.vector for hit in hits])
+        similarity = cosines(vectors, asked)
+        focus = similarity if focused is asked else cosines(vectors, focused)
+        found = [
+            Candidate(
+                hit.vector_id,
+                hit.text,
+                hit.metadata,
+                float(similarity[i]),
+                lexical_of(hit.vector_id),
+                float(focus[i]),
             )
+            for i, hit in enumerate(hits)
+        ]
         # Metadata read just now from Chroma, never from the cache: a disabled chunk is out on both paths.
-        return [c for c in found.values() if c.metadata.get("enabled", True)]
+        return [c for c in found if c.metadata.get("enabled", True)]
 
     def lexicon(self, business_id: int) -> ChunkLexicon:
         """The business's BM25 index, rebuilt when its collection's version token has moved."""
+        return self._indexes(business_id).lexicon
+
+    def profile(self, business_id: int) -> TopicProfile:
+        """What the business's knowledge base as a whole is about, rebuilt with the lexicon."""
+        return self._indexes(business_id).profile
+
+    def _indexes(self, business_id: int) -> _CachedIndexes:
         version = self.index.version(business_id)
         with self._lock:
-            cached = self._lexicons.get(business_id)
+            cached = self._cache.get(business_id)
             if cached is not None and cached.version == version:
-                self._lexicons.move_to_end(business_id)
-                return cached.lexicon
+                self._cache.move_to_end(business_id)
+                return cached
         stored = self.index.documents(business_id)
         keep = [i for i, meta in enumerate(stored.metadatas) if meta.get("enabled", True)]
         lexicon = ChunkLexicon(
             [stored.ids[i] for i in keep], [stored.texts[i] for i in keep], title_share=self.title_share
         )
+        profile = TopicProfile(stored.vectors[keep] if keep else stored.vectors[:0])
+        cached = _CachedIndexes(stored.version, lexicon, profile)
         with self._lock:
-            self._lexicons[business_id] = _CachedLexicon(stored.version, lexicon)
-            self._lexicons.move_to_end(business_id)
-            while len(self._lexicons) > self._cached_businesses:
-                self._lexicons.popitem(last=False)
-        return lexicon
+            self._cache[business_id] = cached
+            self._cache.move_to_end(business_id)
+            while len(self._cache) > self._cached_businesses:
+                self._cache.popitem(last=False)
+        return cached

@@ -52,6 +52,7 @@ class Hit:
     text: str
     metadata: dict[str, Any]
     similarity: float
+    vector: np.ndarray  # the stored (unit) vector, float32: to score the chunk against other vectors too
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class StoredChunks:
     ids: list[str]
     texts: list[str]
     metadatas: list[dict[str, Any]]
+    vectors: np.ndarray  # one float32 row a chunk, in the order of `ids`
 
 
 # Collection metadata key holding a fresh random token after every write: readers in other processes
@@ -137,15 +139,19 @@ class KnowledgeIndex:
         result = self._collection(business_id).query(
             query_embeddings=[vector],  # type: ignore[arg-type]
             n_results=k,
-            include=["documents", "metadatas", "distances"],
+            include=["documents", "metadatas", "distances", "embeddings"],
         )
         ids = result["ids"][0]
         documents = (result["documents"] or [[]])[0]
         metadatas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
+        embeddings = result["embeddings"]
+        vectors = _matrix(embeddings[0] if embeddings is not None and len(embeddings) else None)
         return [
-            Hit(vector_id, text or "", dict(meta or {}), 1.0 - float(distance))
-            for vector_id, text, meta, distance in zip(ids, documents, metadatas, distances, strict=True)
+            Hit(vector_id, text or "", dict(meta or {}), 1.0 - float(distance), stored)
+            for vector_id, text, meta, distance, stored in zip(
+                ids, documents, metadatas, distances, vectors, strict=True
+            )
         ]
 
     def _touch(self, business_id: int) -> None:
@@ -171,10 +177,10 @@ class KnowledgeIndex:
         return version
 
     def documents(self, business_id: int) -> StoredChunks:
-        """Every chunk's id, (masked) text and metadata, for indexes built beside Chroma (BM25)."""
+        """Every chunk's id, (masked) text, metadata and vector, for indexes built beside Chroma (BM25)."""
         collection = self._fresh(business_id)
         version = _version_of(collection)  # read before the chunks: a write in between shows as a change
-        result = collection.get(include=["documents", "metadatas"])
+        result = collection.get(include=["documents", "metadatas", "embeddings"])
         documents = result["documents"] or []
         metadatas = result["metadatas"] or []
         return StoredChunks(
@@ -182,6 +188,7 @@ class KnowledgeIndex:
             list(result["ids"]),
             [text or "" for text in documents],
             [dict(meta or {}) for meta in metadatas],
+            _matrix(result["embeddings"]),
         )
 
     def score(self, business_id: int, vector: list[float], vector_ids: list[str]) -> list[Hit]:
@@ -196,14 +203,12 @@ class KnowledgeIndex:
             return []
         documents = result["documents"] or []
         metadatas = result["metadatas"] or []
-        stored = np.asarray(result["embeddings"], dtype=np.float32)
-        query = np.asarray(vector, dtype=np.float32)
-        norms = np.linalg.norm(stored, axis=1) * float(np.linalg.norm(query))
-        similarities = (stored @ query) / np.maximum(norms, 1e-12)
+        stored = _matrix(result["embeddings"])
+        similarities = cosines(stored, np.asarray(vector, dtype=np.float32))
         return [
-            Hit(vector_id, text or "", dict(meta or {}), float(similarity))
-            for vector_id, text, meta, similarity in zip(
-                result["ids"], documents, metadatas, similarities, strict=True
+            Hit(vector_id, text or "", dict(meta or {}), float(similarity), row)
+            for vector_id, text, meta, similarity, row in zip(
+                result["ids"], documents, metadatas, similarities, stored, strict=True
             )
         ]
 
@@ -225,6 +230,19 @@ class KnowledgeIndex:
         except Exception:
             return False
         return True
+
+
+def cosines(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """The cosine similarity of each row to `vector` (a zero vector scores 0)."""
+    norms = np.linalg.norm(rows, axis=1) * float(np.linalg.norm(vector))
+    return np.asarray((rows @ vector) / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _matrix(embeddings: Any) -> np.ndarray:
+    # Chroma answers a list of arrays, or None for an empty result.
+    if embeddings is None or len(embeddings) == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.asarray(embeddings, dtype=np.float32)
 
 
 def _version_of(collection: Collection) -> str:

@@ -94,16 +94,22 @@ def test_search_query_drops_small_talk_and_placeholders_and_keeps_every_sentence
 
 
 class TableEmbeddings(Embeddings):
-    """Fixed vectors for known texts, so the fusion can be checked to the digit."""
+    """Fixed vectors for known texts, so the fusion can be checked to the digit. A single word not in the
+    table (the retriever embeds a question's words to find the knowledge base's topic words) is orthogonal
+    to every chunk, so it is never one; any other text must be in the table."""
 
-    def __init__(self, table: dict[str, list[float]]) -> None:
+    def __init__(self, table: dict[str, list[float]], off_topic: list[float] | None = None) -> None:
         self.table = table
+        self.off_topic = off_topic or OFF_TOPIC
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self.table[text] for text in texts]
+        return [self.table[text] if " " in text else self.table.get(text, self.off_topic) for text in texts]
 
     def embed_query(self, text: str) -> list[float]:
         return self.table[text]
+
+
+OFF_TOPIC = [0.0, 0.0, 1.0]
 
 
 def unit(cosine: float) -> list[float]:
@@ -181,6 +187,81 @@ def test_the_sentence_before_a_question_decides_what_is_searched(index: Knowledg
     passages = Retriever(embeddings, index).search(1, f"Hello, this is <PERSON_1>. {searched}")
 
     assert [(p.vector_id, round(p.score, 4)) for p in passages] == [("cakes", 0.8), ("account", 0.3)]
+
+
+def test_a_question_naming_the_whole_knowledge_base_subject_is_also_searched_without_it(
+    index: KnowledgeIndex,
+) -> None:
+    # Both chunks are about sprockets; the hub names the word most, the other one answers the question.
+    question, without = "Where does the sprocket come from?", "Where does the come from?"
+    rows: list[Row] = [
+        ("hub", 1, "Sprockets", "A sprocket is a toothed wheel; sprockets drive chains."),
+        ("origin", 2, "Origins", "Ours are forged in Sheffield."),
+    ]
+    hub, origin = (f"{title}\n{body}" for _id, _doc, title, body in rows)
+    table = {
+        question: [1.0, 0.0, 0.0, 0.0, 0.0],
+        without: [0.0, 1.0, 0.0, 0.0, 0.0],
+        "sprocket": [0.0, 0.0, 1.0, 0.0, 0.0],  # median cosine to the chunks (0.5 + 0.3) / 2: a topic word
+        # Cosines to the question as asked, without "sprocket", and to "sprocket"; the rest fills the unit.
+        hub: [0.8, 0.1, 0.5, math.sqrt(1 - 0.8**2 - 0.1**2 - 0.5**2), 0.0],
+        origin: [0.7, 0.6, 0.3, math.sqrt(1 - 0.7**2 - 0.6**2 - 0.3**2), 0.0],
+    }
+    embeddings = TableEmbeddings(table, off_topic=[0.0, 0.0, 0.0, 0.0, 1.0])  # "come"
+    index.add(1, chunks(embeddings, rows))
+
+    focused = Retriever(embeddings, index).search(1, question)
+    as_asked = Retriever(embeddings, index, focus_share=0.0).search(1, question)
+
+    # Focused: origin 0.5 x 0.7 + 0.5 x 0.6 = 0.65 beats hub 0.5 x 0.8 + 0.5 x 0.1 + BM25 ("sprocket") 0.15 at
+    # most. The score stays the cosine to the question as asked.
+    assert [(p.vector_id, round(p.score, 4)) for p in focused] == [("origin", 0.7), ("hub", 0.8)]
+    assert [(p.vector_id, round(p.score, 4)) for p in as_asked] == [("hub", 0.8), ("origin", 0.7)]
+
+
+EBIKES: list[Row] = [
+    (
+        "what",
+        1,
+        "What is an e-bike?",
+        "An e-bike is a bicycle with a battery and a motor that helps you pedal.",
+    ),
+    ("made", 2, "Where are our e-bikes made?", "Every frame is welded in our workshop in Utrecht, by hand."),
+    ("range", 3, "How far can an e-bike go on one charge?", "A full battery lasts 60 to 120 km."),
+    (
+        "charging",
+        4,
+        "How do I charge the battery?",
+        "Plug the charger into any wall socket; it takes 4 hours.",
+    ),
+    ("service", 5, "Do you offer e-bike servicing?", "Yes: we check brakes, motor and battery once a year."),
+    ("price", 6, "What does an e-bike cost?", "Our e-bikes start at 1,900 euros; the cargo e-bike is 3,400."),
+    ("test", 7, "Can I test ride an e-bike?", "Book a free test ride of any e-bike, Tuesday to Saturday."),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "as_asked", "focused"),
+    [
+        ("where do the e-bikes come from", ["what", "made"], ["made", "what"]),
+        ("who builds the e-bike", ["what", "made"], ["made", "what"]),
+        # The definition also gives up second place to the passage on what was asked.
+        ("how long does an e-bike battery take to charge", ["range", "what"], ["range", "charging"]),
+        # Where the definition is the best answer ("is the fast" is searched too), it stays first.
+        ("is the e-bike fast", ["what", "test"], ["what", "test"]),
+    ],
+)
+def test_the_subject_of_a_whole_knowledge_base_no_longer_pulls_questions_to_its_definition(
+    index: KnowledgeIndex, embeddings: Embeddings, question: str, as_asked: list[str], focused: list[str]
+) -> None:
+    # A shop that sells e-bikes only: "e-bike" is in every passage, so it cannot say which one answers.
+    index.add(1, chunks(embeddings, EBIKES))
+
+    before = Retriever(embeddings, index, top_k=2, focus_share=0.0).search(1, question)
+    after = Retriever(embeddings, index, top_k=2).search(1, question)
+
+    assert [p.vector_id for p in before] == as_asked
+    assert [p.vector_id for p in after] == focused
 
 
 def test_disabled_chunks_are_never_returned(index: KnowledgeIndex, embeddings: Embeddings) -> None:
