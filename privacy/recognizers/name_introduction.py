@@ -41,11 +41,29 @@ class NameIntroductionRecognizer(EntityRecognizer):
             rf"[ \t]+{_NAME}",
             0.7,
         ),
+        # The answer to a question about the name: "What's your last name? Boyle", "the name on the
+        # account? User: Ágnes Földesy" (a speaker's label may stand between).
+        Pattern(
+            _LABELLED,
+            r"(?i:\b(?:sur)?name(?:[ \t]+on[ \t]+(?:the|your|my)[ \t]+\w+)?[ \t]*\?)[ \t]*(?:[A-Za-z]+[ \t]*:[ \t]*)?"
+            rf"{_NAME}",
+            0.7,
+        ),
         Pattern(
             _INTRODUCED,
             r"(?i:\bthis[ \t]+is|\bi'm|\bi’m|\bi[ \t]+am|\bit's|\bit[ \t]+is|\bname|"
             r"^(?:hi|hello|hey|dear|thanks|thank[ \t]+you),?)"
             rf"[ \t]+{_NAME}",
+            0.6,
+        ),
+        # Someone named by their tie to the writer: "remove my kid Tadzio from the will", "my wife Agi".
+        Pattern(
+            _INTRODUCED,
+            r"(?i:\b(?:my|our|his|her|their)[ \t]+(?:(?:little|older|younger|eldest|youngest|best)[ \t]+)?"
+            r"(?:son|daughter|kid|child|wife|husband|partner|fianc[ée]e?|friend|mum|mom|mother|dad|father|"
+            r"sister|brother|cousin|aunt|uncle|niece|nephew|grandson|granddaughter|colleague|boss|neighbour|"
+            r"neighbor|flatmate|roommate))[ \t]+"
+            rf"{_NAME}",
             0.6,
         ),
         # Someone addressed at the start of a message: "Mathilde, can I speak to your boss?"
@@ -94,7 +112,12 @@ class NameIntroductionRecognizer(EntityRecognizer):
                 bare.casefold() in STOP_WORDS
                 or bare.casefold() in CALENDAR
                 or bare.casefold() in NOT_NAME_WORDS
+                # A contraction, not a name: "C'mon, sing it", "Y'all"; names keep a capital: "O'Brien".
+                or re.search(r"['’](?!s$)[a-z]", bare)
             ):
+                break
+            if re.search(r"['’]s$", bare):
+                end = start + len(bare) - 2  # "I'm Misty's daughter": the name without its possessive
                 break
             pos = getattr(tokens.get(start), "pos_", "")
             capitalised = bare[0].isupper()

@@ -78,6 +78,15 @@ def found(detector: Detector, text: str) -> list[tuple[str, str]]:
         ("I'd like to join accounts with ms. Quinzia", "PERSON", "ms. Quinzia"),
         ("please ask mr. smith to call me", "PERSON", "mr. smith"),
         ("hi its mr smith here", "PERSON", "mr smith"),
+        # ... the answer to a question about the name, and someone named by their tie to the writer.
+        ("what's your surname? Okafor", "PERSON", "Okafor"),
+        ("Bot: what's the name on the account? User: Ada Nwosu", "PERSON", "Ada Nwosu"),
+        ("please take my son Tadeo off the account", "PERSON", "Tadeo"),
+        # SpeakerLabelRecognizer: who speaks in a pasted chat, with WhatsApp's export time or without.
+        ("Okwudili: hi, is my order ready?", "PERSON", "Okwudili"),
+        ("[12/03/2024, 10:31] Grace: is my order ready?", "PERSON", "Grace"),
+        ("12/03/2024, 10:32 - Mark: yes", "PERSON", "Mark"),
+        ("Ella: hi\nDestiny: is my cake ready?", "PERSON", "Destiny"),
         # PersonNameRecognizer: a known first name starts a name and runs on over the surname after it ...
         ("Please send it to Isabel Thibault", "PERSON", "Isabel Thibault"),
         ("Isabel asked about the invoice", "PERSON", "Isabel"),
@@ -93,6 +102,18 @@ def found(detector: Detector, text: str) -> list[tuple[str, str]]:
         # ... and the capitalised words listed with a name are names too.
         ("Kasia, Bjorn and Okonkwo will collect it", "PERSON", "Okonkwo"),
         ("Kasia, Bjorn and Okonkwo will collect it", "PERSON", "Kasia"),
+        # ... a first name spaCy calls a place, where no place word stands before it ...
+        ("Is Rebecca coming to collect the cake?", "PERSON", "Rebecca"),
+        ("Please add Tiffany Nowak to the account", "PERSON", "Tiffany Nowak"),
+        ("I spoke to Ana Souza yesterday", "PERSON", "Ana Souza"),
+        # ... first names listed with a name in lower case, a possessive before what only people have ...
+        ("the order is for kasia, adam and chad", "PERSON", "chad"),
+        ("Can you send it to Okonkwo's flat?", "PERSON", "Okonkwo"),
+        # ... a lone unknown word that "he" or "she" refers to, and a surname said again.
+        ("Okwudili picked it up yesterday and he said it was cold", "PERSON", "Okwudili"),
+        ("The cake is for Brigida Wolanska. Wolanska is her married name", "PERSON", "Wolanska"),
+        # Detector: a name's span ends at its line, though spaCy's run on over the job under it.
+        ("Regards,\nCormac Allan\nEchocardiographer\nPlaceilivecom", "PERSON", "Cormac Allan"),
         # DateOfBirthRecognizer: a date after a birth word.
         ("She was born on 5/11/1993.", "DATE_OF_BIRTH", "5/11/1993"),
         ("DOB: 12 March 1985", "DATE_OF_BIRTH", "12 March 1985"),
@@ -153,6 +174,13 @@ def test_recognizes(detector: Detector, text: str, entity: str, span: str) -> No
         "are young adults at risk",
         "how do i install MS Office on my mac",
         "How do I upload files to Google Drive?",
+        "How do I publish to GitHub Pages?",
+        # Labels, brands and contractions that the new name rules must leave alone.
+        "Note: we are closed on Sunday\nWindows: open the settings",
+        "What is Amazon's address?",
+        "Klarna is very reliable, you can always depend on it",
+        "C'mon, is the shop open?",
+        "We ship from Florence, Italy",
     ],
 )
 def test_leaves_shop_talk_readable(detector: Detector, text: str) -> None:
@@ -161,6 +189,10 @@ def test_leaves_shop_talk_readable(detector: Detector, text: str) -> None:
 
 def test_a_phone_number_after_a_label_of_something_else_stays_readable(detector: Detector) -> None:
     assert found(detector, "tracking 44 1234 5678 for the parcel") == []
+
+
+def test_a_repeated_first_word_that_is_a_verb_stays_readable(detector: Detector) -> None:
+    assert found(detector, "Will Smith called. Will you call back?") == [("PERSON", "Will Smith")]
 
 
 def test_an_address_stops_before_the_phone_lines_under_it(detector: Detector) -> None:
