@@ -66,6 +66,39 @@ def found(detector: Detector, text: str) -> list[tuple[str, str]]:
         # ... and a street named without its number, after "on", "at", "to"...
         ("I live on Boyle Street, Leeds", "STREET_ADDRESS", "Boyle Street, Leeds"),
         ("the shows on Marina Fort Street were great", "STREET_ADDRESS", "Marina Fort Street"),
+        # ... the house number's flat, a numbered street, a street word after the type, Italian articles ...
+        ("Apt. 4 12 Mill Lane, Leeds", "STREET_ADDRESS", "Apt. 4 12 Mill Lane, Leeds"),
+        ("I live at 2914 184th Street, Edmonton", "STREET_ADDRESS", "2914 184th Street, Edmonton"),
+        ("I live on 90 Whitchurch Road street.", "STREET_ADDRESS", "90 Whitchurch Road"),
+        ("I live at Via dei Fiorentini 17, Roma", "STREET_ADDRESS", "Via dei Fiorentini 17, Roma"),
+        ("send it to 120 Ilica 68 St. please", "STREET_ADDRESS", "120 Ilica 68 St."),
+        # ... Hungarian order (name, type, number), and a name and number where a word about living says so ...
+        ("my flat is at Dózsa György út 78. in Pécs", "STREET_ADDRESS", "Dózsa György út 78."),
+        ("ship to Árpád fejedelem útja 3., Budapest", "STREET_ADDRESS", "Árpád fejedelem útja 3., Budapest"),
+        ("we live on Pod Floriánem 1677", "STREET_ADDRESS", "Pod Floriánem 1677"),
+        (
+            "meet at the corner of Rákóczi út 13. and Elm Road",
+            "STREET_ADDRESS",
+            "the corner of Rákóczi út 13. and Elm Road",
+        ),
+        # ... postcodes: Canada's, after a region's code, on a line of their own under a bracketed name.
+        ("Ottawa ON K1A 0B1", "STREET_ADDRESS", "K1A 0B1"),
+        ("Mellemvej 32\nAalborg NO 9100", "STREET_ADDRESS", "Mellemvej 32\nAalborg NO 9100"),
+        (
+            "5 Kyriakou Matsi 12\nNicosia (Lefkosia)\n, NI\n Cyprus (Greek) 1010",
+            "STREET_ADDRESS",
+            "5 Kyriakou Matsi 12\nNicosia (Lefkosia)\n, NI\n Cyprus (Greek) 1010",
+        ),
+        (
+            "12 Slovenčeva 51\n Suite 6\n Ostrov nad Ohří\n Antigua and Barbuda 15755",
+            "STREET_ADDRESS",
+            "12 Slovenčeva 51\n Suite 6\n Ostrov nad Ohří\n Antigua and Barbuda 15755",
+        ),
+        (
+            "26 Veres Pálné u. 91.\nToftlund\n, SY\n 04828",
+            "STREET_ADDRESS",
+            "26 Veres Pálné u. 91.\nToftlund\n, SY\n 04828",
+        ),
         # NameIntroductionRecognizer: names given in so many words, lower case included.
         ("my name is maria lopez please help", "PERSON", "maria lopez"),
         ("hi, this is Zed here", "PERSON", "Zed"),
@@ -181,6 +214,11 @@ def test_recognizes(detector: Detector, text: str, entity: str, span: str) -> No
         "Klarna is very reliable, you can always depend on it",
         "C'mon, is the shop open?",
         "We ship from Florence, Italy",
+        # Numbers after "on"/"at" with no word about living, decades, and "u" as chat for "you".
+        "I need to install Office on Windows 10 and send it",
+        "It was playing at Gate 5 Music Hall",
+        "I love 5 Songs Of The 70s",
+        "Can u 2 help",
     ],
 )
 def test_leaves_shop_talk_readable(detector: Detector, text: str) -> None:
@@ -189,6 +227,13 @@ def test_leaves_shop_talk_readable(detector: Detector, text: str) -> None:
 
 def test_a_phone_number_after_a_label_of_something_else_stays_readable(detector: Detector) -> None:
     assert found(detector, "tracking 44 1234 5678 for the parcel") == []
+
+
+def test_an_address_stops_before_a_label_line_and_a_chat_acronym(detector: Detector) -> None:
+    assert found(detector, "new address: 12 Mill Lane\nNote: ring twice") == [
+        ("STREET_ADDRESS", "12 Mill Lane")
+    ]
+    assert found(detector, "I live at 14 Mill Lane, Leeds OK") == [("STREET_ADDRESS", "14 Mill Lane, Leeds")]
 
 
 def test_a_repeated_first_word_that_is_a_verb_stays_readable(detector: Detector) -> None:
