@@ -226,15 +226,23 @@ class PersonNameRecognizer(EntityRecognizer):
             # The small model files many first names as places ("Why is Rebecca so...", "Xavier is from",
             # "add Tiffany Červenková"). A name that is no everyday word, or a noun only as a common name,
             # is read as the name unless a place follows it after a comma ("Florence, Italy").
-            return not self._lexicon.is_ambiguous(word) and not self._place_follows(doc, token.i)
+            return not self._lexicon.is_ambiguous(word) and not self._beside_a_place(doc, token.i)
         return True
 
-    def _place_follows(self, doc: Doc, i: int) -> bool:
-        """Whether ", <place>" follows token `i`: "Florence, Italy", not the next name of "Kristi, Stephen"."""
-        if i + 2 >= len(doc) or doc[i + 1].text != ",":
-            return False
-        after = doc[i + 2]
-        return after.ent_type_ in self.PLACE_LABELS and not self._lexicon.is_given_name(after.text)
+    def _beside_a_place(self, doc: Doc, i: int) -> bool:
+        """Whether a place that is no first name stands next to token `i` in a list or after a comma:
+        "Florence, Italy", "ship to Ireland and France"; not the next name of "Kristi, Stephen"."""
+        joiners = {",", "and", "or", "&", "/"}
+        for step in (-1, 1):
+            j = i + step
+            while 0 <= j < len(doc) and doc[j].lower_ in joiners:
+                j += step
+            if j == i + step or not 0 <= j < len(doc):
+                continue  # nothing joins them
+            other = doc[j]
+            if other.ent_type_ in self.PLACE_LABELS and not self._lexicon.is_given_name(other.text):
+                return True
+        return False
 
     def _is_surname(self, token: Token, lower_case_text: bool) -> bool:
         word = token.text

@@ -435,6 +435,8 @@ _SAME_LINE = re.compile(
 _NEXT_LINE = re.compile(r"\.?[ \t]*,?[ \t]*\r?\n(?:[ \t>?*]*\r?\n)?[ \t>?*]*")
 # A region or country code before a postcode: "Aalborg NO 9100", "Springfield IL 62704".
 _REGION_CODE = re.compile(r"[A-Z]{2,3}")
+_LINE_END = re.compile(r"[ \t,]*(?:\r?\n|$)")
+_LABEL_COLON = re.compile(r"[ \t]*:")
 # Capitals that end a chat line, not region codes.
 _CHAT_ACRONYMS = frozenset(
     ["OK", "LOL", "THX", "TY", "PLS", "PLZ", "ASAP", "BTW", "FYI", "TIA", "IMO", "OMG", "XX", "XXX"]
@@ -457,7 +459,7 @@ def _run_on(text: str, end: int, max_lines: int, lower_case_text: bool) -> int:
         line_stop = _run_on_line(text, gap.end(), require_capitals=capitals)
         if line_stop == gap.end() or not _looks_like_address_line(text[gap.end() : line_stop]):
             break
-        if re.match(r"[ \t]*:", text[line_stop:]):
+        if _LABEL_COLON.match(text, line_stop):
             break  # a label under the address ("Note: ring twice"), not a place
         end = line_stop
     return end
@@ -492,7 +494,7 @@ def _run_on_line(text: str, end: int, *, require_capitals: bool) -> int:
         if _REGION_CODE.fullmatch(bare) and folded in STOP_WORDS | _PARTICLES:
             # A region's code that is a word too ("NO" Norway, "ON" Ontario, "DE"): taken where a postcode
             # or the end of its line follows ("Aalborg NO 9100", "Toftlund\n, SY\n 04828"), never "Leeds IN the".
-            if re.match(r"[ \t,]*(?:\r?\n|$)", text[pos:]):
+            if _LINE_END.match(text, pos):
                 taken = pos
             continue
         if bare in _CHAT_ACRONYMS:

@@ -214,6 +214,8 @@ def test_recognizes(detector: Detector, text: str, entity: str, span: str) -> No
         "Klarna is very reliable, you can always depend on it",
         "C'mon, is the shop open?",
         "We ship from Florence, Italy",
+        "We ship sofas to Ireland and France in 10 working days.",
+        "France and Ireland are next",
         # Numbers after "on"/"at" with no word about living, decades, and "u" as chat for "you".
         "I need to install Office on Windows 10 and send it",
         "It was playing at Gate 5 Music Hall",
