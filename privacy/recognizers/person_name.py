@@ -166,6 +166,9 @@ class PersonNameRecognizer(EntityRecognizer):
                 continue
             # In lower case every word looks like a noun: "leone mazzi nurse" is a name and a job.
             plain = lower_case_text and self._plain_lower_case_surname(doc, token.i + 1)
+            # A first name and a surname no dictionary knows are a person even before a noun: "the Ernest
+            # Takuda version", "the Ana Nowak account"; "the Rose cake" has no such surname.
+            plain = plain or (end > token.i + 1 and not self._lexicon.is_word(doc[end - 1].text))
             if (self._modifies_a_thing(doc, end) and not plain) or self._names_a_firm_or_place(
                 doc, token.i, end
             ):
@@ -251,12 +254,19 @@ class PersonNameRecognizer(EntityRecognizer):
             return False
         if folded in STOP_WORDS or folded in CALENDAR or folded in NOT_NAME_WORDS:
             return False
+        if folded in FIRM_OR_PLACE_WORDS and word[0].isupper():
+            return False  # "Nera Economic Consulting", "Anna Street": the firm or place the name begins
         if token.pos_ in self.NOT_NAME_POS:
             return False
         if lower_case_text:
             # The tagger reads unknown lower-case words as anything; only the word lists can tell.
             return len(word) > 1 and not self._lexicon.is_word(word)
-        return token.pos_ != "VERB" and word[0].isupper() and (not word.isupper() or len(word) == 1)
+        if not (word[0].isupper() and (not word.isupper() or len(word) == 1)):
+            return False
+        # The tagger reads some surnames as verbs ("Cynthia Martins"); a capitalised "verb" that is no verb,
+        # adjective or adverb the lists know, nor a form of one ("runs"), is a surname.
+        verbs = self._lexicon.english_words
+        return token.pos_ != "VERB" or not (folded in verbs or token.lemma_.casefold() in verbs)
 
     def _surnames(self, doc: Doc, end: int, lower_case_text: bool) -> int:
         """Where a name that ends before token `end` ends once the surname tokens after it are taken in."""
