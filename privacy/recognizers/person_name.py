@@ -81,6 +81,9 @@ class PersonNameRecognizer(EntityRecognizer):
         {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
     )
     PRONOUN_WINDOW: ClassVar[int] = 12
+    # Verbs only a person is the subject of, right after a lone capitalised word.
+    LIVING_VERBS: ClassVar[frozenset[str]] = frozenset({"lives", "lived", "married", "grew"})
+    LIVING_TAGS: ClassVar[frozenset[str]] = frozenset({"PROPN", "NOUN", "ADJ", "X"})
     # What only a person has, after "X's": the possessive makes an unknown capitalised word a name.
     PERSONAL_NOUNS: ClassVar[frozenset[str]] = frozenset(
         {
@@ -187,6 +190,8 @@ class PersonNameRecognizer(EntityRecognizer):
             names.update(self._possessive_names(doc, covered))
             covered = {i for start, end in names.items() for i in range(start, end)}
             names.update(self._pronoun_names(doc, covered))
+            covered = {i for start, end in names.items() for i in range(start, end)}
+            names.update(self._living_names(doc, covered))
         self._repeated_names(doc, names, lower_case_text)
         results = []
         for start, end in sorted(names.items()):
@@ -224,13 +229,37 @@ class PersonNameRecognizer(EntityRecognizer):
         if before in PLACE_PREFIXES and doc[token.i - 1].text[0].isupper():
             return False  # "San Bernardino", "Costa Rica"
         if token.ent_type_ in self.PLACE_LABELS:
-            if token.ent_iob_ == "I" or before in self.PLACE_WORDS:
-                return False  # inside a longer place name ("Los Angeles"), or "delivery to Charlotte"
+            if token.ent_iob_ == "I":
+                return False  # inside a longer place name: "Los Angeles"
+            if self._strange_surname_follows(doc, token.i):
+                return (
+                    True  # "the verses from Emmie Ström", "Bridgewater's Parker Suknović": no place has one
+                )
+            if before in self.PLACE_WORDS:
+                return False  # "delivery to Charlotte"
             # The small model files many first names as places ("Why is Rebecca so...", "Xavier is from",
             # "add Tiffany Červenková"). A name that is no everyday word, or a noun only as a common name,
             # is read as the name unless a place follows it after a comma ("Florence, Italy").
             return not self._lexicon.is_ambiguous(word) and not self._beside_a_place(doc, token.i)
         return True
+
+    def _strange_surname_follows(self, doc: Doc, i: int) -> bool:
+        """Whether a capitalised proper noun that is no word, first name or place prefix follows token `i`:
+        a surname ("Ström", "Suknović"), where a place's second word is a word ("Victoria Falls")."""
+        if i + 1 >= len(doc) or not _joined(doc, i + 1):
+            return False
+        after = doc[i + 1]
+        word = after.text
+        return (
+            after.is_alpha
+            and len(word) > 2
+            and word[0].isupper()
+            and not word.isupper()
+            and after.pos_ == "PROPN"
+            and not self._lexicon.is_word(word)
+            and not self._lexicon.is_given_name(word)
+            and word.casefold() not in FIRM_OR_PLACE_WORDS
+        )
 
     def _beside_a_place(self, doc: Doc, i: int) -> bool:
         """Whether a place that is no first name stands next to token `i` in a list or after a comma:
@@ -472,13 +501,30 @@ class PersonNameRecognizer(EntityRecognizer):
                     break
         return found
 
-    def _lone_capitalised(self, doc: Doc, token: Token) -> bool:
+    def _living_names(self, doc: Doc, covered: set[int]) -> dict[int, int]:
+        """A lone capitalised word that lives, was born or married: "Trivo lives on Grössgstötten 50".
+        Firms are founded and based, not born; they say and tell too, so those verbs prove nothing here."""
+        found: dict[int, int] = {}
+        for token in doc[: len(doc) - 1]:
+            i = token.i
+            # The tagger reads an unknown word before "lives" as anything ("Trivo/ADJ"): the verb decides.
+            if i in covered or not self._lone_capitalised(doc, token, tags=self.LIVING_TAGS):
+                continue
+            after = doc[i + 1].lower_
+            second = doc[i + 2].lower_ if i + 2 < len(doc) else ""
+            if after in self.LIVING_VERBS or (
+                after in {"was", "is", "got"} and second in {"born", "married"}
+            ):
+                found[i] = i + 1
+        return found
+
+    def _lone_capitalised(self, doc: Doc, token: Token, tags: frozenset[str] = frozenset({"PROPN"})) -> bool:
         """A capitalised proper noun standing alone (no capitalised word on either side) that is no everyday
         word, or is a first name spaCy did not take for one ("Christian had given Lukas his address")."""
         word, folded = token.text, token.text.casefold()
         if not (token.is_alpha and len(word) > 1 and word[0].isupper() and not word.isupper()):
             return False
-        if token.pos_ != "PROPN" or token.ent_type_ not in self.NAME_LABELS:
+        if token.pos_ not in tags or token.ent_type_ not in self.NAME_LABELS:
             return False
         if (
             folded in NOT_NAME_WORDS

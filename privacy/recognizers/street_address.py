@@ -377,6 +377,8 @@ class StreetAddressRecognizer(EntityRecognizer):
                     and not near(text, start, end, self.CONTEXT, before=60)
                 ):
                     continue
+                if pattern.name in self.STREETS:
+                    start = _past_function_words(text, start, end)  # not "the corner of": that is the place
                 results.append(
                     RecognizerResult(self.ENTITY, _leading_number(text, start), full_end, pattern.score)
                 )
@@ -412,6 +414,17 @@ def _street_fits(street: str, lower_case_text: bool) -> bool:
         elif not (word[0].isupper() or folded in _PARTICLES or folded in _LOWER_CASE_TYPES):
             return False
     return True
+
+
+def _past_function_words(text: str, start: int, end: int) -> int:
+    """Where a street starts once the lower-case function words its pattern took in front are left out:
+    "lives on Ziegelgasse 19" masks the street, not "on"."""
+    while (match := _FUNCTION_WORD.match(text, start, end)) and match.group(1) in STOP_WORDS:
+        start = match.end()
+    return start
+
+
+_FUNCTION_WORD = re.compile(r"([a-z]+)[ \t]+")
 
 
 def _leading_number(text: str, start: int) -> int:
