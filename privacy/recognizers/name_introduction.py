@@ -108,16 +108,18 @@ class NameIntroductionRecognizer(EntityRecognizer):
         for word in re.finditer(r"\S+", match.group("name")):
             start = match.start("name") + word.start()
             bare = word.group().rstrip(".")
+            # "I'm Misty's daughter": the name without its possessive, and no word after it.
+            possessive = re.search(r"['’]s$", bare) is not None
+            if possessive:
+                bare = bare[:-2]
             if (
-                bare.casefold() in STOP_WORDS
+                not bare
+                or bare.casefold() in STOP_WORDS
                 or bare.casefold() in CALENDAR
                 or bare.casefold() in NOT_NAME_WORDS
                 # A contraction, not a name: "C'mon, sing it", "Y'all"; names keep a capital: "O'Brien".
-                or re.search(r"['’](?!s$)[a-z]", bare)
+                or re.search(r"['’][a-z]", bare)
             ):
-                break
-            if re.search(r"['’]s$", bare):
-                end = start + len(bare) - 2  # "I'm Misty's daughter": the name without its possessive
                 break
             pos = getattr(tokens.get(start), "pos_", "")
             capitalised = bare[0].isupper()
@@ -128,6 +130,8 @@ class NameIntroductionRecognizer(EntityRecognizer):
             if kind in (_LABELLED, _TITLED) and not capitalised and pos in _NOT_NAME:
                 break
             end = start + len(bare)
+            if possessive:
+                break
         return end
 
 

@@ -171,7 +171,11 @@ class PersonNameRecognizer(EntityRecognizer):
             plain = lower_case_text and self._plain_lower_case_surname(doc, token.i + 1)
             # A first name and a surname no dictionary knows are a person even before a noun: "the Ernest
             # Takuda version", "the Ana Nowak account"; "the Rose cake" has no such surname.
-            plain = plain or (end > token.i + 1 and not self._lexicon.is_word(doc[end - 1].text))
+            plain = plain or (
+                end > token.i + 1
+                and not self._lexicon.is_word(doc[end - 1].text)
+                and not _camel_case(doc[end - 1].text)
+            )
             if (self._modifies_a_thing(doc, end) and not plain) or self._names_a_firm_or_place(
                 doc, token.i, end
             ):
@@ -259,6 +263,7 @@ class PersonNameRecognizer(EntityRecognizer):
             and not self._lexicon.is_word(word)
             and not self._lexicon.is_given_name(word)
             and word.casefold() not in FIRM_OR_PLACE_WORDS
+            and not _camel_case(word)
         )
 
     def _beside_a_place(self, doc: Doc, i: int) -> bool:
@@ -577,7 +582,9 @@ class PersonNameRecognizer(EntityRecognizer):
             return False
         if lower_case_text:
             return not self._lexicon.is_word(word)
-        return word[0].isupper() and not word.isupper()
+        # A part that is a word too ("Mac", "Chrome", "Key") is left alone: spaCy calls products PERSON, and
+        # repeating its mistake over a help text costs more than a repeated surname that is a word.
+        return word[0].isupper() and not word.isupper() and not self._lexicon.is_word(word)
 
     @staticmethod
     def _listed_after(doc: Doc, end: int) -> int | None:
@@ -607,6 +614,33 @@ def _joined(doc: Doc, i: int) -> bool:
     # (reading `doc.text` here would rebuild the whole text for every token pair).
     gap = doc[i - 1].whitespace_
     return len(gap) <= 3 and all(c in " \t" for c in gap)
+
+
+# Surname prefixes after which a capital is a name's own: "McDonald", "MacLeod", "DeRose", "O'Neil".
+_CAPITAL_PREFIXES = (
+    "mc",
+    "mac",
+    "o'",
+    "o’",
+    "d'",
+    "d’",
+    "de",
+    "di",
+    "da",
+    "du",
+    "la",
+    "le",
+    "van",
+    "von",
+    "fitz",
+)
+
+
+def _camel_case(word: str) -> bool:
+    """A capital inside a word that no surname prefix explains: a product's name ("UniversalSubtitles",
+    "GitHub", "PayPal"), not "McDonald" or "DeRose"."""
+    inner = [i for i, ch in enumerate(word) if i > 0 and ch.isupper()]
+    return any(not word[:i].casefold().endswith(_CAPITAL_PREFIXES) or i > 4 for i in inner)
 
 
 def _line_end(doc: Doc, start: int, end: int) -> int:

@@ -17,6 +17,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from privacy.recognizers.context import near
+from privacy.recognizers.name_lexicon import CALENDAR
 
 # A street-type word after the street's name (English, and German/Dutch/Nordic as separate words).
 _TYPES_AFTER = (
@@ -118,6 +119,8 @@ _PARTICLES = frozenset(
         "bei",
     ]
 )
+# Particles of place names after a street ("Antigua and Barbuda") that are no part of a street's name.
+_RUN_ON_ONLY = frozenset(["and"])
 # Street types people write in lower case before or after a capitalised name.
 _LOWER_CASE_TYPES = frozenset(
     [
@@ -377,6 +380,8 @@ class StreetAddressRecognizer(EntityRecognizer):
                     and not near(text, start, end, self.CONTEXT, before=60)
                 ):
                     continue
+                if pattern.name in {"number_name_number", "name_number"} and _names_a_date(text[start:end]):
+                    continue  # "April 26, 2012 and May 3, 2012", "on Monday 12": dates, not streets
                 if pattern.name in self.STREETS:
                     start = _past_function_words(text, start, end)  # not "the corner of": that is the place
                 results.append(
@@ -400,6 +405,11 @@ def _shorter_street(
     return None
 
 
+def _names_a_date(street: str) -> bool:
+    """Whether a month's or a day's name is among the words: such a "name and number" is a date."""
+    return any(word.casefold() in CALENDAR for word in re.findall(r"[^\W\d_]+", street))
+
+
 def _street_fits(street: str, lower_case_text: bool) -> bool:
     """Whether a street reads as one: each word capitalised, a particle or a street type written in lower case.
 
@@ -408,6 +418,8 @@ def _street_fits(street: str, lower_case_text: bool) -> bool:
     """
     for word in re.findall(r"(?<!\w)[^\W\d_][\w'’\-]*", street):  # not the "th" of "184th"
         folded = word.casefold()
+        if folded in _RUN_ON_ONLY:
+            return False  # "2012 and May 3": "and" joins places after a street, never a street's own words
         if lower_case_text:
             if folded in STOP_WORDS and folded not in _PARTICLES:
                 return False

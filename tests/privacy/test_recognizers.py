@@ -227,6 +227,8 @@ def test_recognizes(detector: Detector, text: str, entity: str, span: str) -> No
         "France and Ireland are next",
         "Nera Economic Consulting sent the invoice",
         "Everyone lives nearby. Nobody lived there",
+        "It's very simple, at least in the current version.",
+        "To search for emails between April 26, 2012 and May 3, 2012.",
         # Numbers after "on"/"at" with no word about living, decades, and "u" as chat for "you".
         "I need to install Office on Windows 10 and send it",
         "It was playing at Gate 5 Music Hall",
