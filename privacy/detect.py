@@ -189,23 +189,33 @@ def _kept(
     """Presidio's results minus the allowed words and the PERSON spans no name takes."""
     kept = []
     for result in results:
-        span = text[result.start : result.end]
-        if " ".join(span.casefold().split()) in allowed:
-            continue
+        start, end = result.start, result.end
         recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
+        if result.entity_type == "PERSON" and "\n" in text[start:end]:
+            # A name never runs over a line break; spaCy's sometimes take the job and firm under it in a
+            # signature ("Allan\nEchocardiographer\nPlaceilivecom"). Its first line is the name.
+            end = start + len(text[start:end].split("\n", 1)[0].rstrip())
+        span = text[start:end]
+        if not span.strip() or " ".join(span.casefold().split()) in allowed:
+            continue
         if result.entity_type == "PERSON" and not _plausible_name(span, recognizer, document=document):
             continue
-        kept.append(Detection(result.entity_type, result.start, result.end, result.score, recognizer))
+        kept.append(Detection(result.entity_type, start, end, result.score, recognizer))
     return kept
+
+
+# Our recognizers that read a name from its shape (capitals, a label's colon, a pronoun) rather than a phrase.
+_SHAPE_RECOGNIZERS = frozenset({"PersonNameRecognizer", "SpeakerLabelRecognizer"})
 
 
 def _plausible_name(span: str, recognizer: str, *, document: bool) -> bool:
     """spaCy's small model calls many non-names PERSON; drop the kinds no name takes."""
     if any(ch.isdigit() for ch in span):
         return False  # "COVID-19", "iPhone 15": names carry no digits
-    if document and recognizer == "PersonNameRecognizer" and span.split()[0].casefold() not in _given_names():
+    if document and recognizer in _SHAPE_RECOGNIZERS and span.split()[0].casefold() not in _given_names():
         # Two capitalised words no dictionary knows are a name in a chat ("Gyala Antall") but a product in
-        # a help text ("GitHub Pages", "Mozilla Bespin"), where staff go by first names the list knows.
+        # a help text ("GitHub Pages", "Mozilla Bespin"), where staff go by first names the list knows; so is
+        # a heading's label ("Firefox: open the settings").
         return False
     if recognizer != "SpacyRecognizer":
         return True  # our recognizers read the context around a name themselves

@@ -14,6 +14,7 @@ from privacy.recognizers.name_introduction import NameIntroductionRecognizer
 from privacy.recognizers.name_lexicon import NameLexicon
 from privacy.recognizers.passport import PassportRecognizer
 from privacy.recognizers.person_name import PersonNameRecognizer
+from privacy.recognizers.speaker_label import SpeakerLabelRecognizer
 from privacy.recognizers.street_address import StreetAddressRecognizer
 
 if TYPE_CHECKING:
@@ -25,12 +26,14 @@ def wepos_recognizers(nlp: Language) -> list[EntityRecognizer]:
 
     `nlp` is the spaCy pipeline the analyzer runs: its lemmatizer's word lists tell first names from words.
     """
+    lexicon = NameLexicon.from_spacy(nlp)
     return [
         ChatPhoneRecognizer(),
         StreetAddressRecognizer(),
         CardNumberRecognizer(),
         NameIntroductionRecognizer(),
-        PersonNameRecognizer(NameLexicon.from_spacy(nlp)),
+        PersonNameRecognizer(lexicon),
+        SpeakerLabelRecognizer(lexicon),
         DateOfBirthRecognizer(),
         PassportRecognizer(),
         UkNinoRecognizer(),

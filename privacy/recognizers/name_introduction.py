@@ -41,11 +41,29 @@ class NameIntroductionRecognizer(EntityRecognizer):
             rf"[ \t]+{_NAME}",
             0.7,
         ),
+        # The answer to a question about the name: "What's your last name? Boyle", "the name on the
+        # account? User: Ágnes Földesy" (a speaker's label may stand between).
+        Pattern(
+            _LABELLED,
+            r"(?i:\b(?:sur)?name(?:[ \t]+on[ \t]+(?:the|your|my)[ \t]+\w+)?[ \t]*\?)[ \t]*(?:[A-Za-z]+[ \t]*:[ \t]*)?"
+            rf"{_NAME}",
+            0.7,
+        ),
         Pattern(
             _INTRODUCED,
             r"(?i:\bthis[ \t]+is|\bi'm|\bi’m|\bi[ \t]+am|\bit's|\bit[ \t]+is|\bname|"
             r"^(?:hi|hello|hey|dear|thanks|thank[ \t]+you),?)"
             rf"[ \t]+{_NAME}",
+            0.6,
+        ),
+        # Someone named by their tie to the writer: "remove my kid Tadzio from the will", "my wife Agi".
+        Pattern(
+            _INTRODUCED,
+            r"(?i:\b(?:my|our|his|her|their)[ \t]+(?:(?:little|older|younger|eldest|youngest|best)[ \t]+)?"
+            r"(?:son|daughter|kid|child|wife|husband|partner|fianc[ée]e?|friend|mum|mom|mother|dad|father|"
+            r"sister|brother|cousin|aunt|uncle|niece|nephew|grandson|granddaughter|colleague|boss|neighbour|"
+            r"neighbor|flatmate|roommate))[ \t]+"
+            rf"{_NAME}",
             0.6,
         ),
         # Someone addressed at the start of a message: "Mathilde, can I speak to your boss?"
@@ -90,10 +108,17 @@ class NameIntroductionRecognizer(EntityRecognizer):
         for word in re.finditer(r"\S+", match.group("name")):
             start = match.start("name") + word.start()
             bare = word.group().rstrip(".")
+            # "I'm Misty's daughter": the name without its possessive, and no word after it.
+            possessive = re.search(r"['’]s$", bare) is not None
+            if possessive:
+                bare = bare[:-2]
             if (
-                bare.casefold() in STOP_WORDS
+                not bare
+                or bare.casefold() in STOP_WORDS
                 or bare.casefold() in CALENDAR
                 or bare.casefold() in NOT_NAME_WORDS
+                # A contraction, not a name: "C'mon, sing it", "Y'all"; names keep a capital: "O'Brien".
+                or re.search(r"['’][a-z]", bare)
             ):
                 break
             pos = getattr(tokens.get(start), "pos_", "")
@@ -105,6 +130,8 @@ class NameIntroductionRecognizer(EntityRecognizer):
             if kind in (_LABELLED, _TITLED) and not capitalised and pos in _NOT_NAME:
                 break
             end = start + len(bare)
+            if possessive:
+                break
         return end
 
 

@@ -76,6 +76,63 @@ class PersonNameRecognizer(EntityRecognizer):
         {"AUX", "DET", "ADP", "PRON", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM", "INTJ", "SPACE"}
     )
     MAX_SURNAMES: ClassVar[int] = 4
+    # Pronouns only a person takes, and how many tokens after a word one may stand and still point back to it.
+    PERSONAL_PRONOUNS: ClassVar[frozenset[str]] = frozenset(
+        {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
+    )
+    PRONOUN_WINDOW: ClassVar[int] = 12
+    # Verbs only a person is the subject of, right after a lone capitalised word.
+    LIVING_VERBS: ClassVar[frozenset[str]] = frozenset({"lives", "lived", "married", "grew"})
+    LIVING_TAGS: ClassVar[frozenset[str]] = frozenset({"PROPN", "NOUN", "ADJ", "X"})
+    # What only a person has, after "X's": the possessive makes an unknown capitalised word a name.
+    PERSONAL_NOUNS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "address",
+            "flat",
+            "house",
+            "home",
+            "phone",
+            "mobile",
+            "number",
+            "email",
+            "account",
+            "order",
+            "parcel",
+            "booking",
+            "birthday",
+            "name",
+            "surname",
+            "wife",
+            "husband",
+            "partner",
+            "son",
+            "daughter",
+            "kid",
+            "kids",
+            "children",
+            "baby",
+            "mum",
+            "mom",
+            "mother",
+            "dad",
+            "father",
+            "sister",
+            "brother",
+            "friend",
+            "boyfriend",
+            "girlfriend",
+            "fiancé",
+            "fiancée",
+            "cousin",
+            "aunt",
+            "uncle",
+            "grandmother",
+            "grandfather",
+            "boss",
+            "colleague",
+            "family",
+        }
+    )
     # spaCy labels under which two unknown capitalised words are read as a name (places are left alone).
     UNKNOWN_NAME_LABELS: ClassVar[frozenset[str]] = frozenset({"", "PERSON", "ORG", "NORP"})
 
@@ -99,7 +156,8 @@ class PersonNameRecognizer(EntityRecognizer):
         names: dict[int, int] = {}
         spacy_names = {ent.start: ent.end for ent in doc.ents if ent.label_ == "PERSON"}
         for start, end in spacy_names.items():
-            names[start] = self._surnames(doc, end, lower_case_text)
+            # A name never runs over a line break, though spaCy's sometimes do ("Allan\nEchocardiographer").
+            names[start] = self._surnames(doc, _line_end(doc, start, end), lower_case_text)
         covered = {i for start, end in names.items() for i in range(start, end)}
         for token in doc:
             if token.i in covered or not self._is_first_name(doc, token, lower_case_text):
@@ -111,6 +169,13 @@ class PersonNameRecognizer(EntityRecognizer):
                 continue
             # In lower case every word looks like a noun: "leone mazzi nurse" is a name and a job.
             plain = lower_case_text and self._plain_lower_case_surname(doc, token.i + 1)
+            # A first name and a surname no dictionary knows are a person even before a noun: "the Ernest
+            # Takuda version", "the Ana Nowak account"; "the Rose cake" has no such surname.
+            plain = plain or (
+                end > token.i + 1
+                and not self._lexicon.is_word(doc[end - 1].text)
+                and not _camel_case(doc[end - 1].text)
+            )
             if (self._modifies_a_thing(doc, end) and not plain) or self._names_a_firm_or_place(
                 doc, token.i, end
             ):
@@ -124,6 +189,14 @@ class PersonNameRecognizer(EntityRecognizer):
                 names[start] = end
                 covered.update(range(start, end))
         self._names_listed_with(doc, names, lower_case_text)
+        if not lower_case_text:
+            covered = {i for start, end in names.items() for i in range(start, end)}
+            names.update(self._possessive_names(doc, covered))
+            covered = {i for start, end in names.items() for i in range(start, end)}
+            names.update(self._pronoun_names(doc, covered))
+            covered = {i for start, end in names.items() for i in range(start, end)}
+            names.update(self._living_names(doc, covered))
+        self._repeated_names(doc, names, lower_case_text)
         results = []
         for start, end in sorted(names.items()):
             if spacy_names.get(start) == end:
@@ -162,8 +235,51 @@ class PersonNameRecognizer(EntityRecognizer):
         if token.ent_type_ in self.PLACE_LABELS:
             if token.ent_iob_ == "I":
                 return False  # inside a longer place name: "Los Angeles"
-            return not self._lexicon.is_word(word) and before not in self.PLACE_WORDS
+            if self._strange_surname_follows(doc, token.i):
+                return (
+                    True  # "the verses from Emmie Ström", "Bridgewater's Parker Suknović": no place has one
+                )
+            if before in self.PLACE_WORDS:
+                return False  # "delivery to Charlotte"
+            # The small model files many first names as places ("Why is Rebecca so...", "Xavier is from",
+            # "add Tiffany Červenková"). A name that is no everyday word, or a noun only as a common name,
+            # is read as the name unless a place follows it after a comma ("Florence, Italy").
+            return not self._lexicon.is_ambiguous(word) and not self._beside_a_place(doc, token.i)
         return True
+
+    def _strange_surname_follows(self, doc: Doc, i: int) -> bool:
+        """Whether a capitalised proper noun that is no word, first name or place prefix follows token `i`:
+        a surname ("Ström", "Suknović"), where a place's second word is a word ("Victoria Falls")."""
+        if i + 1 >= len(doc) or not _joined(doc, i + 1):
+            return False
+        after = doc[i + 1]
+        word = after.text
+        return (
+            after.is_alpha
+            and len(word) > 2
+            and word[0].isupper()
+            and not word.isupper()
+            and after.pos_ == "PROPN"
+            and not self._lexicon.is_word(word)
+            and not self._lexicon.is_given_name(word)
+            and word.casefold() not in FIRM_OR_PLACE_WORDS
+            and not _camel_case(word)
+        )
+
+    def _beside_a_place(self, doc: Doc, i: int) -> bool:
+        """Whether a place that is no first name stands next to token `i` in a list or after a comma:
+        "Florence, Italy", "ship to Ireland and France"; not the next name of "Kristi, Stephen"."""
+        joiners = {",", "and", "or", "&", "/"}
+        for step in (-1, 1):
+            j = i + step
+            while 0 <= j < len(doc) and doc[j].lower_ in joiners:
+                j += step
+            if j == i + step or not 0 <= j < len(doc):
+                continue  # nothing joins them
+            other = doc[j]
+            if other.ent_type_ in self.PLACE_LABELS and not self._lexicon.is_given_name(other.text):
+                return True
+        return False
 
     def _is_surname(self, token: Token, lower_case_text: bool) -> bool:
         word = token.text
@@ -172,12 +288,19 @@ class PersonNameRecognizer(EntityRecognizer):
             return False
         if folded in STOP_WORDS or folded in CALENDAR or folded in NOT_NAME_WORDS:
             return False
+        if folded in FIRM_OR_PLACE_WORDS and word[0].isupper():
+            return False  # "Nera Economic Consulting", "Anna Street": the firm or place the name begins
         if token.pos_ in self.NOT_NAME_POS:
             return False
         if lower_case_text:
             # The tagger reads unknown lower-case words as anything; only the word lists can tell.
             return len(word) > 1 and not self._lexicon.is_word(word)
-        return token.pos_ != "VERB" and word[0].isupper() and (not word.isupper() or len(word) == 1)
+        if not (word[0].isupper() and (not word.isupper() or len(word) == 1)):
+            return False
+        # The tagger reads some surnames as verbs ("Cynthia Martins"); a capitalised "verb" that is no verb,
+        # adjective or adverb the lists know, nor a form of one ("runs"), is a surname.
+        verbs = self._lexicon.english_words
+        return token.pos_ != "VERB" or not (folded in verbs or token.lemma_.casefold() in verbs)
 
     def _surnames(self, doc: Doc, end: int, lower_case_text: bool) -> int:
         """Where a name that ends before token `end` ends once the surname tokens after it are taken in."""
@@ -266,7 +389,18 @@ class PersonNameRecognizer(EntityRecognizer):
             and word.casefold() not in FIRM_OR_PLACE_WORDS
             and word.casefold() not in CALENDAR
             and not self._lexicon.is_word(word)
+            and not self._is_plural_noun(word)
             and not self._lexicon.is_given_name(word)
+        )
+
+    def _is_plural_noun(self, word: str) -> bool:
+        """ "Pages", "Boxes": the tagger leaves a capitalised plural unlemmatised, so "GitHub Pages" would read
+        as two unknown words; the singular in the word list says it is a product's name."""
+        folded = word.casefold()
+        return folded.endswith("s") and any(
+            self._lexicon.is_word(stem)
+            for stem in (folded[:-1], folded[:-2] if folded.endswith("es") else "")
+            if stem
         )
 
     def _all_words(self, tokens: Span) -> bool:
@@ -290,6 +424,8 @@ class PersonNameRecognizer(EntityRecognizer):
         last, after = doc[end - 1], doc[end]
         # With the parser off (it is, for speed) the tag decides alone: a proper noun before a lower-case noun.
         modifies = last.dep_ in {"compound", "amod", "nmod"} if doc.has_annotation("DEP") else True
+        if after.lower_ in CALENDAR or after.ent_type_ in {"DATE", "TIME"}:
+            return False  # "I spoke to Ana Souza yesterday": a time, not a thing the name qualifies
         return modifies and after.pos_ == "NOUN" and after.text.islower()
 
     def _names_listed_with(self, doc: Doc, names: dict[int, int], lower_case_text: bool) -> None:
@@ -302,14 +438,153 @@ class PersonNameRecognizer(EntityRecognizer):
                 for candidate in (self._listed_after(doc, end), self._listed_before(doc, start)):
                     if candidate is None or candidate in covered:
                         continue
-                    token = doc[candidate]
-                    if token.pos_ != "PROPN" or token.ent_type_ in self.PLACE_LABELS:
-                        continue
-                    if not self._is_surname(token, lower_case_text):
+                    if not self._listed_name(doc[candidate], lower_case_text):
                         continue
                     names[candidate] = self._surnames(doc, candidate + 1, lower_case_text)
                     covered.update(range(candidate, names[candidate]))
                     changed = True
+
+    def _listed_name(self, token: Token, lower_case_text: bool) -> bool:
+        """Whether a word listed with a name is one too: a proper noun that reads as a surname ("Kadiev and
+        Adams"), or a first name that is no verb or adjective, even where spaCy calls it a place or the message
+        is typed in lower case ("Efimiya, Mary, Ariana", "silvana, adam, chad")."""
+        word, folded = token.text, token.text.casefold()
+        if (
+            token.is_alpha
+            and len(word) > 2
+            and (lower_case_text or (word[0].isupper() and not word.isupper()))
+            and self._lexicon.is_given_name(word)
+            and folded not in self._lexicon.english_words
+            and folded not in NOT_NAME_WORDS
+            and folded not in FIRM_OR_PLACE_WORDS
+        ):
+            return True
+        if token.pos_ != "PROPN" or token.ent_type_ in self.PLACE_LABELS:
+            return False
+        return self._is_surname(token, lower_case_text)
+
+    def _possessive_names(self, doc: Doc, covered: set[int]) -> dict[int, int]:
+        """A capitalised word no dictionary knows before "'s" and a word only people have: "Hleb's address",
+        "send it to Okonkwo's flat". Firms and products rarely have a wife, a birthday or a flat."""
+        found: dict[int, int] = {}
+        for token in doc[: len(doc) - 2]:
+            i = token.i
+            if i in covered or doc[i + 1].lower_ not in {"'s", "’s"} or token.whitespace_:
+                continue
+            after = doc[i + 2]
+            if after.lower_ not in self.PERSONAL_NOUNS and after.pos_ == "ADJ" and i + 3 < len(doc):
+                after = doc[i + 3]  # "Hleb's new address"
+            if after.lower_ not in self.PERSONAL_NOUNS:
+                continue
+            word, folded = token.text, token.text.casefold()
+            if not (token.is_alpha and len(word) > 1 and word[0].isupper() and not word.isupper()):
+                continue
+            if folded in NOT_NAME_WORDS or folded in FIRM_OR_PLACE_WORDS or folded in CALENDAR:
+                continue
+            if self._lexicon.is_word(word) and not (
+                self._lexicon.is_given_name(word) and folded not in self._lexicon.english_words
+            ):
+                continue  # "Amazon's address", "the Bank's number"
+            found[i] = i + 1
+        return found
+
+    def _pronoun_names(self, doc: Doc, covered: set[int]) -> dict[int, int]:
+        """A lone capitalised word no dictionary knows that "he" or "she" soon refers to: "Irenka is very
+        reliable. You can always depend on him.", "Okonkwo said she would collect it". Firms and products
+        are "it" or "they", so the pronoun tells a person from a brand where the word alone cannot."""
+        found: dict[int, int] = {}
+        for token in doc:
+            i = token.i
+            if i in covered or not self._lone_capitalised(doc, token):
+                continue
+            window = doc[i + 1 : i + 1 + self.PRONOUN_WINDOW]
+            for later in window:
+                if later.i in covered or later.i in found or self._lone_capitalised(doc, later):
+                    break  # another person (or candidate) stands between: the pronoun may be theirs
+                if later.lower_ in self.PERSONAL_PRONOUNS:
+                    found[i] = i + 1
+                    break
+        return found
+
+    def _living_names(self, doc: Doc, covered: set[int]) -> dict[int, int]:
+        """A lone capitalised word that lives, was born or married: "Trivo lives on Grössgstötten 50".
+        Firms are founded and based, not born; they say and tell too, so those verbs prove nothing here."""
+        found: dict[int, int] = {}
+        for token in doc[: len(doc) - 1]:
+            i = token.i
+            # The tagger reads an unknown word before "lives" as anything ("Trivo/ADJ"): the verb decides.
+            if i in covered or not self._lone_capitalised(doc, token, tags=self.LIVING_TAGS):
+                continue
+            after = doc[i + 1].lower_
+            second = doc[i + 2].lower_ if i + 2 < len(doc) else ""
+            if after in self.LIVING_VERBS or (
+                after in {"was", "is", "got"} and second in {"born", "married"}
+            ):
+                found[i] = i + 1
+        return found
+
+    def _lone_capitalised(self, doc: Doc, token: Token, tags: frozenset[str] = frozenset({"PROPN"})) -> bool:
+        """A capitalised proper noun standing alone (no capitalised word on either side) that is no everyday
+        word, or is a first name spaCy did not take for one ("Christian had given Lukas his address")."""
+        word, folded = token.text, token.text.casefold()
+        if not (token.is_alpha and len(word) > 1 and word[0].isupper() and not word.isupper()):
+            return False
+        if token.pos_ not in tags or token.ent_type_ not in self.NAME_LABELS:
+            return False
+        if (
+            folded in NOT_NAME_WORDS
+            or folded in FIRM_OR_PLACE_WORDS
+            or folded in CALENDAR
+            or folded in STOP_WORDS
+        ):
+            return False
+        if token.ent_type_ in self.PLACE_LABELS and not self._lexicon.is_given_name(word):
+            return False
+        if self._lexicon.is_word(word) and not self._lexicon.is_given_name(word):
+            return False
+        for j in (token.i - 1, token.i + 1):
+            if (
+                0 <= j < len(doc)
+                and doc[j].is_alpha
+                and doc[j].text[0].isupper()
+                and _joined(doc, max(j, token.i))
+            ):
+                return False  # part of a longer name or title: "Palantir Technologies", "Dr Who"
+        return True
+
+    def _repeated_names(self, doc: Doc, names: dict[int, int], lower_case_text: bool) -> None:
+        """A part of a name found once is the same person later in the text: "directed by Brad L Key and
+        starring Key", "Ana Souza here ... Souza is my married name"."""
+        covered = {i for start, end in names.items() for i in range(start, end)}
+        parts = {doc[i].text for i in covered if self._name_part(doc[i], lower_case_text)}
+        if not parts:
+            return
+        for token in doc:
+            if token.i in covered or token.text not in parts:
+                continue
+            if self._lexicon.is_ambiguous(token.text) and (
+                token.pos_ != "PROPN" or _starts_sentence(doc, token.i)
+            ):
+                continue  # "Will Smith called. Will you call back?"
+            names[token.i] = token.i + 1
+            covered.add(token.i)
+
+    def _name_part(self, token: Token, lower_case_text: bool) -> bool:
+        word, folded = token.text, token.text.casefold()
+        if not token.is_alpha or len(word) < 3:
+            return False
+        if (
+            folded in STOP_WORDS
+            or folded in CALENDAR
+            or folded in NOT_NAME_WORDS
+            or folded in FIRM_OR_PLACE_WORDS
+        ):
+            return False
+        if lower_case_text:
+            return not self._lexicon.is_word(word)
+        # A part that is a word too ("Mac", "Chrome", "Key") is left alone: spaCy calls products PERSON, and
+        # repeating its mistake over a help text costs more than a repeated surname that is a word.
+        return word[0].isupper() and not word.isupper() and not self._lexicon.is_word(word)
 
     @staticmethod
     def _listed_after(doc: Doc, end: int) -> int | None:
@@ -339,6 +614,50 @@ def _joined(doc: Doc, i: int) -> bool:
     # (reading `doc.text` here would rebuild the whole text for every token pair).
     gap = doc[i - 1].whitespace_
     return len(gap) <= 3 and all(c in " \t" for c in gap)
+
+
+# Surname prefixes after which a capital is a name's own: "McDonald", "MacLeod", "DeRose", "O'Neil".
+_CAPITAL_PREFIXES = (
+    "mc",
+    "mac",
+    "o'",
+    "o’",
+    "d'",
+    "d’",
+    "de",
+    "di",
+    "da",
+    "du",
+    "la",
+    "le",
+    "van",
+    "von",
+    "fitz",
+)
+
+
+def _camel_case(word: str) -> bool:
+    """A capital inside a word that no surname prefix explains: a product's name ("UniversalSubtitles",
+    "GitHub", "PayPal"), not "McDonald" or "DeRose"."""
+    inner = [i for i, ch in enumerate(word) if i > 0 and ch.isupper()]
+    return any(not word[:i].casefold().endswith(_CAPITAL_PREFIXES) or i > 4 for i in inner)
+
+
+def _line_end(doc: Doc, start: int, end: int) -> int:
+    """`end`, or the first token of the span [start, end) that follows a line break."""
+    for i in range(start + 1, end):
+        if "\n" in doc[i - 1].whitespace_ or "\n" in doc[i].text:
+            return i
+    return end
+
+
+def _starts_sentence(doc: Doc, i: int) -> bool:
+    """Whether token `i` opens a sentence or a line, where any word is capitalised."""
+    return (
+        i == 0
+        or doc[i - 1].text in {".", "!", "?", ":", '"', "“"}
+        or "\n" in doc[i - 1].whitespace_ + doc[i - 1].text
+    )
 
 
 def _is_letter(token: Token) -> bool:

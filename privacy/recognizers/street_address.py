@@ -17,6 +17,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from privacy.recognizers.context import near
+from privacy.recognizers.name_lexicon import CALENDAR
 
 # A street-type word after the street's name (English, and German/Dutch/Nordic as separate words).
 _TYPES_AFTER = (
@@ -37,12 +38,20 @@ _SUFFIXES = (
     "straße|strasse|str|straat|stræti|straeti|weg|gasse|gade|vej|vegen|veien|vägen|gatan|gata|katu|tie|"
     "laan|plein|platz|allee|damm|ufer|gracht|kade|dijk|stien|vegur"
 )
-_NUMBER = r"\d{1,5}[A-Za-z]?"
+# "221B", "12a"; not a decade ("the 70s").
+_NUMBER = r"\d{1,5}(?!s\b)[A-Za-z]?"
 _WORD = r"[^\W\d_][\w'’\-]*\.?"
+# A numbered street's name: "184th Street", "5th Avenue", "2nd Ave".
+_ORDINAL = r"\d{1,3}(?:st|nd|rd|th)"
 _UNIT = (
     r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|Bldg|Building)\.?[ \t]*#?[ \t]*\d{1,5}[A-Za-z]?"
 )
 _UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]*\d[A-Z]{2}"
+# Canada's "B0J 2H0": letter, digit, letter, space, digit, letter, digit.
+_CA_POSTCODE = r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d"
+# Street types Hungarian writes in lower case after the name, before the number: "Árpád fejedelem útja 3.",
+# "Bem rakpart 79.", "Veres Pálné u. 91.". The name may hold lower-case words; the type and number decide.
+_HU_TYPES = r"út|utca|u\.|útja|tér|tere|körút|krt\.|rakpart|rkp\.|köz|sor|sétány|fasor"
 
 # Lower-case words that may sit inside a street, town or country name ("Rue de la Paix", "Isle of Man").
 _PARTICLES = frozenset(
@@ -83,8 +92,35 @@ _PARTICLES = frozenset(
         "sur",
         "sous",
         "st",
+        # Italian contracted articles ("Via dei Fiorentini", "Via delle Coste", "Via dalla Staziun").
+        "dei",
+        "degli",
+        "delle",
+        "dello",
+        "dal",
+        "dalla",
+        "dai",
+        "al",
+        "alla",
+        "alle",
+        # Czech, Slovak and Polish place names ("Ostrov nad Ohří", "Kámen u Pacova", "Jiřího z Poděbrad").
+        "nad",
+        "pod",
+        "na",
+        "u",
+        "v",
+        "z",
+        "ze",
+        # Countries of two names: "Antigua and Barbuda", "Bosnia and Herzegovina".
+        "and",
+        # Dutch and German ("Alphen aan den Rijn", "Bergen op Zoom", "Neustadt bei Coburg").
+        "aan",
+        "op",
+        "bei",
     ]
 )
+# Particles of place names after a street ("Antigua and Barbuda") that are no part of a street's name.
+_RUN_ON_ONLY = frozenset(["and"])
 # Street types people write in lower case before or after a capitalised name.
 _LOWER_CASE_TYPES = frozenset(
     [
@@ -162,7 +198,8 @@ class StreetAddressRecognizer(EntityRecognizer):
         # "221B Baker Street", "04 55 Halsey Road", "4624 St Jean Baptiste St": number, name, street type.
         Pattern(
             "number_name_type",
-            rf"(?<![\w.,:/\-]){_NUMBER}(?:[ \t]+{_NUMBER})?,?[ \t]+(?:{_WORD}[ \t]+){{0,4}}(?i:{_TYPES_AFTER})\b\.?",
+            rf"(?<![\w.,:/\-]){_NUMBER}(?:[ \t]+{_NUMBER})?,?[ \t]+(?:(?:{_WORD}|{_ORDINAL})[ \t]+){{0,4}}"
+            rf"(?i:{_TYPES_AFTER})\b\.?",
             0.6,
         ),
         # "12 Rue de Kairouan", "40 rue Victor Hugo": number, street type, name (run on from there).
@@ -207,9 +244,29 @@ class StreetAddressRecognizer(EntityRecognizer):
         Pattern("forces_ship", r"(?i:\b(?:USNS|USNV|USCGC)[ \t]+[a-z]+)", 0.5),
         Pattern("forces_post", r"(?i:\b(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5})\b", 0.6),
         # "the corner of Koepoortwal 115 and Hansen Street": taken only with a place after the "and".
-        Pattern("corner", r"(?i:\b(?:the[ \t]+)?corner[ \t]+of[ \t]+[^\n?!.]{2,60}?[ \t]and)\b", 0.5),
+        # A full stop followed by a space may sit inside: "the corner of Csabai kapu 39. and Mathias Pass".
+        Pattern(
+            "corner",
+            r"(?i:\b(?:the[ \t]+)?corner[ \t]+of[ \t]+(?:[^\n?!.]|\.(?=[ \t])){2,60}?[ \t]and)\b",
+            0.5,
+        ),
         Pattern("unit", rf"(?<![\w\-])(?i:{_UNIT})(?![\w])", 0.5),
         Pattern("uk_postcode", rf"\b{_UK_POSTCODE}\b", 0.5),
+        Pattern("ca_postcode", rf"\b{_CA_POSTCODE}\b", 0.5),
+        # "Erzsébet tér 92.", "Dózsa György út 78.": a capitalised name, a Hungarian street type, a number.
+        Pattern(
+            "hungarian_street",
+            rf"(?<![\w\-])[^\W\d_a-z][\w'’\-]*(?:[ \t]+{_WORD}){{0,2}}?[ \t]+(?:{_HU_TYPES})[ \t]+{_NUMBER}\b\.?",
+            0.6,
+        ),
+        # "lives on Pod Floriánem 1677", "the north side of Joaquin Suarez 2906": a name and a number after
+        # "on"/"at"/"of", kept only where a word about living or delivering stands before it (see `analyze`).
+        Pattern(
+            "name_number",
+            rf"(?i:\b(?:on|at|of)[ \t]+)(?P<span>(?!(?i:the|a|an|my|your|his|her|our|their|this|that)\b)"
+            rf"(?:{_WORD}[ \t]+){{1,3}}{_NUMBER})\b(?![.,]?\d)",
+            0.5,
+        ),
         # "ZIP: 8592", "postcode is 1010": the code after its label (the label is not masked).
         Pattern(
             "labelled_postcode",
@@ -246,6 +303,31 @@ class StreetAddressRecognizer(EntityRecognizer):
         "postcode",
         "zip",
     ]
+    # Words that make "on Pod Floriánem 1677" an address rather than "on Windows 10" or "at Gate 5".
+    LIVING: ClassVar[list[str]] = [
+        "live",
+        "lives",
+        "lived",
+        "living",
+        "address",
+        "addresses",
+        "located",
+        "moved",
+        "deliver",
+        "delivery",
+        "ship",
+        "shipping",
+        "postcode",
+        "bus",
+        "stop",
+        "station",
+        "house",
+        "flat",
+        "apartment",
+        "restaurant",
+        "shop",
+        "store",
+    ]
     # Anchors that hold a street's name, checked by `_street_fits`.
     STREETS: ClassVar[frozenset[str]] = frozenset(
         {
@@ -255,6 +337,7 @@ class StreetAddressRecognizer(EntityRecognizer):
             "suffixed_name_number",
             "number_name_number",
             "named_street",
+            "name_number",
         }
     )
     MAX_LINES: ClassVar[int] = 6
@@ -279,7 +362,13 @@ class StreetAddressRecognizer(EntityRecognizer):
                 group = "span" if "span" in regex.groupindex else 0
                 start, end = match.span(group)
                 if pattern.name in self.STREETS and not _street_fits(text[start:end], lower_case_text):
-                    pos = start + 1  # "refers to Koskikatu 25": try again from the next word
+                    shorter = _shorter_street(regex, text, match, group, lower_case_text)
+                    if shorter is None:
+                        pos = start + 1  # "refers to Koskikatu 25": try again from the next word
+                        continue
+                    start, end = shorter  # "90 Whitchurch Road street": the street ends at "Road"
+                if pattern.name == "name_number" and not near(text, start, end, self.LIVING, before=60):
+                    pos = end
                     continue
                 pos = end
                 full_end = _run_on(text, end, self.MAX_LINES, lower_case_text)
@@ -291,10 +380,34 @@ class StreetAddressRecognizer(EntityRecognizer):
                     and not near(text, start, end, self.CONTEXT, before=60)
                 ):
                     continue
+                if pattern.name in {"number_name_number", "name_number"} and _names_a_date(text[start:end]):
+                    continue  # "April 26, 2012 and May 3, 2012", "on Monday 12": dates, not streets
+                if pattern.name in self.STREETS:
+                    start = _past_function_words(text, start, end)  # not "the corner of": that is the place
                 results.append(
                     RecognizerResult(self.ENTITY, _leading_number(text, start), full_end, pattern.score)
                 )
         return results
+
+
+def _shorter_street(
+    regex: re.Pattern[str], text: str, match: re.Match[str], group: int | str, lower_case_text: bool
+) -> tuple[int, int] | None:
+    """The longest shorter match at the same place whose street reads as one, if any: the pattern's words
+    run greedily over a lower-case "street" after the real type ("90 Whitchurch Road street")."""
+    endpos = match.end()
+    while (endpos := text.rfind(" ", match.start(), endpos)) > match.start():
+        shorter = regex.match(text, match.start(), endpos)
+        if shorter is not None:
+            start, end = shorter.span(group)
+            if _street_fits(text[start:end], lower_case_text):
+                return start, end
+    return None
+
+
+def _names_a_date(street: str) -> bool:
+    """Whether a month's or a day's name is among the words: such a "name and number" is a date."""
+    return any(word.casefold() in CALENDAR for word in re.findall(r"[^\W\d_]+", street))
 
 
 def _street_fits(street: str, lower_case_text: bool) -> bool:
@@ -303,8 +416,10 @@ def _street_fits(street: str, lower_case_text: bool) -> bool:
     "12 Mill Lane", "40 rue Victor Hugo", not "3 cakes on the Way" or "ordering 3". In a message typed all in
     lower case capitals say nothing, and only function words ("on", "the") rule a street out.
     """
-    for word in re.findall(r"[^\W\d_][\w'’\-]*", street):
+    for word in re.findall(r"(?<!\w)[^\W\d_][\w'’\-]*", street):  # not the "th" of "184th"
         folded = word.casefold()
+        if folded in _RUN_ON_ONLY:
+            return False  # "2012 and May 3": "and" joins places after a street, never a street's own words
         if lower_case_text:
             if folded in STOP_WORDS and folded not in _PARTICLES:
                 return False
@@ -313,17 +428,46 @@ def _street_fits(street: str, lower_case_text: bool) -> bool:
     return True
 
 
+def _past_function_words(text: str, start: int, end: int) -> int:
+    """Where a street starts once the lower-case function words its pattern took in front are left out:
+    "lives on Ziegelgasse 19" masks the street, not "on"."""
+    while (match := _FUNCTION_WORD.match(text, start, end)) and match.group(1) in STOP_WORDS:
+        start = match.end()
+    return start
+
+
+_FUNCTION_WORD = re.compile(r"([a-z]+)[ \t]+")
+
+
 def _leading_number(text: str, start: int) -> int:
-    """Take in a building number before the anchor ("04 55 Halsey Road")."""
+    """Take in a building number before the anchor ("04 55 Halsey Road"), and a flat before that ("Apt. 722
+    20 40 rue Victor Hugo", "Flat 3, 12 Mill Lane"): all one address."""
     match = re.search(r"(?<![\w.,:/\-])\d{1,5}[ \t]+$", text[max(0, start - 8) : start])
-    return start - len(match.group()) if match else start
+    if match:
+        start -= len(match.group())
+    unit = _UNIT_BEFORE.search(text[max(0, start - 30) : start])
+    return start - len(unit.group()) if unit else start
+
+
+_UNIT_BEFORE = re.compile(rf"(?<![\w\-])(?i:{_UNIT})[ \t]*,?[ \t]*$")
 
 
 # A number followed by more digit groups ("28-64-66-98") is a phone number, not a postcode.
 _SAME_LINE = re.compile(
-    rf"[ \t]*(?:,[ \t]*)?(?P<tok>(?i:{_UNIT})|{_UK_POSTCODE}|\d{{1,6}}(?:-\d{{3,4}})?\b(?![.\-/]\d)\.?|{_WORD})"
+    rf"[ \t]*(?:,[ \t]*)?(?P<tok>(?i:{_UNIT})|{_UK_POSTCODE}|{_CA_POSTCODE}|\d{{1,6}}(?:-\d{{3,4}})?\b(?![.\-/]\d)\.?|{_WORD})"
 )
-_NEXT_LINE = re.compile(r"[ \t]*,?[ \t]*\r?\n(?:[ \t>?*]*\r?\n)?[ \t>?*]*")
+# A house number's full stop may end a line ("Veres Pálné u. 91.\nToftlund").
+_NEXT_LINE = re.compile(r"\.?[ \t]*,?[ \t]*\r?\n(?:[ \t>?*]*\r?\n)?[ \t>?*]*")
+# A region or country code before a postcode: "Aalborg NO 9100", "Springfield IL 62704".
+_REGION_CODE = re.compile(r"[A-Z]{2,3}")
+_LINE_END = re.compile(r"[ \t,]*(?:\r?\n|$)")
+_LABEL_COLON = re.compile(r"[ \t]*:")
+# Capitals that end a chat line, not region codes.
+_CHAT_ACRONYMS = frozenset(
+    ["OK", "LOL", "THX", "TY", "PLS", "PLZ", "ASAP", "BTW", "FYI", "TIA", "IMO", "OMG", "XX", "XXX"]
+)
+# A place's other name or its language in brackets: "Cyprus (Greek)", "ΑΓΛΑΝΤΖΙΑ (ΑΓΛΑΓΓΙΑ)".
+_BRACKETED = re.compile(r"[ \t]*\([^\W\d_][\w'’\- ]{0,30}\)")
 
 
 def _run_on(text: str, end: int, max_lines: int, lower_case_text: bool) -> int:
@@ -340,31 +484,56 @@ def _run_on(text: str, end: int, max_lines: int, lower_case_text: bool) -> int:
         line_stop = _run_on_line(text, gap.end(), require_capitals=capitals)
         if line_stop == gap.end() or not _looks_like_address_line(text[gap.end() : line_stop]):
             break
+        if _LABEL_COLON.match(text, line_stop):
+            break  # a label under the address ("Note: ring twice"), not a place
         end = line_stop
     return end
 
 
 def _run_on_line(text: str, end: int, *, require_capitals: bool) -> int:
     pos = taken = end
-    while match := _SAME_LINE.match(text, pos):
+    particle = False  # a particle read but not yet taken in: only a place word may follow it
+    while True:
+        if bracketed := _BRACKETED.match(text, pos):
+            if taken == pos:
+                taken = bracketed.end()  # only right after a place word: "Cyprus (Greek)"
+            pos = bracketed.end()
+            continue
+        match = _SAME_LINE.match(text, pos)
+        if match is None:
+            break
         token = match.group("tok")
         pos = match.end()
         if token[0].isdigit() or re.fullmatch(rf"(?i:{_UNIT})", token):
+            if particle:
+                break  # "..., Kazakhstan, and 52 Via del Pontiere": the next address, not this one's number
             # "13." may be a house number ("Rákóczi út 13. Suite 4") or end a sentence ("... 79879. I now"):
             # read on past it, but only the next place word takes it in.
             taken = pos - 1 if token.endswith(".") else pos
             continue
         bare = token.rstrip(".")
         folded = bare.casefold()
-        if folded in _PARTICLES:
-            continue  # taken only if a place word follows it
+        if folded == "st" and token.endswith("."):
+            taken = pos  # "Dalmatinova 68 St.": the street's type after its number
+            continue
+        if _REGION_CODE.fullmatch(bare) and folded in STOP_WORDS | _PARTICLES:
+            # A region's code that is a word too ("NO" Norway, "ON" Ontario, "DE"): taken where a postcode
+            # or the end of its line follows ("Aalborg NO 9100", "Toftlund\n, SY\n 04828"), never "Leeds IN the".
+            if _LINE_END.match(text, pos):
+                taken = pos
+            continue
+        if bare in _CHAT_ACRONYMS:
+            break  # "... Mill Lane, Leeds OK"
+        if folded in _PARTICLES and not (len(bare) == 1 and bare.isupper()):
+            particle = True
+            continue  # taken only if a place word follows it; "København V" is a district, taken
         if folded in _NOT_PLACE or folded in STOP_WORDS or (require_capitals and not bare[0].isupper()):
             break
         if token.endswith(".") and len(bare) > 3:
             # "Apt." and "St." keep their full stop; "Cyprus." ends a sentence.
             taken = match.start("tok") + len(bare)
             break
-        taken = pos
+        taken, particle = pos, False
     return taken
 
 

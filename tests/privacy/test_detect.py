@@ -76,6 +76,8 @@ def test_overlaps_keep_the_longer_span() -> None:
         ("How do I set up Gmail on my phone?", ["Gmail"], []),  # a lone non-name word in a help text
         ("Ask Sarah at the front desk.", ["Sarah"], ["Sarah"]),  # a first name stays masked everywhere
         ("Write to Maria Lopez in accounts.", ["Maria Lopez"], ["Maria Lopez"]),
+        # A speaker's label that is no first name is a product's heading in a help text.
+        ("Firefox: open the settings menu.", ["Firefox"], []),
     ],
 )
 def test_documents_keep_product_words_and_mask_real_names(
