@@ -50,16 +50,26 @@ class WebhookIntake:
     def accept(self, batch: WebhookBatch) -> IntakeResult:
         result = IntakeResult(stored=[])
         for inbound in batch.messages:
-            with session_scope(self._engine) as session:
-                business = find_business_by_phone_number_id(session, inbound.phone_number_id)
-                if business is None:
-                    result.unknown_number += 1
-                    log.warning(
-                        "message for unknown phone number id ignored",
-                        extra={"phone_number_id": inbound.phone_number_id},
-                    )
-                    continue
-                message_id = self._store(session, business, inbound)
+            for attempt in range(2):
+                try:
+                    with session_scope(self._engine) as session:
+                        business = find_business_by_phone_number_id(session, inbound.phone_number_id)
+                        if business is not None:
+                            message_id = self._store(session, business, inbound)
+                    break
+                except IntegrityError:
+                    # A request racing this one stored the same delivery (message ids are unique) or the
+                    # same new customer's contact first. Rolled back; once more sees its row: a duplicate,
+                    # or the contact to store this message under.
+                    if attempt:
+                        raise
+            if business is None:
+                result.unknown_number += 1
+                log.warning(
+                    "message for unknown phone number id ignored",
+                    extra={"phone_number_id": inbound.phone_number_id},
+                )
+                continue
             if message_id is None:
                 result.duplicates += 1
             else:
@@ -137,12 +147,9 @@ class WebhookIntake:
             status=InboundStatus.RECORDED if inbound.silent else InboundStatus.RECEIVED,
             reply_id=(inbound.reply_id or "")[:256] or None,
         )
-        try:
-            with session.begin_nested():
-                session.add(message)
-        except IntegrityError:
-            # The same delivery raced in through another request: it is stored once.
-            return None
+        # No savepoint around the insert (two more round trips a webhook): a duplicate that raced in
+        # fails the whole transaction, which `accept` runs again.
+        session.add(message)
         conversation.last_inbound_at = utcnow()
         session.add(conversation)
         session.flush()

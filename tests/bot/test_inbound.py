@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from bot.inbound import WebhookIntake
-from bot.models import Contact, Conversation
-from bot.whatsapp import PreferenceUpdate, WebhookBatch
+from bot.models import Contact, Conversation, Message
+from bot.whatsapp import InboundMessage, PreferenceUpdate, WebhookBatch
 from core.crypto import SecretBox
 from core.db import create_db_engine, session_scope
 from core.migrate import upgrade
@@ -99,3 +99,27 @@ def test_unknown_categories_and_numbers_record_nothing(intake) -> None:  # type:
     assert _ledger(engine) == []
     with session_scope(engine) as session:
         assert session.exec(select(Contact)).all() == []
+
+
+class RacedIntake(WebhookIntake):
+    """Meta delivers the same message twice at once: the other request stores it while this one is mid-way."""
+
+    def __init__(self, engine: Engine, box: SecretBox, batch: WebhookBatch) -> None:
+        super().__init__(engine, box)
+        self._batch: WebhookBatch | None = batch
+
+    def contact_for(self, session, business_id, wa_id, profile_name):  # type: ignore[no-untyped-def]
+        if self._batch is not None:
+            batch, self._batch = self._batch, None
+            assert WebhookIntake(self._engine, self._box).accept(batch).stored  # the racing request
+        return super().contact_for(session, business_id, wa_id, profile_name)
+
+
+def test_a_delivery_stored_meanwhile_by_a_racing_request_is_a_duplicate_not_an_error(intake) -> None:  # type: ignore[no-untyped-def]
+    _webhook, engine, box = intake
+    batch = WebhookBatch(messages=[InboundMessage("42", "wamid.twice", NUMBER, "Maria Lopez", "text", "hi")])
+    result = RacedIntake(engine, box, batch).accept(batch)
+    assert (result.stored, result.duplicates) == ([], 1)
+    with session_scope(engine) as session:
+        assert [m.wa_message_id for m in session.exec(select(Message)).all()] == ["wamid.twice"]
+        assert len(session.exec(select(Contact)).all()) == 1
