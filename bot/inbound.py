@@ -64,11 +64,7 @@ class WebhookIntake:
                     if attempt:
                         raise
             if business is None:
-                result.unknown_number += 1
-                log.warning(
-                    "message for unknown phone number id ignored",
-                    extra={"phone_number_id": inbound.phone_number_id},
-                )
+                _unknown_number(result, "message", inbound.phone_number_id)
                 continue
             if message_id is None:
                 result.duplicates += 1
@@ -86,11 +82,7 @@ class WebhookIntake:
             with session_scope(self._engine) as session:
                 business = find_business_by_phone_number_id(session, preference.phone_number_id)
                 if business is None:
-                    result.unknown_number += 1
-                    log.warning(
-                        "preference for unknown phone number id ignored",
-                        extra={"phone_number_id": preference.phone_number_id},
-                    )
+                    _unknown_number(result, "preference", preference.phone_number_id)
                     continue
                 if self._record_preference(session, business, preference, purpose):
                     result.preferences += 1
@@ -181,6 +173,12 @@ class WebhookIntake:
         session.add(contact)
         session.flush()
         return contact
+
+
+def _unknown_number(result: IntakeResult, what: str, phone_number_id: str) -> None:
+    """Count and log (the id only) an event for a phone number no business has: it is ignored."""
+    result.unknown_number += 1
+    log.warning(f"{what} for unknown phone number id ignored", extra={"phone_number_id": phone_number_id})
 
 
 def _open_conversation(session: Session, business_id: int, contact: Contact) -> Conversation:
