@@ -40,6 +40,16 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
 COMMON_ALLOW_LIST: tuple[str, ...] = ("Apple Pay", "Google Pay", "PayPal", "WhatsApp", "Wi-Fi", "Klarna")
 
 
+# Text copied out of JSON or code keeps its escapes, and spaCy reads `I\'m Mary\'s daughter` as the words
+# "I\'m" and "Mary\". Presidio analyses the text with such a backslash turned into a space: the same length,
+# so every offset holds for the text as written.
+_ESCAPED_QUOTE = re.compile(r"\\(?=['\"’])")
+
+
+def _as_analysed(text: str) -> str:
+    return _ESCAPED_QUOTE.sub(" ", text)
+
+
 @dataclass(frozen=True)
 class Detection:
     """One span of personal data in a text."""
@@ -138,7 +148,7 @@ class Detector:
         allowed = self._allow | {" ".join(word.casefold().split()) for word in allow}
         if text.strip() and wanted:
             results = self._analyzer.analyze(
-                text=text, language="en", entities=list(wanted), score_threshold=self._threshold
+                text=_as_analysed(text), language="en", entities=list(wanted), score_threshold=self._threshold
             )
             found.extend(_kept(text, results, allowed, document=document))
         for value in known:
@@ -165,11 +175,11 @@ class Detector:
         found: list[list[Detection]] = [[] for _ in texts]
         analysed = [i for i, text in enumerate(texts) if text.strip()] if wanted else []
         batch = self._analyzer.nlp_engine.process_batch(
-            [texts[i] for i in analysed], language="en", batch_size=batch_size
+            [_as_analysed(texts[i]) for i in analysed], language="en", batch_size=batch_size
         )
         for i, output in zip(analysed, batch, strict=True):
             results = self._analyzer.analyze(
-                text=texts[i],
+                text=_as_analysed(texts[i]),
                 language="en",
                 entities=list(wanted),
                 score_threshold=self._threshold,

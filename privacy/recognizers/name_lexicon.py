@@ -1,4 +1,4 @@
-"""Which words are first names, and which first names are also everyday English words.
+"""Which words are first names or surnames, and which of them are also everyday English words.
 
 First names come from gender-guesser's international list (Jörg Michael's `nam_dict.txt`, about 48,000
 names from 50-odd countries). English words come from the WordNet index that spaCy's English lemmatizer
@@ -7,12 +7,17 @@ these ("May", "Will", "Mark", "Grace", "Rose") is ambiguous and counts as a name
 it. WordNet's nouns are left out of that test on purpose: they hold the proper nouns too ("john", "anna"
 as a coin, "andrew"), so they would make nearly every name ambiguous; nouns are kept apart, for the
 entities spaCy calls places.
+
+Surnames come from the `names` package's copy of the 1990 US Census surname list (88,799 surnames, most
+common first; public domain). It knows "Lowery", "Cavazos" and "Nielsen" as surnames, which the tagger
+alone cannot tell from a brand. It is one country's list, so it adds to the shape rules, never replaces them.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -234,6 +239,9 @@ _HEX = frozenset("123456789ABCDabcd")
 # A name that is also an English noun counts as a name on its own only where it is at least this common
 # somewhere: "Anna", "Heather", "Florence" do; "Princess", "Diamond", "London", "Paris" do not.
 COMMON_NAME = 4
+# A surname that is also an English noun ("Walker", "Parks", "Strickland": WordNet holds famous people too)
+# counts on its own only among this many most common surnames; "Apple" (4,537th) and "Bank" do not.
+COMMON_SURNAME = 2000
 
 
 def _given_names_file() -> Path:
@@ -262,17 +270,46 @@ def load_given_names(path: Path | None = None) -> dict[str, int]:
     return names
 
 
+def _surnames_file() -> Path:
+    import names
+
+    return Path(names.__file__).resolve().parent / "dist.all.last"
+
+
+def fold_accents(word: str) -> str:
+    """Case- and accent-folded: "Dávila" -> "davila", "Åström" -> "astrom" (the census list has no accents)."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def load_surnames(path: Path | None = None) -> dict[str, int]:
+    """Every surname in the census list, case-folded, with its rank (1 = most common)."""
+    surnames: dict[str, int] = {}
+    with (path or _surnames_file()).open(encoding="ascii") as lines:
+        # "SMITH          1.006  1.006      1": the name, its share, the cumulative share, the rank.
+        for line in lines:
+            if parts := line.split():
+                surnames.setdefault(parts[0].casefold(), int(parts[-1]))
+    return surnames
+
+
 @dataclass(frozen=True)
 class NameLexicon:
-    """First names, the everyday English words among them, and WordNet's nouns."""
+    """First names, surnames, the everyday English words among them, and WordNet's nouns."""
 
     given_names: Mapping[str, int]
     english_words: frozenset[str]
     nouns: frozenset[str]
+    surnames: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
-    def from_spacy(cls, nlp: Language, given_names: Mapping[str, int] | None = None) -> NameLexicon:
-        """Built from a loaded English pipeline's lemmatizer tables and gender-guesser's list."""
+    def from_spacy(
+        cls,
+        nlp: Language,
+        given_names: Mapping[str, int] | None = None,
+        surnames: Mapping[str, int] | None = None,
+    ) -> NameLexicon:
+        """Built from a loaded English pipeline's lemmatizer tables, gender-guesser's list and the census's."""
         lookups = nlp.get_pipe("lemmatizer").lookups  # type: ignore[attr-defined]
         index, exceptions = lookups.get_table("lemma_index"), lookups.get_table("lemma_exc")
         words: set[str] = set(STOP_WORDS) | CALENDAR | CHAT_WORDS | SHOP_WORDS
@@ -285,6 +322,7 @@ class NameLexicon:
             given_names=load_given_names() if given_names is None else given_names,
             english_words=frozenset(w for w in words if "_" not in w),
             nouns=frozenset(w for w in nouns if "_" not in w),
+            surnames=load_surnames() if surnames is None else surnames,
         )
 
     def is_given_name(self, word: str) -> bool:
@@ -301,3 +339,12 @@ class NameLexicon:
     def is_word(self, word: str) -> bool:
         folded = word.casefold()
         return folded in self.english_words or folded in self.nouns
+
+    def is_known_surname(self, word: str) -> bool:
+        """A surname of the census list that is no verb, adjective, adverb or function word, and is a noun
+        only if common as a surname: "Lowery", "Dávila", "Walker"; not "Long", "Bank" or "Apple"."""
+        folded = word.casefold()
+        rank = self.surnames.get(fold_accents(word))
+        if rank is None or folded in self.english_words:
+            return False
+        return folded not in self.nouns or rank <= COMMON_SURNAME

@@ -46,6 +46,31 @@ class PersonNameRecognizer(EntityRecognizer):
     PLACE_WORDS: ClassVar[frozenset[str]] = frozenset(
         {"to", "in", "from", "at", "near", "via", "into", "around", "across", "toward", "towards", "outside"}
     )
+    # Verbs after which "at" points to a person, not a place: "shouted at Tyler", "smiled at Angelica".
+    AT_A_PERSON: ClassVar[frozenset[str]] = frozenset(
+        {
+            "shouted",
+            "yelled",
+            "screamed",
+            "looked",
+            "stared",
+            "glanced",
+            "smiled",
+            "laughed",
+            "waved",
+            "winked",
+        }
+    )
+    # Words right before a capitalised word that make it a person's name: a film's cast, a quote's speaker.
+    PERSON_CUES: ClassVar[frozenset[str]] = frozenset(
+        {"starring", "featuring", "says", "said", "asked", "replied"}
+    )
+    # Works a person makes or performs: a name before one is its author's ("the Nielsen novel"), where a
+    # name before another thing is that thing's brand ("a Dyson vacuum", "the Rose cake").
+    WORK_NOUNS: ClassVar[frozenset[str]] = frozenset(
+        {"novel", "novels", "book", "books", "biography", "memoir", "poem", "poems", "song", "songs", "album"}
+        | {"albums", "film", "films", "movie", "movies", "concert", "concerts", "painting", "paintings"}
+    )
     # Parts of a surname written in lower case: "van der Voet", "da Silva", "bin Said".
     PARTICLES: ClassVar[frozenset[str]] = frozenset(
         {
@@ -188,6 +213,12 @@ class PersonNameRecognizer(EntityRecognizer):
             for start, end in self._unknown_name_words(doc, covered).items():
                 names[start] = end
                 covered.update(range(start, end))
+            found = self._known_surnames(doc, covered)
+        else:
+            found = self._lower_case_surname_lists(doc, covered)
+        for start, end in found.items():
+            names[start] = end
+            covered.update(range(start, end))
         self._names_listed_with(doc, names, lower_case_text)
         if not lower_case_text:
             covered = {i for start, end in names.items() for i in range(start, end)}
@@ -196,6 +227,8 @@ class PersonNameRecognizer(EntityRecognizer):
             names.update(self._pronoun_names(doc, covered))
             covered = {i for start, end in names.items() for i in range(start, end)}
             names.update(self._living_names(doc, covered))
+            covered = {i for start, end in names.items() for i in range(start, end)}
+            names.update(self._cued_names(doc, covered))
         self._repeated_names(doc, names, lower_case_text)
         results = []
         for start, end in sorted(names.items()):
@@ -239,7 +272,7 @@ class PersonNameRecognizer(EntityRecognizer):
                 return (
                     True  # "the verses from Emmie Ström", "Bridgewater's Parker Suknović": no place has one
                 )
-            if before in self.PLACE_WORDS:
+            if self._after_a_place_word(doc, token.i):
                 return False  # "delivery to Charlotte"
             # The small model files many first names as places ("Why is Rebecca so...", "Xavier is from",
             # "add Tiffany Červenková"). A name that is no everyday word, or a noun only as a common name,
@@ -265,6 +298,13 @@ class PersonNameRecognizer(EntityRecognizer):
             and word.casefold() not in FIRM_OR_PLACE_WORDS
             and not _camel_case(word)
         )
+
+    def _after_a_place_word(self, doc: Doc, i: int) -> bool:
+        """Whether token `i` follows a word that puts a place after it ("to", "in"; "at", but not after
+        "shouted")."""
+        if i == 0 or doc[i - 1].lower_ not in self.PLACE_WORDS:
+            return False
+        return not (doc[i - 1].lower_ == "at" and i > 1 and doc[i - 2].lower_ in self.AT_A_PERSON)
 
     def _beside_a_place(self, doc: Doc, i: int) -> bool:
         """Whether a place that is no first name stands next to token `i` in a list or after a comma:
@@ -376,6 +416,70 @@ class PersonNameRecognizer(EntityRecognizer):
             i += 1
         return found
 
+    def _known_surnames(self, doc: Doc, covered: set[int]) -> dict[int, int]:
+        """A lone capitalised proper noun the census knows as a surname: "starring Cavazos", "says Lugo",
+        "Hermansen and Lowery were engineers". Not before the thing it names ("a Dyson vacuum", "the Hilton
+        hotel"), not inside a firm's longer name ("Burger King"), not where spaCy or a preposition reads a
+        place ("delivery to Ewing"), and a surname that is also a noun not at a sentence's start ("Parks")."""
+        found: dict[int, int] = {}
+        for token in doc:
+            i, word = token.i, token.text
+            if i in covered or not (
+                token.is_alpha and len(word) > 2 and word[0].isupper() and not word.isupper()
+            ):
+                continue
+            # The tagger reads a lone surname as anything ("starring Alves/NOUN", "says Lugo/WORK_OF_ART").
+            if token.pos_ not in {"PROPN", "NOUN"} or token.ent_type_ not in self.NAME_LABELS:
+                continue
+            if token.pos_ == "NOUN" and _starts_sentence(doc, i):
+                continue
+            if token.ent_type_ and (
+                token.ent_iob_ != "B" or (i + 1 < len(doc) and doc[i + 1].ent_iob_ == "I")
+            ):
+                continue  # one word of a longer entity: "ex-Zombie Salonen", "Burger King"
+            if token.ent_type_ in self.PLACE_LABELS and (
+                self._lexicon.is_word(word) or self._beside_a_place(doc, i)
+            ):
+                continue  # "Houston", "Dallas" (nouns to WordNet), "Ewing, NJ"
+            folded = word.casefold()
+            if folded in NOT_NAME_WORDS or folded in FIRM_OR_PLACE_WORDS or folded in CALENDAR:
+                continue
+            if not self._lexicon.is_known_surname(word) or _beside_capitalised(doc, i):
+                continue
+            if self._after_a_place_word(doc, i):
+                continue
+            if self._modifies_a_thing(doc, i + 1) or self._names_a_firm_or_place(doc, i, i + 1):
+                continue
+            if folded in self._lexicon.nouns and _starts_sentence(doc, i):
+                continue
+            found[i] = i + 1
+        return found
+
+    def _lower_case_surname_lists(self, doc: Doc, covered: set[int]) -> dict[int, int]:
+        """In a message typed in lower case, census surnames listed together where one at least is no
+        English word at all: "quirion and robinson", "smit, zhang and edwards"; never "salt and pepper"."""
+        found: dict[int, int] = {}
+        for token in doc:
+            i = token.i
+            if i in covered or not self._lower_case_surname(token) or self._lexicon.is_word(token.text):
+                continue
+            for j in (self._listed_after(doc, i + 1), self._listed_before(doc, i)):
+                if j is not None and j not in covered and self._lower_case_surname(doc[j]):
+                    found[i], found[j] = i + 1, j + 1
+        return found
+
+    def _lower_case_surname(self, token: Token) -> bool:
+        word = token.text
+        return (
+            token.is_alpha
+            and len(word) > 2
+            and word.islower()
+            and word not in STOP_WORDS
+            and word not in NOT_NAME_WORDS
+            and token.pos_ not in self.NOT_NAME_POS
+            and self._lexicon.is_known_surname(word)
+        )
+
     def _unknown_capitalised(self, token: Token) -> bool:
         word = token.text
         return (
@@ -426,6 +530,8 @@ class PersonNameRecognizer(EntityRecognizer):
         modifies = last.dep_ in {"compound", "amod", "nmod"} if doc.has_annotation("DEP") else True
         if after.lower_ in CALENDAR or after.ent_type_ in {"DATE", "TIME"}:
             return False  # "I spoke to Ana Souza yesterday": a time, not a thing the name qualifies
+        if after.lower_ in PersonNameRecognizer.WORK_NOUNS:
+            return False
         return modifies and after.pos_ == "NOUN" and after.text.islower()
 
     def _names_listed_with(self, doc: Doc, names: dict[int, int], lower_case_text: bool) -> None:
@@ -459,8 +565,19 @@ class PersonNameRecognizer(EntityRecognizer):
             and folded not in FIRM_OR_PLACE_WORDS
         ):
             return True
-        if token.pos_ != "PROPN" or token.ent_type_ in self.PLACE_LABELS:
+        if (
+            token.is_alpha
+            and len(word) > 2
+            and token.pos_ not in self.NOT_NAME_POS
+            and (lower_case_text or (word[0].isupper() and not word.isupper()))
+            and self._lexicon.is_known_surname(word)
+        ):
+            return True  # "zhang and edwards", "Schulz, Strickland and Matthews"
+        if token.pos_ != "PROPN":
             return False
+        if token.ent_type_ in self.PLACE_LABELS:
+            # "Leehy, Perkins and Copeland": a census surname that is no word, though spaCy reads a town.
+            return self._lexicon.is_known_surname(word) and not self._lexicon.is_word(word)
         return self._is_surname(token, lower_case_text)
 
     def _possessive_names(self, doc: Doc, covered: set[int]) -> dict[int, int]:
@@ -523,7 +640,21 @@ class PersonNameRecognizer(EntityRecognizer):
                 found[i] = i + 1
         return found
 
-    def _lone_capitalised(self, doc: Doc, token: Token, tags: frozenset[str] = frozenset({"PROPN"})) -> bool:
+    def _cued_names(self, doc: Doc, covered: set[int]) -> dict[int, int]:
+        """A lone capitalised word no dictionary knows right after a word that only a person follows:
+        "starring Mikolčić", "says Yudina"."""
+        return {
+            token.i: token.i + 1
+            for token in doc[1:]
+            if token.i not in covered
+            and doc[token.i - 1].lower_ in self.PERSON_CUES
+            # The cue outweighs spaCy's guess of a place ("says Yudina/GPE"): places do not star or speak.
+            and self._lone_capitalised(doc, token, tags=self.LIVING_TAGS, places=True)
+        }
+
+    def _lone_capitalised(
+        self, doc: Doc, token: Token, tags: frozenset[str] = frozenset({"PROPN"}), *, places: bool = False
+    ) -> bool:
         """A capitalised proper noun standing alone (no capitalised word on either side) that is no everyday
         word, or is a first name spaCy did not take for one ("Christian had given Lukas his address")."""
         word, folded = token.text, token.text.casefold()
@@ -538,19 +669,12 @@ class PersonNameRecognizer(EntityRecognizer):
             or folded in STOP_WORDS
         ):
             return False
-        if token.ent_type_ in self.PLACE_LABELS and not self._lexicon.is_given_name(word):
+        if token.ent_type_ in self.PLACE_LABELS and not (places or self._lexicon.is_given_name(word)):
             return False
         if self._lexicon.is_word(word) and not self._lexicon.is_given_name(word):
             return False
-        for j in (token.i - 1, token.i + 1):
-            if (
-                0 <= j < len(doc)
-                and doc[j].is_alpha
-                and doc[j].text[0].isupper()
-                and _joined(doc, max(j, token.i))
-            ):
-                return False  # part of a longer name or title: "Palantir Technologies", "Dr Who"
-        return True
+        # Part of a longer name or title: "Palantir Technologies", "Dr Who".
+        return not _beside_capitalised(doc, token.i)
 
     def _repeated_names(self, doc: Doc, names: dict[int, int], lower_case_text: bool) -> None:
         """A part of a name found once is the same person later in the text: "directed by Brad L Key and
@@ -641,6 +765,14 @@ def _camel_case(word: str) -> bool:
     "GitHub", "PayPal"), not "McDonald" or "DeRose"."""
     inner = [i for i, ch in enumerate(word) if i > 0 and ch.isupper()]
     return any(not word[:i].casefold().endswith(_CAPITAL_PREFIXES) or i > 4 for i in inner)
+
+
+def _beside_capitalised(doc: Doc, i: int) -> bool:
+    """Whether a capitalised word stands right before or after token `i` on the same line."""
+    return any(
+        0 <= j < len(doc) and doc[j].is_alpha and doc[j].text[0].isupper() and _joined(doc, max(j, i))
+        for j in (i - 1, i + 1)
+    )
 
 
 def _line_end(doc: Doc, start: int, end: int) -> int:

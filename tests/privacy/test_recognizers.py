@@ -154,6 +154,21 @@ def found(detector: Detector, text: str) -> list[tuple[str, str]]:
         # ... a lone unknown word that "he" or "she" refers to, and a surname said again.
         ("Okwudili picked it up yesterday and he said it was cold", "PERSON", "Okwudili"),
         ("The cake is for Brigida Wolanska. Wolanska is her married name", "PERSON", "Wolanska"),
+        # ... surnames the census list knows, alone or listed with another ...
+        ("Is there a better song? Hermansen and Lowery were engineers.", "PERSON", "Lowery"),
+        ("Is there a better song? Hermansen and Lowery were engineers.", "PERSON", "Hermansen"),
+        ("the founders: Leehy, Perkins and Copeland", "PERSON", "Copeland"),
+        ("a film directed by Joseph Cantú and starring Alves", "PERSON", "Alves"),
+        ("is there a better example than early Czarnecki?", "PERSON", "Czarnecki"),
+        ("the founders were smit, zhang and edwards", "PERSON", "edwards"),
+        ("quirion and robinson were our engineers", "PERSON", "quirion"),
+        ("Unlike the Schmitz novel, it's short", "PERSON", "Schmitz"),
+        # ... after a word only people follow, and after "at" where one shouts or smiles at someone ...
+        ("a film starring Mikolčić", "PERSON", "Mikolčić"),
+        ('"That is great," says Yudina.', "PERSON", "Yudina"),
+        ("Orville shouted at Tyler to wait", "PERSON", "Tyler"),
+        # ... and a name in text that kept its JSON escapes ("Mary\'s" is no word to spaCy).
+        ("Jordan:\\\"I\\'m Mary\\'s daughter\\\".", "PERSON", "Mary"),
         # Detector: a name's span ends at its line, though spaCy's run on over the job under it.
         ("Regards,\nCormac Allan\nEchocardiographer\nPlaceilivecom", "PERSON", "Cormac Allan"),
         # DateOfBirthRecognizer: a date after a birth word.
@@ -234,6 +249,15 @@ def test_recognizes(detector: Detector, text: str, entity: str, span: str) -> No
         "It was playing at Gate 5 Music Hall",
         "I love 5 Songs Of The 70s",
         "Can u 2 help",
+        # Census surnames that are everyday words, brands before their product, places after "to" or "in",
+        # and a surname inside a firm's name.
+        "I'd like salt and pepper and bread and butter please",
+        "Do you sell Long socks in Price range of 10?",
+        "My Heinz ketchup and the Kellogg cereal arrived",
+        "Can you deliver to Ewing on Friday?",
+        "We also have a branch in Lowery",
+        "Is the Burger King next to you open?",
+        "She waited at Lowery for the bus",
     ],
 )
 def test_leaves_shop_talk_readable(detector: Detector, text: str) -> None:
