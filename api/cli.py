@@ -613,6 +613,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Answer a question from a business's knowledge base, showing sources, scores and what was masked."""
+    from bot.assistant import question_policy
     from bot.responders import AnswerRequest
     from core.db import session_scope
     from core.tenants import get_business_by_name
@@ -622,7 +623,9 @@ def ask(
     runtime = _runtime()
     with session_scope(runtime.engine) as session:
         business = get_business_by_name(session, tenant)
-        masked = runtime.masker.preview(question, policy=runtime.masker.policy_for(session, business.id or 0))
+        masked = runtime.masker.preview(
+            question, policy=question_policy(session, runtime.masker, runtime.retriever, business.id or 0)
+        )
     passages = runtime.retriever.search(business.id or 0, masked.text)
     answer = runtime.responder.answer(
         AnswerRequest(

@@ -124,10 +124,18 @@ class IngestedSet:
     corpus_id_of: dict[int, str]  # document id -> passage id
 
     def ranker(self, retriever: Retriever) -> Callable[[str], list[str]]:
-        # The question is masked first, as the bot masks a customer's message before it searches.
+        # The question is masked first, as the bot masks a customer's message before it searches: under the
+        # business's policy and its knowledge base's vocabulary (`question_policy`).
+        from bot.assistant import question_policy
+        from core.db import session_scope
+
+        with session_scope(self.runtime.engine) as session:
+            policy = question_policy(session, self.runtime.masker, self.runtime.retriever, self.business_id)
         return lambda query: [
             self.corpus_id_of[p.document_id]
-            for p in retriever.search(self.business_id, self.runtime.masker.preview(query).text, k=K)
+            for p in retriever.search(
+                self.business_id, self.runtime.masker.preview(query, policy=policy).text, k=K
+            )
         ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -37,6 +37,7 @@ from privacy.consent import ConsentSource, Purpose, allows, record_consent, stat
 from privacy.data_requests import RequestKind, open_data_request
 from privacy.detect import KnownValue
 from privacy.masker import MaskedSpan, Masker
+from privacy.policy import MaskingPolicy
 from privacy.redaction import record_redactions
 from privacy.vault import PlaceholderPlan, VaultScope
 from retrieval.search import Retriever
@@ -169,9 +170,8 @@ class Assistant:
             plain = self._box.open(message.text_sealed)
             # On the plain text: a masker may well take "15 years old" for a date.
             minor = states_under_age(plain)
-            mask = self._masker.plan(
-                session, plain, plan, known=known, policy=self._masker.policy_for(session, business.id)
-            )
+            masking = question_policy(session, self._masker, self._retriever, business.id)
+            mask = self._masker.plan(session, plain, plan, known=known, policy=masking)
             question, spans = mask.text, mask.spans
 
         decision = self._decide(
@@ -375,6 +375,15 @@ class Assistant:
             ("customer" if row.direction == Direction.INBOUND else "assistant", row.text_masked or "")
             for row in reversed(rows)
         ]
+
+
+def question_policy(
+    session: Session, masker: Masker, retriever: Retriever, business_id: int
+) -> MaskingPolicy:
+    """The masking policy a customer's question is read under: the business's, plus the words its knowledge
+    base keeps using (a lone one is its subject, not a customer's name). The turn, the knowledge playground
+    and `wepos ask` mask alike."""
+    return replace(masker.policy_for(session, business_id), vocabulary=retriever.vocabulary(business_id))
 
 
 def policy_for(session: Session, business_id: int) -> AssistantPolicy:

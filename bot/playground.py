@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from bot.assistant import question_policy
 from core.db import session_scope
 from core.errors import InvalidInput
 from privacy.masker import Masker
@@ -55,7 +56,9 @@ class KnowledgeSearch:
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidInput(f"the query is longer than {MAX_QUERY_CHARS} characters")
         with session_scope(self.engine) as session:
-            masked = self.masker.preview(query, policy=self.masker.policy_for(session, business_id))
+            masked = self.masker.preview(
+                query, policy=question_policy(session, self.masker, self.retriever, business_id)
+            )
         passages = self.retriever.search(business_id, masked.text, k)
         with session_scope(self.engine) as session:
             ids = {p.document_id for p in passages}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -139,10 +140,12 @@ class Detector:
         document: bool = False,
         entities: Sequence[str] | None = None,
         allow: Iterable[str] = (),
+        vocabulary: AbstractSet[str] = frozenset(),
     ) -> list[Detection]:
         """Personal data in `text`. `document`: a business's own help text rather than a customer's message,
         where a lone capitalised word that spaCy calls a person is far more often a product ("Gmail").
-        `entities` and `allow` narrow or widen the defaults for one business (its masking policy)."""
+        `entities` and `allow` narrow or widen the defaults for one business (its masking policy);
+        `vocabulary` holds the lower-case words its knowledge base keeps using (see `_kept`)."""
         found: list[Detection] = []
         wanted = self.entities if entities is None else tuple(e for e in entities if e in self._supported)
         allowed = self._allow | {" ".join(word.casefold().split()) for word in allow}
@@ -150,7 +153,7 @@ class Detector:
             results = self._analyzer.analyze(
                 text=_as_analysed(text), language="en", entities=list(wanted), score_threshold=self._threshold
             )
-            found.extend(_kept(text, results, allowed, document=document))
+            found.extend(_kept(text, results, allowed, vocabulary, document=document))
         for value in known:
             # The allow list wins over remembered values too: a word once masked by mistake, then allowed.
             if " ".join(value.value.casefold().split()) not in allowed:
@@ -165,6 +168,7 @@ class Detector:
         document: bool = False,
         entities: Sequence[str] | None = None,
         allow: Iterable[str] = (),
+        vocabulary: AbstractSet[str] = frozenset(),
         batch_size: int = 32,
     ) -> list[list[Detection]]:
         """`detect` for each of many texts under the same known values and policy, spaCy reading them in
@@ -185,7 +189,7 @@ class Detector:
                 score_threshold=self._threshold,
                 nlp_artifacts=output[1],
             )
-            found[i].extend(_kept(texts[i], results, allowed, document=document))
+            found[i].extend(_kept(texts[i], results, allowed, vocabulary, document=document))
         remembered = [value for value in known if " ".join(value.value.casefold().split()) not in allowed]
         for text, detections in zip(texts, found, strict=True):
             for value in remembered:
@@ -194,9 +198,18 @@ class Detector:
 
 
 def _kept(
-    text: str, results: Iterable[RecognizerResult], allowed: set[str], *, document: bool
+    text: str,
+    results: Iterable[RecognizerResult],
+    allowed: set[str],
+    vocabulary: AbstractSet[str],
+    *,
+    document: bool,
 ) -> list[Detection]:
-    """Presidio's results minus the allowed words and the PERSON spans no name takes."""
+    """Presidio's results minus the allowed words and the PERSON spans no name takes.
+
+    A lone word of the business's `vocabulary` that spaCy or a name's shape alone calls a person is left
+    readable: "What do Corona and Covid mean?" to a health FAQ about both. What a phrase says is a name
+    ("my name is ...", a speaker's label) and the sender's known values are masked whatever the vocabulary."""
     kept = []
     for result in results:
         start, end = result.start, result.end
@@ -210,12 +223,20 @@ def _kept(
             continue
         if result.entity_type == "PERSON" and not _plausible_name(span, recognizer, document=document):
             continue
+        if (
+            result.entity_type == "PERSON"
+            and recognizer in _GUESSING_RECOGNIZERS
+            and span.strip().casefold() in vocabulary
+        ):
+            continue
         kept.append(Detection(result.entity_type, start, end, result.score, recognizer))
     return kept
 
 
 # Our recognizers that read a name from its shape (capitals, a label's colon, a pronoun) rather than a phrase.
 _SHAPE_RECOGNIZERS = frozenset({"PersonNameRecognizer", "SpeakerLabelRecognizer"})
+# Those that guess a name from a word and its shape alone: spaCy's model and our capitals rules.
+_GUESSING_RECOGNIZERS = frozenset({"SpacyRecognizer", "PersonNameRecognizer"})
 
 
 def _plausible_name(span: str, recognizer: str, *, document: bool) -> bool:

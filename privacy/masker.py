@@ -107,6 +107,7 @@ class Masker:
             document=scope.label == DOCUMENT_LABEL,
             entities=policy.entities,
             allow=policy.allow,
+            vocabulary=policy.vocabulary,
         )
         return _replace(text, detections, allocate)
 
@@ -129,7 +130,11 @@ class Masker:
             return numbering[key]
 
         detections = self.detector.detect(
-            text, [*known, *policy.deny], entities=policy.entities, allow=policy.allow
+            text,
+            [*known, *policy.deny],
+            entities=policy.entities,
+            allow=policy.allow,
+            vocabulary=policy.vocabulary,
         )
         return _replace(text, detections, allocate)
 
@@ -156,6 +161,7 @@ class Masker:
             document=scope.label == DOCUMENT_LABEL,
             entities=policy.entities,
             allow=policy.allow,
+            vocabulary=policy.vocabulary,
         )
 
         def masked(text: str, detections: list[Detection]) -> MaskResult:

@@ -33,6 +33,9 @@ class MaskingPolicy:
     entities: tuple[str, ...] = DEFAULT_ENTITIES
     allow: tuple[str, ...] = ()
     deny: tuple[KnownValue, ...] = field(default=())
+    # Lower-case words the business's own knowledge base uses again and again (`Retriever.vocabulary`): a
+    # lone one that spaCy or a name's shape alone calls a person is the business's subject, not a customer.
+    vocabulary: frozenset[str] = frozenset()
 
 
 DEFAULT_POLICY = MaskingPolicy()

@@ -69,6 +69,10 @@ class BM25Index:
             self._postings[term] = (rows_array, (idf * tf * (k1 + 1.0) / (tf + norm)).astype(np.float32))
             self._idf[term] = idf
 
+    def terms_in(self, min_rows: int) -> frozenset[str]:
+        """The terms at least `min_rows` of the texts hold."""
+        return frozenset(term for term, (rows, _) in self._postings.items() if len(rows) >= min_rows)
+
     def scores(self, query: str) -> np.ndarray:
         """Normalised BM25 of every text: 1.0 means every query word occurs (once, in a text of average
         length); more is clipped. The scale is the query's own total idf, so it means the same for
@@ -111,6 +115,10 @@ class ChunkLexicon:
         self._title_share = title_share
         self._context = BM25Index([text.partition("\n")[0] for text in texts])
         self._whole = BM25Index(texts)
+
+    def vocabulary(self, min_chunks: int) -> frozenset[str]:
+        """The words (lower case, as indexed) that at least `min_chunks` of the chunks use."""
+        return self._whole.terms_in(min_chunks)
 
     def scores(self, query: str) -> np.ndarray:
         """Every chunk's lexical score in 0..1, in the order of `ids`."""

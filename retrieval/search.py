@@ -29,6 +29,9 @@ TITLE_SHARE = 0.85
 # the cosine to the question without the words the whole knowledge base is about (`retrieval.topics`).
 # Tuned with TOPIC_SIMILARITY on the even-numbered questions of both benchmark sets.
 FOCUS_SHARE = 0.5
+# A word this many of a business's chunks use is its vocabulary ("Covid" in a health FAQ): the masker lets
+# spaCy's guess that such a lone word is a customer's name go (privacy/detect.py, `vocabulary`).
+VOCABULARY_CHUNKS = 3
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class _CachedIndexes:
     version: str
     lexicon: ChunkLexicon
     profile: TopicProfile
+    vocabulary: frozenset[str]
 
 
 class Retriever:
@@ -206,6 +210,10 @@ class Retriever:
         """The business's BM25 index, rebuilt when its collection's version token has moved."""
         return self._indexes(business_id).lexicon
 
+    def vocabulary(self, business_id: int) -> frozenset[str]:
+        """The words (lower case) that at least `VOCABULARY_CHUNKS` of the business's chunks use."""
+        return self._indexes(business_id).vocabulary
+
     def profile(self, business_id: int) -> TopicProfile:
         """What the business's knowledge base as a whole is about, rebuilt with the lexicon."""
         return self._indexes(business_id).profile
@@ -223,7 +231,7 @@ class Retriever:
             [stored.ids[i] for i in keep], [stored.texts[i] for i in keep], title_share=self.title_share
         )
         profile = TopicProfile(stored.vectors[keep] if keep else stored.vectors[:0])
-        cached = _CachedIndexes(stored.version, lexicon, profile)
+        cached = _CachedIndexes(stored.version, lexicon, profile, lexicon.vocabulary(VOCABULARY_CHUNKS))
         with self._lock:
             self._cache[business_id] = cached
             self._cache.move_to_end(business_id)

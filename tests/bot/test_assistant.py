@@ -283,3 +283,38 @@ def test_the_next_webhook_of_a_conversation_is_stored_while_its_turn_is_answered
     with session_scope(runtime.engine) as session:
         inbound = session.exec(select(Message).where(Message.wa_message_id == "wamid.2")).one()
         assert inbound.conversation_id == session.get(Message, message_id).conversation_id  # type: ignore[union-attr]
+
+
+COVID_FAQ = "\n\n".join(
+    f"## {question}\n{answer}"
+    for question, answer in [
+        ("What is Covid?", "Covid, also called Corona, is the disease the coronavirus causes."),
+        ("How does Covid spread?", "Corona spreads in droplets; Covid spreads most indoors."),
+        ("Is there a Covid vaccine?", "Yes: Corona vaccines lower the risk of severe Covid."),
+        ("How long does Covid last?", "Most Corona infections pass in two weeks; Covid can last longer."),
+    ]
+)
+
+
+def test_the_words_a_knowledge_base_keeps_using_are_no_customer_names(runtime: Runtime) -> None:
+    recorder = RecordingResponder()
+    runtime.__dict__["responder"] = recorder
+    with session_scope(runtime.engine) as session:
+        business_id = create_business(session, name="clinic", phone_number_id="43", box=runtime.box).id
+    assert business_id is not None
+    runtime.pipeline.ingest_bytes(business_id, "covid.md", COVID_FAQ.encode())
+    batch = WebhookBatch(
+        messages=[
+            InboundMessage(
+                "43", "wamid.9", "447700900123", "Maria Lopez", "text", "What does Corona and Covid mean?"
+            )
+        ]
+    )
+    (message_id,) = runtime.intake.accept(batch).stored
+    assert runtime.assistant.handle(message_id) is not None
+    (request,) = recorder.requests
+    assert request.question == "What does Corona and Covid mean?"
+    # The demo business has no such knowledge base: there, spaCy's guess stands and both are masked.
+    demo_message = _receive(runtime, "What does Corona and Covid mean?")
+    runtime.assistant.handle(demo_message)
+    assert recorder.requests[-1].question == "What does <PERSON_2> and <PERSON_3> mean?"

@@ -91,3 +91,17 @@ def test_documents_keep_product_words_and_mask_real_names(
         ]
 
     assert (people(False), people(True)) == (in_chat, in_document)
+
+
+def test_a_lone_word_of_the_business_vocabulary_is_no_guessed_name_but_a_stated_one_is(
+    detector: Detector,
+) -> None:
+    question = "What does Corona and Covid mean?"
+    assert [question[d.start : d.end] for d in detector.detect(question)] == ["Corona", "Covid"]
+    vocabulary = frozenset({"corona", "covid"})
+    assert detector.detect(question, vocabulary=vocabulary) == []
+    # What a phrase says is a name, and the sender's own profile name, are masked whatever the vocabulary.
+    stated = "Hi, my name is Corona"
+    assert [stated[d.start : d.end] for d in detector.detect(stated, vocabulary=vocabulary)] == ["Corona"]
+    known = [KnownValue("PERSON", "Covid")]
+    assert [d.recognizer for d in detector.detect(question, known, vocabulary=vocabulary)] == ["KnownValue"]

@@ -377,3 +377,26 @@ def test_an_empty_or_unknown_knowledge_base_returns_nothing(
     assert retriever.search(1, "   ") == []
     index.add(1, chunks(embeddings, BAKERY[:1]))
     assert [p.vector_id for p in retriever.search(1, "<PERSON_1>, what is it?")] == ["hours"]
+
+
+def test_the_vocabulary_is_the_words_three_chunks_use_and_follows_the_knowledge_base(
+    index: KnowledgeIndex, embeddings: Embeddings
+) -> None:
+    retriever = Retriever(embeddings, index)
+    assert retriever.vocabulary(1) == frozenset()
+    index.add(1, chunks(embeddings, BAKERY))
+    # "we" is a stop word; "delivery" is in one chunk's title and body, "refunds" in one chunk only.
+    assert retriever.vocabulary(1) == frozenset()
+    index.add(
+        1,
+        chunks(
+            embeddings,
+            [
+                (f"covid-{n}", 10 + n, f"Covid question {n}", f"Corona and Covid {topic}.")
+                for n, topic in enumerate(["symptoms", "testing", "travel"])
+            ],
+        ),
+    )
+    assert {"covid", "corona", "question"} <= retriever.vocabulary(1)
+    assert "symptom" not in retriever.vocabulary(1)
+    assert retriever.vocabulary(2) == frozenset()  # another business's knowledge base is its own
