@@ -457,7 +457,7 @@ class PersonNameRecognizer(EntityRecognizer):
 
     def _lower_case_surname_lists(self, doc: Doc, covered: set[int]) -> dict[int, int]:
         """In a message typed in lower case, census surnames listed together where one at least is no
-        English word at all: "quirion and robinson", "smit, zhang and edwards"; never "salt and pepper"."""
+        English word at all: "quirion and robinson", "lopez, garcia and quirion"; never "salt and pepper"."""
         found: dict[int, int] = {}
         for token in doc:
             i = token.i
