@@ -219,6 +219,9 @@ class NoPassages:
     def search(self, business_id: int, query: str) -> list[Passage]:
         return []
 
+    def vocabulary(self, business_id: int) -> frozenset[str]:
+        return frozenset()
+
 
 def _ask(runtime: Runtime, name: str, phone: str, text: str) -> None:
     batch = WebhookBatch(messages=[InboundMessage("42", f"wamid.{next(_ids)}", phone, name, "text", text)])

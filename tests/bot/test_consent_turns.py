@@ -31,6 +31,9 @@ class RecordingRetriever:
         self.queries.append(query)
         return []
 
+    def vocabulary(self, business_id: int) -> frozenset[str]:
+        return frozenset()
+
 
 class RecordingResponder:
     def __init__(self) -> None:

@@ -40,6 +40,9 @@ class NoPassages:
     def search(self, business_id: int, query: str) -> list[Passage]:
         return []
 
+    def vocabulary(self, business_id: int) -> frozenset[str]:
+        return frozenset()
+
 
 class FixedResponder:
     def answer(self, request: AnswerRequest) -> Answer:
