@@ -53,7 +53,7 @@ def backoff_seconds(attempt: int) -> float:
 
 @cache
 def _delivery_read() -> Select[Message, Conversation, Business, Contact, datetime | None]:
-    """A queued reply with its conversation, business and contact, and when the message it answers came in.
+    """A reply with its conversation, business and contact, and when the message it answers came in.
     Built once: building it (four entities, joins, an alias) cost more CPU than the database's answer."""
     inbound = aliased(Message)
     return (
@@ -63,7 +63,7 @@ def _delivery_read() -> Select[Message, Conversation, Business, Contact, datetim
         .join(Business, col(Business.id) == col(Message.business_id))
         .join(Contact, col(Contact.id) == col(Conversation.contact_id))
         .outerjoin(inbound, col(inbound.id) == col(Message.in_reply_to_id))
-        .where(col(Message.id) == bindparam("message_id"), col(Message.status) == OutboundStatus.QUEUED)
+        .where(col(Message.id) == bindparam("message_id"))
     )
 
 
@@ -109,20 +109,21 @@ class Outbox:
 
     def deliver(self, message_id: int) -> bool:
         """Try to send one reply; True when it is settled (sent, printed or failed for good)."""
-        # Read what the send needs, claim the row, commit, then send with no transaction open: a write lock
-        # held across the HTTP call would stall every webhook on SQLite. The claim keeps the row ours
-        # meanwhile. One transaction and one joined read, where a claim, then four row reads and a lookup
-        # were two transactions and seven statements (about a fifth of a send's CPU time on PostgreSQL).
-        # The claim is the transaction's last statement, so SQLite's write lock is held only to commit it.
+        # Claim, read what the send needs, commit, then send with no transaction open: a write lock held
+        # across the HTTP call would stall every webhook on SQLite. The claim keeps the row ours meanwhile.
+        # Claim first: every worker lists every queued reply and all but one lose the claim, which must cost
+        # them one statement, not the read (and decryption) of everything a send needs. Claim and read share
+        # one transaction and the read is one joined statement, where they were two transactions and six
+        # statements; SQLite's write lock is held for the read too, about a millisecond.
         with session_scope(self._engine) as session:
+            if not self._claim(session, message_id):
+                return True  # sent, or being sent, by someone else
             row = session.exec(_delivery_read(), params={"message_id": message_id}).first()
             if row is None:
-                return True  # sent, or being sent, by someone else
+                return True
             message, conversation, business, contact, inbound_at = row
             assert conversation.id is not None and business.id is not None
             if business.access_token_sealed is None:
-                if not self._claim(session, message):
-                    return True
                 self._console(f"[console] reply for conversation {conversation.id}: {message.text_masked}")
                 message.attempts += 1
                 self._settle(session, message, OutboundStatus.PRINTED)
@@ -131,8 +132,6 @@ class Outbox:
             if message.kind != "template" and not within_service_window(
                 conversation.last_inbound_at, utcnow()
             ):
-                if not self._claim(session, message):
-                    return True
                 # Free-form messages are refused outside 24 h of the customer's last message.
                 message.error_code = OUTSIDE_WINDOW_CODE
                 message.error_title = "outside the 24-hour window: only an approved template can be sent"
@@ -148,8 +147,6 @@ class Outbox:
             )
             token = self._box.open(business.access_token_sealed)
             to = self._box.open(contact.wa_id_sealed)
-            if not self._claim(session, message):
-                return True
         message.attempts += 1  # on the detached row: written with the outcome below
         try:
             if message.kind == "template":
@@ -199,17 +196,11 @@ class Outbox:
         session.add(message)
 
     @staticmethod
-    def _claim(session: Session, message: Message) -> bool:
-        """Take the reply for this deliverer alone (a conditional update), so it is never sent twice. The row
-        was read before the claim: unless it is still queued with the attempts read, another deliverer tried
-        it meanwhile (its backoff and count would be lost), and it is left for the next round."""
+    def _claim(session: Session, message_id: int) -> bool:
+        """Take the reply for this deliverer alone (a conditional update), so it is never sent twice."""
         result = session.exec(
             update(Message)
-            .where(
-                col(Message.id) == message.id,
-                col(Message.status) == OutboundStatus.QUEUED,
-                col(Message.attempts) == message.attempts,
-            )
+            .where(col(Message.id) == message_id, col(Message.status) == OutboundStatus.QUEUED)
             .values(status=OutboundStatus.SENDING, claimed_at=utcnow())
         )
         return bool(result.rowcount)

@@ -285,27 +285,26 @@ def test_the_next_webhook_of_a_conversation_is_stored_while_its_turn_is_answered
         assert inbound.conversation_id == session.get(Message, message_id).conversation_id  # type: ignore[union-attr]
 
 
-def test_a_reply_tried_by_another_deliverer_after_it_was_read_is_left_for_the_next_round(
-    runtime: Runtime,
-) -> None:
-    """`Outbox.deliver` reads the reply before it claims it: a reply another deliverer tried meanwhile (its
-    attempts moved, a backoff set) is not claimed from the stale read, and is printed once on the next round."""
-    from bot.outbox import Outbox
-
+def test_a_reply_claimed_by_another_deliverer_is_neither_read_nor_sent(runtime: Runtime) -> None:
+    """`Outbox.deliver` claims before it reads: a reply another deliverer holds is left alone, and one
+    queued again (a dead deliverer's) is printed once."""
     runtime.__dict__["responder"] = RecordingResponder()
     outcome = runtime.assistant.handle(_receive(runtime, "Do you deliver?"))
     assert outcome is not None
     (reply_id,) = outcome.replies
-    with session_scope(runtime.engine) as session:
-        stale = session.exec(select(Message).where(Message.id == reply_id)).one()
-    with session_scope(runtime.engine) as session:
-        moved = session.exec(select(Message).where(Message.id == reply_id)).one()
-        moved.attempts += 1
-        session.add(moved)
-    with session_scope(runtime.engine) as session:
-        assert not Outbox._claim(session, stale)
+
+    def set_status(status: OutboundStatus) -> None:
+        with session_scope(runtime.engine) as session:
+            row = session.exec(select(Message).where(Message.id == reply_id)).one()
+            row.status = status
+            session.add(row)
+
+    set_status(OutboundStatus.SENDING)
+    assert runtime.outbox.deliver(reply_id)
     assert runtime.printed == []  # type: ignore[attr-defined]
+    set_status(OutboundStatus.QUEUED)
+    assert runtime.outbox.deliver(reply_id)
     assert runtime.outbox.deliver(reply_id)
     with session_scope(runtime.engine) as session:
         sent = session.exec(select(Message).where(Message.id == reply_id)).one()
-    assert (sent.status, sent.attempts, len(runtime.printed)) == (OutboundStatus.PRINTED, 2, 1)  # type: ignore[attr-defined]
+    assert (sent.status, sent.attempts, len(runtime.printed)) == (OutboundStatus.PRINTED, 1, 1)  # type: ignore[attr-defined]
