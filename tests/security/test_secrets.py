@@ -43,21 +43,24 @@ def test_keys_and_tokens_never_leave_in_answers_logs_columns_or_files(
     # The token really was used: it went to the Graph API (and nowhere else, below).
     assert wepos.graph.sends[0]["auth"] == f"Bearer {ACCESS_TOKEN}"
 
-    for (method, path), route in ROUTES.items():
-        concrete = re.sub(r"\{[^}]+\}", "1", path)
-        files: Any = [("files", ("note.md", b"# Note\n\nHello.\n"))] if route.files else None
-        for auth in (headers, {"X-API-Key": key}, {}):
-            answers.append(
-                httpx.request(
-                    method,
-                    f"{wepos.url}{concrete}",
-                    headers=auth,
-                    json=route.json if route.access is Access.API_KEY else None,
-                    params=route.params,
-                    files=files,
-                    timeout=60,
+    # One client for every request: a client a request built its TLS context each time (the system's CA
+    # file read anew), which made this loop outlast its timeout on a slow host. No cookie carries over.
+    with httpx.Client(timeout=60) as client:
+        for (method, path), route in ROUTES.items():
+            concrete = re.sub(r"\{[^}]+\}", "1", path)
+            files: Any = [("files", ("note.md", b"# Note\n\nHello.\n"))] if route.files else None
+            for auth in (headers, {"X-API-Key": key}, {}):
+                client.cookies.clear()
+                answers.append(
+                    client.request(
+                        method,
+                        f"{wepos.url}{concrete}",
+                        headers=auth,
+                        json=route.json if route.access is Access.API_KEY else None,
+                        params=route.params,
+                        files=files,
+                    )
                 )
-            )
     assert any(a.status_code == 200 and a.request.url.path.startswith("/v1/") for a in answers)
 
     secrets = [key, key.split("_", 2)[2], ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN]
