@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -276,7 +276,7 @@ def _surnames_file() -> Path:
     return Path(names.__file__).resolve().parent / "dist.all.last"
 
 
-def fold_accents(word: str) -> str:
+def _fold_accents(word: str) -> str:
     """Case- and accent-folded: "Dávila" -> "davila", "Åström" -> "astrom" (the census list has no accents)."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
@@ -300,7 +300,7 @@ class NameLexicon:
     given_names: Mapping[str, int]
     english_words: frozenset[str]
     nouns: frozenset[str]
-    surnames: Mapping[str, int] = field(default_factory=dict)
+    surnames: Mapping[str, int]
 
     @classmethod
     def from_spacy(
@@ -344,7 +344,7 @@ class NameLexicon:
         """A surname of the census list that is no verb, adjective, adverb or function word, and is a noun
         only if common as a surname: "Lowery", "Dávila", "Walker"; not "Long", "Bank" or "Apple"."""
         folded = word.casefold()
-        rank = self.surnames.get(fold_accents(word))
+        rank = self.surnames.get(_fold_accents(word))
         if rank is None or folded in self.english_words:
             return False
         return folded not in self.nouns or rank <= COMMON_SURNAME

@@ -520,8 +520,8 @@ class PersonNameRecognizer(EntityRecognizer):
         after = doc[end] if end < len(doc) and _joined(doc, end) else None
         return after is not None and after.text[0].isupper() and after.lower_ in FIRM_OR_PLACE_WORDS
 
-    @staticmethod
-    def _modifies_a_thing(doc: Doc, end: int) -> bool:
+    @classmethod
+    def _modifies_a_thing(cls, doc: Doc, end: int) -> bool:
         """A capitalised name in front of a lower-case noun: "the Rose cake", "a Victoria sponge"."""
         if end >= len(doc):
             return False
@@ -530,7 +530,7 @@ class PersonNameRecognizer(EntityRecognizer):
         modifies = last.dep_ in {"compound", "amod", "nmod"} if doc.has_annotation("DEP") else True
         if after.lower_ in CALENDAR or after.ent_type_ in {"DATE", "TIME"}:
             return False  # "I spoke to Ana Souza yesterday": a time, not a thing the name qualifies
-        if after.lower_ in PersonNameRecognizer.WORK_NOUNS:
+        if after.lower_ in cls.WORK_NOUNS:
             return False
         return modifies and after.pos_ == "NOUN" and after.text.islower()
 
