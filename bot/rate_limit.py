@@ -9,6 +9,7 @@ deferral of a burst queues one polite notice, so the customer knows they were he
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
@@ -32,26 +33,48 @@ class SenderRateLimit:
         self.per_window = per_window
         self.window = window
 
-    def defer_if_over(self, session: Session, message: Message, now: datetime) -> bool:
-        """Leave `message` queued until its sender is under the limit again; True when it was deferred."""
-        if self.per_window <= 0:
-            return False
+    def defer_over_limit(
+        self, session: Session, candidates: Sequence[tuple[Message, int]], now: datetime
+    ) -> set[int]:
+        """Leave each (message, its sender's contact id) whose sender is over the limit queued until a slot
+        frees up; returns the ids of those deferred. One query counts every sender's turns in the window:
+        a conversation read and a count for each message were a third of a claim's statements."""
+        if self.per_window <= 0 or not candidates:
+            return set()
+        since = now - self.window
+        contacts = sorted({contact_id for _message, contact_id in candidates})
+        windows = {
+            contact_id: (count, oldest)
+            for contact_id, count, oldest in session.exec(
+                select(
+                    col(Conversation.contact_id),
+                    func.count(col(Message.id)),
+                    func.min(col(Message.claimed_at)),
+                )
+                .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+                .where(
+                    col(Conversation.contact_id).in_(contacts),
+                    col(Message.direction) == Direction.INBOUND,
+                    col(Message.claimed_at) >= since,
+                )
+                .group_by(col(Conversation.contact_id))
+            ).all()
+        }
+        deferred = set()
+        for message, contact_id in candidates:
+            count, oldest = windows.get(contact_id, (0, None))
+            if count < self.per_window or oldest is None:
+                continue
+            if oldest.tzinfo is None:  # an aggregate may come back without the column's time zone
+                oldest = oldest.replace(tzinfo=UTC)
+            self._defer(session, message, count, oldest, now)
+            assert message.id is not None
+            deferred.add(message.id)
+        return deferred
+
+    def _defer(self, session: Session, message: Message, count: int, oldest: datetime, now: datetime) -> None:
         conversation = session.get(Conversation, message.conversation_id)
         assert conversation is not None and conversation.id is not None
-        since = now - self.window
-        count, oldest = session.exec(
-            select(func.count(col(Message.id)), func.min(col(Message.claimed_at)))
-            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-            .where(
-                col(Conversation.contact_id) == conversation.contact_id,
-                col(Message.direction) == Direction.INBOUND,
-                col(Message.claimed_at) >= since,
-            )
-        ).one()
-        if count < self.per_window or oldest is None:
-            return False
-        if oldest.tzinfo is None:  # an aggregate may come back without the column's time zone
-            oldest = oldest.replace(tzinfo=UTC)
         message.next_attempt_at = max(oldest + self.window, now + timedelta(milliseconds=100))
         session.add(message)
         noticed = self._notice(session, message, conversation, burst_started=oldest)
@@ -64,7 +87,6 @@ class SenderRateLimit:
                 "notice": noticed,
             },
         )
-        return True
 
     def _notice(
         self, session: Session, message: Message, conversation: Conversation, *, burst_started: datetime

@@ -32,6 +32,9 @@ FOCUS_SHARE = 0.5
 # A word this many of a business's chunks use is its vocabulary ("Covid" in a health FAQ): the masker lets
 # spaCy's guess that such a lone word is a customer's name go (privacy/detect.py, `vocabulary`).
 VOCABULARY_CHUNKS = 3
+# Knowledge bases up to this many chunks keep their vectors in memory beside the BM25 index (1.5 KB a chunk,
+# 15 MB at most per business), so a query does not fetch its hits' vectors again (`_CachedIndexes.vectors`).
+VECTOR_MAP_CHUNKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,12 @@ class _CachedIndexes:
     lexicon: ChunkLexicon
     profile: TopicProfile
     vocabulary: frozenset[str]
+    # Every chunk's stored vector by id, so a query need not fetch them (`KnowledgeIndex.query`). A vector id
+    # names its document, the source's content hash and the chunk's place, so a chunk stored again under the
+    # same id (re-indexing) has the same text; its vector can only differ after a change of embedding
+    # model, and every write moves the version, so this map is then rebuilt within `version_check_s`.
+    # None for a knowledge base over `VECTOR_MAP_CHUNKS` chunks: its queries fetch their hits' vectors.
+    vectors: dict[str, np.ndarray] | None
 
 
 class Retriever:
@@ -175,7 +184,7 @@ class Retriever:
                 focused = np.asarray(self.embeddings.embed_query(without), dtype=np.float32)
         # The nearest chunks to the mean of the two unit vectors are the best by the mix of their cosines.
         searched = (1.0 - self.focus_share) * asked + self.focus_share * focused
-        hits = self.index.query(business_id, searched.tolist(), n)
+        hits = self.index.query(business_id, searched.tolist(), n, known=cached.vectors)
         lexicon = cached.lexicon
         lexical = lexicon.scores(text)
 
@@ -231,7 +240,14 @@ class Retriever:
             [stored.ids[i] for i in keep], [stored.texts[i] for i in keep], title_share=self.title_share
         )
         profile = TopicProfile(stored.vectors[keep] if keep else stored.vectors[:0])
-        cached = _CachedIndexes(stored.version, lexicon, profile, lexicon.vocabulary(VOCABULARY_CHUNKS))
+        vectors = (
+            dict(zip(stored.ids, stored.vectors, strict=True))
+            if len(stored.ids) <= VECTOR_MAP_CHUNKS
+            else None
+        )
+        cached = _CachedIndexes(
+            stored.version, lexicon, profile, lexicon.vocabulary(VOCABULARY_CHUNKS), vectors
+        )
         with self._lock:
             self._cache[business_id] = cached
             self._cache.move_to_end(business_id)

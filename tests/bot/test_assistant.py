@@ -318,3 +318,28 @@ def test_the_words_a_knowledge_base_keeps_using_are_no_customer_names(runtime: R
     demo_message = _receive(runtime, "What does Corona and Covid mean?")
     runtime.assistant.handle(demo_message)
     assert recorder.requests[-1].question == "What does <PERSON_2> and <PERSON_3> mean?"
+
+
+def test_a_reply_claimed_by_another_deliverer_is_neither_read_nor_sent(runtime: Runtime) -> None:
+    """`Outbox.deliver` claims before it reads: a reply another deliverer holds is left alone, and one
+    queued again (a dead deliverer's) is printed once."""
+    runtime.__dict__["responder"] = RecordingResponder()
+    outcome = runtime.assistant.handle(_receive(runtime, "Do you deliver?"))
+    assert outcome is not None
+    (reply_id,) = outcome.replies
+
+    def set_status(status: OutboundStatus) -> None:
+        with session_scope(runtime.engine) as session:
+            row = session.exec(select(Message).where(Message.id == reply_id)).one()
+            row.status = status
+            session.add(row)
+
+    set_status(OutboundStatus.SENDING)
+    assert runtime.outbox.deliver(reply_id)
+    assert runtime.printed == []  # type: ignore[attr-defined]
+    set_status(OutboundStatus.QUEUED)
+    assert runtime.outbox.deliver(reply_id)
+    assert runtime.outbox.deliver(reply_id)
+    with session_scope(runtime.engine) as session:
+        sent = session.exec(select(Message).where(Message.id == reply_id)).one()
+    assert (sent.status, sent.attempts, len(runtime.printed)) == (OutboundStatus.PRINTED, 1, 1)  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
@@ -400,3 +401,21 @@ def test_the_vocabulary_is_the_words_three_chunks_use_and_follows_the_knowledge_
     assert {"covid", "corona", "question"} <= retriever.vocabulary(1)
     assert "symptom" not in retriever.vocabulary(1)
     assert retriever.vocabulary(2) == frozenset()  # another business's knowledge base is its own
+
+
+def test_a_query_given_the_stored_vectors_returns_the_same_hits_and_reads_only_the_ones_it_lacks(
+    index: KnowledgeIndex, embeddings: Embeddings
+) -> None:
+    index.add(1, chunks(embeddings, BAKERY))
+    vector = embeddings.embed_query("When do you open on Saturday?")
+    fetched = index.query(1, vector, 4)
+    stored = index.documents(1)
+    known = dict(zip(stored.ids, stored.vectors, strict=True))
+
+    # All known; one missing (a chunk newer than the caller's cache: read from Chroma); none known.
+    for given in (known, {k: v for k, v in known.items() if k != fetched[0].vector_id}, {}):
+        hits = index.query(1, vector, 4, known=given)
+        assert [(h.vector_id, h.text, h.metadata, h.similarity) for h in hits] == [
+            (h.vector_id, h.text, h.metadata, h.similarity) for h in fetched
+        ]
+        assert all(np.array_equal(h.vector, f.vector) for h, f in zip(hits, fetched, strict=True))
