@@ -15,7 +15,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from retrieval.lexical import ChunkLexicon, tokenize
-from retrieval.store import KnowledgeIndex, cosines
+from retrieval.store import Hit, KnowledgeIndex, StoredChunks, cosines
 from retrieval.topics import TopicProfile
 
 # Fusion: fused = cosine + LEXICAL_WEIGHT * bm25, bm25 normalised to 0..1 (see `BM25Index.scores`).
@@ -32,9 +32,11 @@ FOCUS_SHARE = 0.5
 # A word this many of a business's chunks use is its vocabulary ("Covid" in a health FAQ): the masker lets
 # spaCy's guess that such a lone word is a customer's name go (privacy/detect.py, `vocabulary`).
 VOCABULARY_CHUNKS = 3
-# Knowledge bases up to this many chunks keep their vectors in memory beside the BM25 index (1.5 KB a chunk,
-# 15 MB at most per business), so a query does not fetch its hits' vectors again (`_CachedIndexes.vectors`).
-VECTOR_MAP_CHUNKS = 10_000
+# Knowledge bases up to this many chunks are searched in memory, exactly, beside the BM25 index that holds
+# their texts anyway (`_MemoryChunks`: 1.5 KB a chunk, 15 MB at most per business). A query there costs
+# tens of microseconds where a Chroma query cost 2 ms embedded and a round trip to a server; larger ones
+# are searched by Chroma's HNSW index.
+MEMORY_SEARCH_CHUNKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -104,22 +106,48 @@ class _CachedIndexes:
     lexicon: ChunkLexicon
     profile: TopicProfile
     vocabulary: frozenset[str]
-    # Every chunk's stored vector by id, so a query need not fetch them (`KnowledgeIndex.query`). A vector id
-    # names its document, the source's content hash and the chunk's place, so a chunk stored again under the
-    # same id (re-indexing) has the same text; its vector can only differ after a change of embedding
-    # model, and every write moves the version, so this map is then rebuilt within `version_check_s`.
-    # None for a knowledge base over `VECTOR_MAP_CHUNKS` chunks: its queries fetch their hits' vectors.
-    vectors: dict[str, np.ndarray] | None
+    memory: _MemoryChunks | None  # None over `memory_search_chunks`: Chroma searches it
+
+
+class _MemoryChunks:
+    """A knowledge base's enabled chunks as stored (masked text, metadata, unit vector), searched exactly."""
+
+    def __init__(self, stored: StoredChunks, keep: list[int]) -> None:
+        self.ids = [stored.ids[i] for i in keep]
+        self.texts = [stored.texts[i] for i in keep]
+        self.metadatas = [stored.metadatas[i] for i in keep]
+        self.vectors = stored.vectors[keep] if keep else np.zeros((0, 0), dtype=np.float32)
+        self.position = {vector_id: i for i, vector_id in enumerate(self.ids)}
+
+    def nearest(self, vector: np.ndarray, n: int) -> list[Hit]:
+        """The n chunks of highest cosine similarity to `vector`, best first (as a Chroma query would)."""
+        if not self.ids:
+            return []
+        similarity = cosines(self.vectors, vector)
+        best = np.argsort(-similarity, kind="stable")[:n]
+        return [self._hit(int(i), float(similarity[i])) for i in best]
+
+    def hits(self, vector_ids: list[str], vector: np.ndarray) -> list[Hit]:
+        """These chunks as `nearest` would give them (ids not here are left out)."""
+        rows = [self.position[v] for v in vector_ids if v in self.position]
+        if not rows:
+            return []
+        similarity = cosines(self.vectors[rows], vector)
+        return [self._hit(row, float(s)) for row, s in zip(rows, similarity, strict=True)]
+
+    def _hit(self, row: int, similarity: float) -> Hit:
+        return Hit(self.ids[row], self.texts[row], self.metadatas[row], similarity, self.vectors[row])
 
 
 class Retriever:
     """Hybrid retrieval over one business's collection, best passage first, one passage per document.
 
-    Dense candidates come from Chroma, lexical ones from a BM25 index of the same collection's masked
-    chunks. That index and the topic profile (a sample of the chunk vectors) are built in memory per
-    business and rebuilt when the collection's version token changes, so API and worker processes that share
-    Chroma all see every write. Whatever is returned is read from Chroma at query time (text, metadata,
-    vector), so a stale index can cost recall but never brings back a deleted or disabled chunk.
+    Lexical candidates come from a BM25 index of the collection's masked chunks, dense ones from an exact
+    search of the same chunks' vectors in memory, or from Chroma's index for a knowledge base over
+    `memory_search_chunks`. What is held in memory (chunks, BM25 index, topic profile) is read from Chroma
+    per business and rebuilt when the collection's version token changes: at once in the process that wrote,
+    within the index's `version_check_s` (1 s) in every other API and worker process that shares Chroma. So
+    a deleted or disabled chunk is out of every search a second after the change at most.
     """
 
     def __init__(
@@ -133,6 +161,7 @@ class Retriever:
         focus_share: float = FOCUS_SHARE,
         candidates: int = 30,
         cached_businesses: int = 64,
+        memory_search_chunks: int = MEMORY_SEARCH_CHUNKS,
     ) -> None:
         self.embeddings = embeddings
         self.index = index
@@ -142,6 +171,7 @@ class Retriever:
         self.focus_share = focus_share
         self.candidates = candidates
         self._cached_businesses = cached_businesses
+        self._memory_search_chunks = memory_search_chunks
         self._cache: OrderedDict[int, _CachedIndexes] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -184,7 +214,8 @@ class Retriever:
                 focused = np.asarray(self.embeddings.embed_query(without), dtype=np.float32)
         # The nearest chunks to the mean of the two unit vectors are the best by the mix of their cosines.
         searched = (1.0 - self.focus_share) * asked + self.focus_share * focused
-        hits = self.index.query(business_id, searched.tolist(), n, known=cached.vectors)
+        memory = cached.memory
+        hits = memory.nearest(searched, n) if memory else self.index.query(business_id, searched.tolist(), n)
         lexicon = cached.lexicon
         lexical = lexicon.scores(text)
 
@@ -195,7 +226,9 @@ class Retriever:
         best = np.argsort(-lexical, kind="stable")[: min(n, int(np.count_nonzero(lexical)))]
         dense_ids = {hit.vector_id for hit in hits}
         missing = [lexicon.ids[i] for i in best if lexicon.ids[i] not in dense_ids]
-        hits += self.index.score(business_id, asked.tolist(), missing)
+        hits += (
+            memory.hits(missing, asked) if memory else self.index.score(business_id, asked.tolist(), missing)
+        )
         if not hits:
             return []
         vectors = np.stack([hit.vector for hit in hits])
@@ -212,7 +245,7 @@ class Retriever:
             )
             for i, hit in enumerate(hits)
         ]
-        # Metadata read just now from Chroma, never from the cache: a disabled chunk is out on both paths.
+        # Chroma's answers include chunks disabled since the BM25 index was built: those are out too.
         return [c for c in found if c.metadata.get("enabled", True)]
 
     def lexicon(self, business_id: int) -> ChunkLexicon:
@@ -240,13 +273,9 @@ class Retriever:
             [stored.ids[i] for i in keep], [stored.texts[i] for i in keep], title_share=self.title_share
         )
         profile = TopicProfile(stored.vectors[keep] if keep else stored.vectors[:0])
-        vectors = (
-            dict(zip(stored.ids, stored.vectors, strict=True))
-            if len(stored.ids) <= VECTOR_MAP_CHUNKS
-            else None
-        )
+        memory = _MemoryChunks(stored, keep) if len(keep) <= self._memory_search_chunks else None
         cached = _CachedIndexes(
-            stored.version, lexicon, profile, lexicon.vocabulary(VOCABULARY_CHUNKS), vectors
+            stored.version, lexicon, profile, lexicon.vocabulary(VOCABULARY_CHUNKS), memory
         )
         with self._lock:
             self._cache[business_id] = cached

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,48 +134,26 @@ class KnowledgeIndex:
     def count(self, business_id: int) -> int:
         return self._collection(business_id).count()
 
-    def query(
-        self, business_id: int, vector: list[float], k: int, *, known: Mapping[str, np.ndarray] | None = None
-    ) -> list[Hit]:
-        """The k nearest chunks, each with its stored vector. `known`: vectors by id the caller read from
-        this collection (`documents`); Chroma then sends none of them back, which was half the client's CPU
-        time of a query over HTTP (30 vectors as JSON), and only hits not among them are read with theirs."""
+    def query(self, business_id: int, vector: list[float], k: int) -> list[Hit]:
+        """The k nearest chunks by Chroma's index, each with its stored vector."""
         # No count() first: Chroma returns what there is when k is more (nothing for an empty collection).
-        include: list[str] = ["documents", "metadatas", "distances"]
-        if known is None:
-            include.append("embeddings")
         result = self._collection(business_id).query(
             query_embeddings=[vector],  # type: ignore[arg-type]
             n_results=k,
-            include=include,  # type: ignore[arg-type]
+            include=["documents", "metadatas", "distances", "embeddings"],
         )
         ids = result["ids"][0]
         documents = (result["documents"] or [[]])[0]
         metadatas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
-        if known is None:
-            embeddings = result["embeddings"]
-            matrix = _matrix(embeddings[0] if embeddings is not None and len(embeddings) else None)
-            vectors = dict(zip(ids, matrix, strict=True))
-        else:
-            vectors = self._vectors(business_id, ids, known)
-        # A chunk deleted between the query and the read of its vector is left out, as a later query would.
+        embeddings = result["embeddings"]
+        vectors = _matrix(embeddings[0] if embeddings is not None and len(embeddings) else None)
         return [
-            Hit(vector_id, text or "", dict(meta or {}), 1.0 - float(distance), vectors[vector_id])
-            for vector_id, text, meta, distance in zip(ids, documents, metadatas, distances, strict=True)
-            if vector_id in vectors
+            Hit(vector_id, text or "", dict(meta or {}), 1.0 - float(distance), stored)
+            for vector_id, text, meta, distance, stored in zip(
+                ids, documents, metadatas, distances, vectors, strict=True
+            )
         ]
-
-    def _vectors(
-        self, business_id: int, ids: list[str], known: Mapping[str, np.ndarray]
-    ) -> dict[str, np.ndarray]:
-        """The stored vectors of these chunks: from `known`, else read from Chroma (a chunk newer than it)."""
-        vectors = {vector_id: known[vector_id] for vector_id in ids if vector_id in known}
-        missing = [vector_id for vector_id in ids if vector_id not in known]
-        if missing:
-            result = self._collection(business_id).get(ids=missing, include=["embeddings"])
-            vectors.update(zip(result["ids"], _matrix(result["embeddings"]), strict=True))
-        return vectors
 
     def _touch(self, business_id: int) -> None:
         """Mark the collection changed. Called after the write, so a reader that sees the new version also

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
@@ -265,16 +264,26 @@ def test_the_subject_of_a_whole_knowledge_base_no_longer_pulls_questions_to_its_
     assert [p.vector_id for p in after] == focused
 
 
-def test_disabled_chunks_are_never_returned(index: KnowledgeIndex, embeddings: Embeddings) -> None:
+@pytest.mark.parametrize("memory_search_chunks", [10_000, 0], ids=["in-memory", "chroma"])
+def test_disabled_chunks_are_never_returned(
+    index: KnowledgeIndex, embeddings: Embeddings, memory_search_chunks: int
+) -> None:
     hidden: list[Row] = [("staff", 9, "Staff discount", "Staff discount code STAFF50 gives 50% off.")]
     index.add(1, chunks(embeddings, BAKERY))
     index.add(1, chunks(embeddings, hidden, enabled=False))
-    retriever = Retriever(embeddings, index, top_k=10)
+    retriever = Retriever(embeddings, index, top_k=10, memory_search_chunks=memory_search_chunks)
 
     assert "staff" not in {p.vector_id for p in retriever.search(1, "staff discount code STAFF50", k=10)}
     assert "staff" not in retriever.lexicon(1).ids
 
-    # Enabled, then disabled behind the cache's back (no version bump): still never returned.
+    index.set_enabled(1, ["staff"], True)
+    assert retriever.search(1, "staff discount code STAFF50")[0].vector_id == "staff"
+    index.set_enabled(1, ["staff"], False)  # moves the version: out of both searches at once
+    assert "staff" not in {p.vector_id for p in retriever.search(1, "staff discount code STAFF50", k=10)}
+    if memory_search_chunks:
+        return
+    # Chroma's answers carry the metadata as it is now: enabled, then disabled behind the cache's back (no
+    # version bump), a chunk is still never returned.
     index.add(1, chunks(embeddings, hidden))
     assert retriever.search(1, "staff discount code STAFF50")[0].vector_id == "staff"
     collection = index._collection(1)
@@ -316,6 +325,7 @@ def test_the_lexical_index_follows_writes_from_another_process(
     reader, writer = (KnowledgeIndex(client, prefix, version_check_s=0) for client in clients)
     try:
         _follow_writes(Retriever(embeddings, reader), reader, writer, embeddings)
+        _follow_writes(Retriever(embeddings, reader, memory_search_chunks=0), reader, writer, embeddings, 8)
     finally:
         if "chroma_url" not in chroma_mode:
             # Not HTTP clients: closing one drops Chroma's httpx session unclosed (a ResourceWarning).
@@ -324,25 +334,29 @@ def test_the_lexical_index_follows_writes_from_another_process(
 
 
 def _follow_writes(
-    retriever: Retriever, reader: KnowledgeIndex, writer: KnowledgeIndex, embeddings: Embeddings
+    retriever: Retriever,
+    reader: KnowledgeIndex,
+    writer: KnowledgeIndex,
+    embeddings: Embeddings,
+    business_id: int = 7,
 ) -> None:
-    writer.add(7, chunks(embeddings, BAKERY[:2]))
-    first = retriever.lexicon(7)
+    writer.add(business_id, chunks(embeddings, BAKERY[:2]))
+    first = retriever.lexicon(business_id)
     assert sorted(first.ids) == ["hours", "refunds"]
-    assert retriever.lexicon(7) is first  # nothing changed: no rebuild
+    assert retriever.lexicon(business_id) is first  # nothing changed: no rebuild
 
-    writer.add(7, chunks(embeddings, BAKERY[4:]))
-    assert sorted(retriever.lexicon(7).ids) == ["hours", "refunds", "trade"]
-    assert retriever.search(7, "trade code XR-2291")[0].vector_id == "trade"
+    writer.add(business_id, chunks(embeddings, BAKERY[4:]))
+    assert sorted(retriever.lexicon(business_id).ids) == ["hours", "refunds", "trade"]
+    assert retriever.search(business_id, "trade code XR-2291")[0].vector_id == "trade"
 
-    writer.delete(7, ["trade"])
-    assert sorted(retriever.lexicon(7).ids) == ["hours", "refunds"]
-    assert "trade" not in {p.vector_id for p in retriever.search(7, "trade code XR-2291")}
+    writer.delete(business_id, ["trade"])
+    assert sorted(retriever.lexicon(business_id).ids) == ["hours", "refunds"]
+    assert "trade" not in {p.vector_id for p in retriever.search(business_id, "trade code XR-2291")}
 
     # Same text again under the same id: a new version all the same, so an edit is never missed.
-    before = reader.version(7)
-    writer.add(7, chunks(embeddings, BAKERY[:1]))
-    assert reader.version(7) != before
+    before = reader.version(business_id)
+    writer.add(business_id, chunks(embeddings, BAKERY[:1]))
+    assert reader.version(business_id) != before
 
 
 def test_another_process_writes_show_once_the_version_check_interval_has_passed(
@@ -403,19 +417,29 @@ def test_the_vocabulary_is_the_words_three_chunks_use_and_follows_the_knowledge_
     assert retriever.vocabulary(2) == frozenset()  # another business's knowledge base is its own
 
 
-def test_a_query_given_the_stored_vectors_returns_the_same_hits_and_reads_only_the_ones_it_lacks(
-    index: KnowledgeIndex, embeddings: Embeddings
+@pytest.mark.parametrize(
+    "question",
+    ["When do you open on Saturday?", "Is XR-2291 still valid?", "gluten free", "Can I get my money back?"],
+)
+def test_the_in_memory_search_ranks_and_scores_as_chroma_does(
+    index: KnowledgeIndex, embeddings: Embeddings, question: str
 ) -> None:
     index.add(1, chunks(embeddings, BAKERY))
-    vector = embeddings.embed_query("When do you open on Saturday?")
-    fetched = index.query(1, vector, 4)
-    stored = index.documents(1)
-    known = dict(zip(stored.ids, stored.vectors, strict=True))
+    index.add(1, chunks(embeddings, [("staff", 9, "Staff discount", "Staff code STAFF50.")], enabled=False))
+    in_memory = Retriever(embeddings, index, top_k=5)
+    by_chroma = Retriever(embeddings, index, top_k=5, memory_search_chunks=0)
+    assert in_memory._indexes(1).memory is not None and by_chroma._indexes(1).memory is None
 
-    # All known; one missing (a chunk newer than the caller's cache: read from Chroma); none known.
-    for given in (known, {k: v for k, v in known.items() if k != fetched[0].vector_id}, {}):
-        hits = index.query(1, vector, 4, known=given)
-        assert [(h.vector_id, h.text, h.metadata, h.similarity) for h in hits] == [
-            (h.vector_id, h.text, h.metadata, h.similarity) for h in fetched
-        ]
-        assert all(np.array_equal(h.vector, f.vector) for h, f in zip(hits, fetched, strict=True))
+    def found(retriever: Retriever) -> list[tuple[str, str, float, float, float]]:
+        candidates = retriever.scored_candidates(1, question, 30)
+        return sorted((c.vector_id, c.text, c.similarity, c.lexical, c.focused) for c in candidates)
+
+    assert [v for v, *_ in found(in_memory)] == [v for v, *_ in found(by_chroma)]
+    for memory, chroma in zip(found(in_memory), found(by_chroma), strict=True):
+        assert memory[:2] == chroma[:2] and memory[2:] == pytest.approx(chroma[2:], abs=1e-5)
+    memory_passages, chroma_passages = in_memory.search(1, question), by_chroma.search(1, question)
+    assert [(p.vector_id, p.text) for p in memory_passages] == [
+        (p.vector_id, p.text) for p in chroma_passages
+    ]
+    assert [p.score for p in memory_passages] == pytest.approx([p.score for p in chroma_passages], abs=1e-5)
+    assert "staff" not in {c.vector_id for c in in_memory.scored_candidates(1, "staff code STAFF50", 30)}
