@@ -106,8 +106,10 @@ def serve(
     # uvicorn re-raises a SIGTERM once it has shut down; under the default action that would kill this
     # process before `finally` stops the workers, leaving them orphaned. Leave through `finally` instead.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    # -P: the worker imports Wepos from where this process did, never from an `api` package that happens to
+    # lie in the working directory (`-m` would put the working directory first on its path).
     children = [
-        subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], preexec_fn=_worker_child_setup)
+        subprocess.Popen([sys.executable, "-P", "-m", "api.cli", "worker"], preexec_fn=_worker_child_setup)
         for _ in range(workers)
     ]
     try:

@@ -16,6 +16,7 @@ from bot.outbox import Outbox
 from bot.playground import KnowledgeSearch
 from bot.rate_limit import SenderRateLimit
 from bot.responders import Responder, build_responder
+from bot.sender import SendLanes
 from bot.whatsapp import CloudAPIClient
 from bot.worker import TurnWorker
 from core import migrate
@@ -193,6 +194,7 @@ class Runtime:
             poll_interval=self.settings.worker_poll_s,
             lease_s=self.settings.worker_lease_s,
             rate_limit=SenderRateLimit(self.settings.sender_rate_per_minute),
+            lanes=SendLanes(self.outbox, lanes) if (lanes := self.settings.send_lanes_in_use) else None,
         )
 
     @cached_property

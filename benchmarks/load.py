@@ -11,7 +11,9 @@ latencies and rates it reports the CPU time the API and the workers spent per me
 a shared machine moves far less than it moves the wall-clock figures.
 
 To compare with another checkout's code under the same load, put it first on the server's path:
-`PYTHONPATH=/path/to/other/checkout python -m benchmarks.load` (the load generator runs from here).
+`PYTHONPATH=/path/to/other/checkout python -m benchmarks.load` (the load generator runs from here; the API
+and its worker processes import from the other checkout, which `python -c "import bot; print(bot)"` under
+the same PYTHONPATH confirms).
 """
 
 from __future__ import annotations
@@ -64,10 +66,10 @@ class GraphProcess:
     """The Graph API stand-in in a process of its own, as Meta's servers are: in this one, its threads would
     share the load generator's interpreter lock and delay the requests whose latency is being measured."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency_s: float = 0.0) -> None:
         self._conn, child = multiprocessing.get_context("spawn").Pipe()
         self._process = multiprocessing.get_context("spawn").Process(
-            target=_serve_graph, args=(child,), daemon=True
+            target=_serve_graph, args=(child, latency_s), daemon=True
         )
         self._process.start()
         self.base_url: str = self._conn.recv()
@@ -91,8 +93,8 @@ class GraphProcess:
             self._process.kill()
 
 
-def _serve_graph(conn: Connection) -> None:
-    graph = GraphStandIn()
+def _serve_graph(conn: Connection, latency_s: float) -> None:
+    graph = GraphStandIn(latency_s)
     conn.send(graph.base_url)
     while (command := conn.recv()) != "close":
         assert command == "snapshot"
@@ -100,8 +102,10 @@ def _serve_graph(conn: Connection) -> None:
     graph.close()
 
 
-def _env(data_dir: Path, graph: GraphProcess, **extra: str) -> dict[str, str]:
+def _env(data_dir: Path, graph: GraphProcess, args: argparse.Namespace, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEPOS_")}
+    if args.send_lanes is not None:
+        extra["WEPOS_SEND_LANES"] = str(args.send_lanes)
     env.update(
         {
             "WEPOS_DATA_DIR": str(data_dir),
@@ -314,9 +318,9 @@ async def _load(
 
 
 def _embedded(args: argparse.Namespace) -> dict[str, object]:
-    graph = GraphProcess()
+    graph = GraphProcess(args.graph_latency_ms / 1000)
     data_dir = Path(tempfile.mkdtemp(prefix="wepos-load-")) / "var"
-    env = _env(data_dir, graph)
+    env = _env(data_dir, graph, args)
     _prepare(env)
     port = free_port()
     try:
@@ -347,7 +351,7 @@ def _scaled(args: argparse.Namespace) -> dict[str, object]:
     except psycopg.OperationalError:
         return {"skipped": "no PostgreSQL at --postgres-url"}
     connection.execute(f'CREATE DATABASE "{name}"')
-    graph = GraphProcess()
+    graph = GraphProcess(args.graph_latency_ms / 1000)
     data_dir = Path(tempfile.mkdtemp(prefix="wepos-load-")) / "var"
     chroma_port, port = free_port(), free_port()
     chroma = subprocess.Popen(
@@ -367,6 +371,7 @@ def _scaled(args: argparse.Namespace) -> dict[str, object]:
     env = _env(
         data_dir,
         graph,
+        args,
         WEPOS_DATABASE_URL=admin.set(database=name).render_as_string(hide_password=False),
         WEPOS_CHROMA_URL=f"http://127.0.0.1:{chroma_port}",
     )
@@ -401,6 +406,13 @@ def main() -> None:
         ),
     )
     parser.add_argument("--only", choices=["embedded", "scaled"])
+    parser.add_argument(
+        "--graph-latency-ms",
+        type=float,
+        default=0.0,
+        help="how long the Graph API stand-in takes to answer each request (Meta's round trip: ~100 ms)",
+    )
+    parser.add_argument("--send-lanes", type=int, help="WEPOS_SEND_LANES for the server (default: its own)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result: dict[str, object] = {}

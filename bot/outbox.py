@@ -10,9 +10,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import cache
 
-from sqlalchemy import bindparam
+from sqlalchemy import Update, bindparam, exists
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select, update
@@ -35,12 +36,21 @@ MAX_ATTEMPTS = 8
 ANSWER_BUTTONS = [(BUTTON_HELPED, "That helped"), (BUTTON_HANDOFF, "Talk to a person")]
 
 
+class Attempt(StrEnum):
+    """What one delivery attempt came to."""
+
+    SETTLED = "settled"  # sent, printed, or failed for good
+    RETRY = "retry"  # failed for now: queued again, with a backoff
+    SKIPPED = "skipped"  # not this deliverer's to send now
+
+
 @dataclass(frozen=True)
 class ReadReceipt:
     """What marking an inbound message read needs, read with its claim (`TurnWorker`): the business's
     token as it was a moment before the turn, which is all a best-effort receipt needs."""
 
     message_id: int
+    conversation_id: int
     wa_message_id: str | None
     phone_number_id: str
     token_sealed: str | None
@@ -67,6 +77,23 @@ def _delivery_read() -> Select[Message, Conversation, Business, Contact, datetim
     )
 
 
+@cache
+def _claim_statement() -> Update:
+    earlier = aliased(Message)
+    unsettled = exists().where(
+        col(earlier.conversation_id) == col(Message.conversation_id),
+        col(earlier.direction) == Direction.OUTBOUND,
+        col(earlier.status).in_([OutboundStatus.QUEUED, OutboundStatus.SENDING]),
+        col(earlier.id) < col(Message.id),
+    )
+    return (
+        update(Message)
+        .where(col(Message.id) == bindparam("message_id"), col(Message.status) == OutboundStatus.QUEUED)
+        .where(~unsettled)
+        .values(status=OutboundStatus.SENDING, claimed_at=bindparam("now"))
+    )
+
+
 class Outbox:
     def __init__(
         self,
@@ -83,9 +110,10 @@ class Outbox:
         self._client = client
         self._console = console
 
-    def deliver_due(self, limit: int = 200) -> int:
-        """Send queued replies oldest first. A conversation whose earlier reply waits for a retry is held
-        back, so a customer never gets answers out of order. Returns how many were sent or settled."""
+    def due(self, limit: int = 200) -> list[tuple[int, int]]:
+        """Queued replies that may be tried now, oldest first, as (message id, conversation id). A
+        conversation whose earlier reply waits for a retry is left out from there on, so a customer never
+        gets answers out of order."""
         now = utcnow()
         with session_scope(self._engine) as session:
             queued = session.exec(
@@ -95,20 +123,34 @@ class Outbox:
                 .limit(limit)
             ).all()
         held: set[int] = set()
-        handled = 0
+        due = []
         for message_id, conversation_id, next_attempt_at in queued:
-            if conversation_id in held:
+            if conversation_id in held or message_id is None:
                 continue
             if next_attempt_at is not None and next_attempt_at > now:
                 held.add(conversation_id)
                 continue
-            if message_id is not None and not self.deliver(message_id):
-                held.add(conversation_id)
-            handled += 1
-        return handled
+            due.append((message_id, conversation_id))
+        return due
 
-    def deliver(self, message_id: int) -> bool:
-        """Try to send one reply; True when it is settled (sent, printed or failed for good)."""
+    def deliver_due(self, limit: int = 200) -> int:
+        """Send the due replies here, in order (`due`); a conversation whose reply fails now waits for its
+        retry. Returns how many were tried."""
+        held: set[int] = set()
+        tried = 0
+        for message_id, conversation_id in self.due(limit):
+            if conversation_id in held:
+                continue
+            attempt = self.deliver(message_id)
+            if attempt is not Attempt.SETTLED:
+                held.add(conversation_id)
+            if attempt is not Attempt.SKIPPED:
+                tried += 1
+        return tried
+
+    def deliver(self, message_id: int) -> Attempt:
+        """Try to send one reply: settled (sent, printed or failed for good), queued again for a retry, or
+        skipped (sent or being sent by another deliverer, or waiting for an earlier reply to its customer)."""
         # Claim, read what the send needs, commit, then send with no transaction open: a write lock held
         # across the HTTP call would stall every webhook on SQLite. The claim keeps the row ours meanwhile.
         # Claim first: every worker lists every queued reply and all but one lose the claim, which must cost
@@ -117,10 +159,10 @@ class Outbox:
         # statements; SQLite's write lock is held for the read too, about a millisecond.
         with session_scope(self._engine) as session:
             if not self._claim(session, message_id):
-                return True  # sent, or being sent, by someone else
+                return Attempt.SKIPPED
             row = session.exec(_delivery_read(), params={"message_id": message_id}).first()
             if row is None:
-                return True
+                return Attempt.SKIPPED
             message, conversation, business, contact, inbound_at = row
             assert conversation.id is not None and business.id is not None
             if business.access_token_sealed is None:
@@ -128,7 +170,7 @@ class Outbox:
                 message.attempts += 1
                 self._settle(session, message, OutboundStatus.PRINTED)
                 SENDS.labels("printed").inc()
-                return True
+                return Attempt.SETTLED
             if message.kind != "template" and not within_service_window(
                 conversation.last_inbound_at, utcnow()
             ):
@@ -139,7 +181,7 @@ class Outbox:
                 self._settle(session, message, OutboundStatus.FAILED)
                 SENDS.labels("outside_window").inc()
                 log.warning("reply outside the service window", extra={"message_id": message_id})
-                return True
+                return Attempt.SETTLED
             body = self._masker.unmask(
                 session,
                 message.text_masked or "",
@@ -174,7 +216,7 @@ class Outbox:
             with session_scope(self._engine) as session:
                 settled = self._record_failure(message, exc)
                 self._settle(session, message, message.status if settled else OutboundStatus.QUEUED)
-            return settled
+            return Attempt.SETTLED if settled else Attempt.RETRY
         with session_scope(self._engine) as session:
             message.wa_message_id = wa_id
             message.sent_at = utcnow()
@@ -186,7 +228,7 @@ class Outbox:
             REPLY_SECONDS.observe((utcnow() - inbound_at).total_seconds())
         SENDS.labels("sent").inc()
         log.info("reply sent", extra={"message_id": message_id, "attempts": message.attempts})
-        return True
+        return Attempt.SETTLED
 
     @staticmethod
     def _settle(session: Session, message: Message, status: str) -> None:
@@ -197,12 +239,10 @@ class Outbox:
 
     @staticmethod
     def _claim(session: Session, message_id: int) -> bool:
-        """Take the reply for this deliverer alone (a conditional update), so it is never sent twice."""
-        result = session.exec(
-            update(Message)
-            .where(col(Message.id) == message_id, col(Message.status) == OutboundStatus.QUEUED)
-            .values(status=OutboundStatus.SENDING, claimed_at=utcnow())
-        )
+        """Take the reply for this deliverer alone (a conditional update), so it is never sent twice, and
+        only once every earlier reply to its customer is settled, so that deliverers in several processes
+        never send a conversation's replies out of order."""
+        result = session.exec(_claim_statement(), params={"message_id": message_id, "now": utcnow()})
         return bool(result.rowcount)
 
     def acknowledge(self, receipt: ReadReceipt) -> None:

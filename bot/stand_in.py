@@ -16,10 +16,14 @@ from typing import Any
 class GraphStandIn:
     """A real HTTP server on loopback that records what Wepos sends and answers like the Graph API."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency_s: float = 0.0) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.latency_s = latency_s  # how long each request takes to be answered, as Meta's round trip does
         # HTTP statuses, or (status, Graph error code), to answer the next message sends with.
         self.failures: list[int | tuple[int, int]] = []
+        # Cleared, every request waits for it before it is answered (received, not yet answered: a slow Meta).
+        self.gate = threading.Event()
+        self.gate.set()
         self._lock = threading.Condition()
         self._by_recipient: dict[str, list[float]] = {}
         stand_in = self
@@ -48,6 +52,9 @@ class GraphStandIn:
                         stand_in._by_recipient.setdefault(str(body.get("to")), []).append(time.perf_counter())
                         stand_in._lock.notify_all()
                     failure = stand_in.failures.pop(0) if stand_in.failures and is_send else None
+                stand_in.gate.wait()
+                if stand_in.latency_s:
+                    time.sleep(stand_in.latency_s)
                 if failure:
                     status, code = (
                         failure if isinstance(failure, tuple) else (failure, 1 if failure >= 500 else 100)

@@ -24,6 +24,7 @@ from bot.assistant import Assistant
 from bot.models import Conversation, Direction, InboundStatus, Message, OutboundStatus
 from bot.outbox import Outbox, ReadReceipt, backoff_seconds
 from bot.rate_limit import SenderRateLimit
+from bot.sender import SendLanes
 from core.db import session_scope, utcnow
 from core.tenants import Business
 
@@ -73,11 +74,16 @@ class TurnWorker:
         lease_s: float = 120.0,
         rate_limit: SenderRateLimit | None = None,
         claim_batch_size: int = 4,
+        lanes: SendLanes | None = None,
     ) -> None:
+        """With `lanes`, replies and read receipts leave from their threads (`bot.sender`); without, the
+        turn loop sends them itself, between turns."""
         self._engine = engine
         self._claim_batch_size = claim_batch_size
         self._assistant = assistant
         self._outbox = outbox
+        self._lanes = lanes
+        self._lanes_started = False
         self._poll_interval = poll_interval
         self._lease = timedelta(seconds=lease_s)
         self.rate_limit = rate_limit or SenderRateLimit(0)
@@ -96,21 +102,29 @@ class TurnWorker:
         self._wake.set()
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Finish the turn in flight, then stop (graceful shutdown)."""
+        """Finish the turn in flight and send what the lanes hold, then stop (graceful shutdown)."""
         self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._lanes is not None and self._lanes_started:
+            self._lanes.stop(timeout / 2)
+            self._lanes_started = False
 
     def notify(self) -> None:
         self._wake.set()
 
     def run_forever(self) -> None:
+        if self._lanes is not None and not self._lanes_started:
+            self._lanes.start()
+            self._lanes_started = True
         failures = 0
         while not self._stop.is_set():
             try:
                 done = self.run_once()
                 failures = 0
                 if done == 0:
+                    if self._lanes is not None and not self._lanes.wait_drained(self._poll_interval):
+                        continue  # idle only once the replies handed to the lanes are out
                     self._idle.set()
                     self._wake.wait(self._poll_interval)
                     self._wake.clear()
@@ -137,12 +151,12 @@ class TurnWorker:
                 while claimed and not self._stop.is_set():
                     self._handle(claimed[0])
                     claimed.pop(0)
-                    done += 1 + self._outbox.deliver_due()
+                    done += 1 + (0 if self._lanes is not None else self._outbox.deliver_due())
             finally:
                 # Stopping (or failing) with claims not yet started: back in the queue at once, rather
                 # than waiting out the lease.
                 self._release(claimed)
-        return done + self._outbox.deliver_due()
+        return done + (self._lanes.sweep() if self._lanes is not None else self._outbox.deliver_due())
 
     def reclaim_expired(self) -> int:
         """Claims older than the lease belong to dead workers: put their rows back in the queue."""
@@ -178,7 +192,13 @@ class TurnWorker:
                     session, [(message, contact_id) for message, contact_id, _, _ in candidates], now
                 )
                 receipts = {
-                    message.id: ReadReceipt(message.id, message.wa_message_id, phone_number_id, token_sealed)
+                    message.id: ReadReceipt(
+                        message.id,
+                        message.conversation_id,
+                        message.wa_message_id,
+                        phone_number_id,
+                        token_sealed,
+                    )
                     for message, _, phone_number_id, token_sealed in candidates
                     if message.id is not None and message.id not in deferred
                 }
@@ -216,11 +236,17 @@ class TurnWorker:
 
     def _handle(self, claim: ReadReceipt) -> None:
         message_id = claim.message_id
-        self._outbox.acknowledge(claim)
+        if self._lanes is not None:
+            self._lanes.receipt(claim)
+        else:
+            self._outbox.acknowledge(claim)
         try:
-            self._assistant.handle(message_id)
+            outcome = self._assistant.handle(message_id)
         except Exception as exc:
             self._retry_later(message_id, exc)
+            return
+        if outcome is not None and self._lanes is not None:
+            self._lanes.deliver(claim.conversation_id, outcome.replies)
 
     def _retry_later(self, message_id: int, exc: Exception) -> None:
         with session_scope(self._engine) as session:

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.errors import ConfigError
 
 DEFAULT_GRAPH_API_BASE = "https://graph.facebook.com/v23.0"
+# Send threads per worker on PostgreSQL: each sends one request at a time, and a message is two of them (read
+# receipt, reply) of ~100 ms each to Meta, so 8 lanes carry ~40 messages a second per worker.
+DEFAULT_SEND_LANES = 8
 # Values copied from examples or left as placeholders: refused as secrets in production.
 _PLACEHOLDER_WORDS = ("change", "example", "placeholder", "replace", "default", "secret", "password")
 
@@ -73,6 +76,10 @@ class Settings(BaseSettings):
 
     worker_lease_s: Annotated[float, Field(ge=1, le=3600)] = 120.0
     worker_poll_s: Annotated[float, Field(gt=0, le=10)] = 0.2
+    # Threads a worker sends replies and read receipts from, so turns never wait on the Graph API (each
+    # conversation keeps to one of them, in order). 0: the turn loop sends them itself, between turns.
+    # Unset: `DEFAULT_SEND_LANES` on PostgreSQL, 0 on SQLite (`send_lanes_in_use`).
+    send_lanes: Annotated[int | None, Field(ge=0, le=64)] = None
     # Turns one customer gets per minute; more wait in the queue (one "slow down" notice). 0: no limit.
     sender_rate_per_minute: Annotated[int, Field(ge=0, le=100_000)] = 20
     # k-anonymity of analytics: any count below this is reported as "<k", never as the number.
@@ -149,6 +156,15 @@ class Settings(BaseSettings):
     @property
     def database_url_resolved(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'wepos.db').resolve()}"
+
+    @property
+    def send_lanes_in_use(self) -> int:
+        """`send_lanes`, or its default for the database: on SQLite a send thread's writes would queue behind
+        (and stall) the webhooks' for the file's one write lock, and one worker there is the small default
+        anyway; PostgreSQL locks rows, and a scaled deployment must not wait on Meta's round trips."""
+        if self.send_lanes is not None:
+            return self.send_lanes
+        return 0 if self.database_url_resolved.startswith("sqlite") else DEFAULT_SEND_LANES
 
     @property
     def chroma_dir(self) -> Path:
