@@ -117,14 +117,19 @@ class _MemoryChunks:
         self.texts = [stored.texts[i] for i in keep]
         self.metadatas = [stored.metadatas[i] for i in keep]
         self.vectors = stored.vectors[keep] if keep else np.zeros((0, 0), dtype=np.float32)
+        self._norms = np.maximum(np.linalg.norm(self.vectors, axis=1), 1e-12)
         self.position = {vector_id: i for i, vector_id in enumerate(self.ids)}
 
     def nearest(self, vector: np.ndarray, n: int) -> list[Hit]:
         """The n chunks of highest cosine similarity to `vector`, best first (as a Chroma query would)."""
         if not self.ids:
             return []
-        similarity = cosines(self.vectors, vector)
-        best = np.argsort(-similarity, kind="stable")[:n]
+        similarity = (self.vectors @ vector) / (self._norms * max(float(np.linalg.norm(vector)), 1e-12))
+        if n < len(similarity):
+            top = np.argpartition(-similarity, n)[:n]
+            best = top[np.argsort(-similarity[top], kind="stable")]
+        else:
+            best = np.argsort(-similarity, kind="stable")
         return [self._hit(int(i), float(similarity[i])) for i in best]
 
     def hits(self, vector_ids: list[str], vector: np.ndarray) -> list[Hit]:
