@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from api.runtime import Runtime
 from bot.models import Message, OutboundStatus
+from bot.outbox import Attempt
 from bot.responders import Answer, AnswerRequest, ChatModelResponder, ExtractiveResponder
 from bot.whatsapp import InboundMessage, WebhookBatch
 from core.db import session_scope
@@ -335,11 +336,11 @@ def test_a_reply_claimed_by_another_deliverer_is_neither_read_nor_sent(runtime: 
             session.add(row)
 
     set_status(OutboundStatus.SENDING)
-    assert runtime.outbox.deliver(reply_id)
+    assert runtime.outbox.deliver(reply_id) is Attempt.SKIPPED
     assert runtime.printed == []  # type: ignore[attr-defined]
     set_status(OutboundStatus.QUEUED)
-    assert runtime.outbox.deliver(reply_id)
-    assert runtime.outbox.deliver(reply_id)
+    assert runtime.outbox.deliver(reply_id) is Attempt.SETTLED
+    assert runtime.outbox.deliver(reply_id) is Attempt.SKIPPED
     with session_scope(runtime.engine) as session:
         sent = session.exec(select(Message).where(Message.id == reply_id)).one()
     assert (sent.status, sent.attempts, len(runtime.printed)) == (OutboundStatus.PRINTED, 1, 1)  # type: ignore[attr-defined]
