@@ -29,7 +29,9 @@ APP_SECRET = "benchmark-app-secret"
 PHONE_NUMBER_ID = "100000000000001"
 
 
-def fresh_runtime(graph_base: str = "http://127.0.0.1:9/v23.0", **kwargs: object) -> Runtime:
+def fresh_runtime(
+    graph_base: str = "http://127.0.0.1:9/v23.0", database_url: str | None = None, **kwargs: object
+) -> Runtime:
     data_dir = Path(tempfile.mkdtemp(prefix="wepos-bench-")) / "var"
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -38,6 +40,7 @@ def fresh_runtime(graph_base: str = "http://127.0.0.1:9/v23.0", **kwargs: object
         whatsapp_verify_token="benchmark-verify-token",  # type: ignore[arg-type]
         vault_key=Fernet.generate_key().decode(),  # type: ignore[arg-type]
         whatsapp_api_base=graph_base,
+        database_url=database_url,
         log_level="WARNING",
     )
     runtime = Runtime(settings, **kwargs)  # type: ignore[arg-type]

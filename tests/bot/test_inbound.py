@@ -123,3 +123,54 @@ def test_a_delivery_stored_meanwhile_by_a_racing_request_is_a_duplicate_not_an_e
     with session_scope(engine) as session:
         assert [m.wa_message_id for m in session.exec(select(Message)).all()] == ["wamid.twice"]
         assert len(session.exec(select(Contact)).all()) == 1
+
+
+def _message(
+    wamid: str, text: str, name: str | None = "Maria Lopez", phone_number_id: str = "42"
+) -> WebhookBatch:
+    return WebhookBatch(messages=[InboundMessage(phone_number_id, wamid, NUMBER, name, "text", text)])
+
+
+def test_a_returning_customer_is_stored_under_its_contact_and_latest_conversation(intake) -> None:  # type: ignore[no-untyped-def]
+    webhook, engine, box = intake
+    (first,) = webhook.accept(_message("wamid.a", "hi")).stored
+    (second,) = webhook.accept(_message("wamid.b", "are you open?")).stored
+    assert webhook.accept(_message("wamid.b", "are you open?")).duplicates == 1  # the same delivery again
+    with session_scope(engine) as session:
+        (contact,) = session.exec(select(Contact)).all()
+        (conversation,) = session.exec(select(Conversation)).all()
+        sealed_name = contact.profile_name_sealed
+        rows = session.exec(select(Message).order_by(col(Message.id))).all()
+        assert [(m.id, m.conversation_id) for m in rows] == [
+            (first, conversation.id),
+            (second, conversation.id),
+        ]
+        assert box.open(rows[1].text_sealed or "") == "are you open?"
+        assert conversation.last_inbound_at is not None
+        # A conversation started since (an agent closed the first): the next message goes to the latest.
+        newer = Conversation(business_id=contact.business_id, contact_id=contact.id)  # type: ignore[arg-type]
+        session.add(newer)
+        session.flush()
+        newer_id = newer.id
+    webhook.accept(_message("wamid.c", "one more", name="Maria L."))  # a new profile name
+    webhook.accept(_message("wamid.d", "and again", name=None))  # no name: the one we have stays
+    with session_scope(engine) as session:
+        (contact,) = session.exec(select(Contact)).all()
+        assert (
+            contact.profile_name_sealed != sealed_name
+            and box.open(contact.profile_name_sealed or "") == "Maria L."
+        )
+        latest = session.exec(
+            select(Message).where(col(Message.wa_message_id).in_(["wamid.c", "wamid.d"]))
+        ).all()
+        assert {m.conversation_id for m in latest} == {newer_id}
+        stamped = session.get(Conversation, newer_id)
+        assert stamped is not None and stamped.last_inbound_at is not None
+
+
+def test_a_number_registered_after_a_message_to_it_was_ignored_gets_the_next_one(intake) -> None:  # type: ignore[no-untyped-def]
+    webhook, engine, box = intake
+    assert webhook.accept(_message("wamid.early", "hi", phone_number_id="77")).unknown_number == 1
+    with session_scope(engine) as session:
+        create_business(session, name="late", phone_number_id="77", box=box)
+    assert len(webhook.accept(_message("wamid.later", "hi", phone_number_id="77")).stored) == 1

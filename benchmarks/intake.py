@@ -1,0 +1,112 @@
+"""Webhook intake in process: the time and the SQL statements `WebhookIntake.accept` spends per message.
+
+    python -m benchmarks.intake [--messages 2000] [--customers 200] [--json]
+
+What the API does between a verified webhook and its acknowledgement, without HTTP, on SQLite and (when one
+answers at --postgres-url) on a throwaway PostgreSQL database. Statements per message count every round trip
+the driver makes (pool pings, BEGIN and COMMIT included): a figure the machine's other work does not move,
+unlike the milliseconds. Customers write round robin, so all but the first message of each is a returning
+customer's, as under load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import event
+
+from benchmarks._setup import PHONE_NUMBER_ID, demo_business, fresh_runtime
+from bot.whatsapp import InboundMessage, WebhookBatch
+
+
+def _measure(database_url: str | None, messages: int, customers: int) -> dict[str, object]:
+    runtime = fresh_runtime(database_url=database_url)
+    try:
+        demo_business(runtime)
+        statements = 0
+
+        def count(*_args: Any) -> None:
+            nonlocal statements
+            statements += 1
+
+        event.listen(runtime.engine, "before_cursor_execute", count)
+        event.listen(runtime.engine, "commit", count)
+        event.listen(runtime.engine, "begin", count)
+        intake = runtime.intake
+        # Every customer's first message creates its contact and conversation: not what is measured.
+        for n in range(customers):
+            intake.accept(_batch(n, f"wamid.first-{uuid.uuid4().hex}"))
+        statements, times = 0, []
+        for n in range(messages):
+            batch = _batch(n % customers, f"wamid.load-{uuid.uuid4().hex}")
+            started = time.perf_counter()
+            result = intake.accept(batch)
+            times.append((time.perf_counter() - started) * 1000)
+            assert len(result.stored) == 1
+        return {
+            "ms_p50": round(statistics.median(times), 3),
+            "ms_mean": round(statistics.fmean(times), 3),
+            "statements_per_message": round(statements / messages, 2),
+        }
+    finally:
+        runtime.close()
+
+
+def _batch(customer: int, wa_message_id: str) -> WebhookBatch:
+    return WebhookBatch(
+        messages=[
+            InboundMessage(
+                PHONE_NUMBER_ID,
+                wa_message_id,
+                f"4470{customer:08d}",
+                f"Customer {customer}",
+                "text",
+                "When are you open on Sunday?",
+            )
+        ]
+    )
+
+
+def _postgres(url: str, messages: int, customers: int) -> dict[str, object]:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(url)
+    name = f"wepos_intake_{uuid.uuid4().hex[:10]}"
+    try:
+        connection = psycopg.connect(
+            admin.set(drivername="postgresql").render_as_string(hide_password=False),
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except psycopg.OperationalError:
+        return {"skipped": "no PostgreSQL at --postgres-url"}
+    connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        return _measure(admin.set(database=name).render_as_string(hide_password=False), messages, customers)
+    finally:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = {
+        "sqlite": _measure(None, args.messages, args.customers),
+        "postgresql": _postgres(args.postgres_url, args.messages, args.customers),
+    }
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
