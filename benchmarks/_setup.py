@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 for _name, _value in {
@@ -73,3 +76,29 @@ def summary(values: list[float]) -> dict[str, float]:
         "p95": round(percentile(values, 95), 1),
         "max": round(max(values), 1),
     }
+
+
+@contextmanager
+def throwaway_postgres(url: str, prefix: str) -> Iterator[str | None]:
+    """The URL of a new database on the PostgreSQL server at `url`, dropped on the way out (its sessions
+    closed); None when no server answers there."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        connection = psycopg.connect(
+            admin.set(drivername="postgresql").render_as_string(hide_password=False),
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except psycopg.OperationalError:
+        yield None
+        return
+    connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.close()

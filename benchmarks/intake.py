@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from benchmarks._setup import PHONE_NUMBER_ID, demo_business, fresh_runtime
+from benchmarks._setup import PHONE_NUMBER_ID, demo_business, fresh_runtime, throwaway_postgres
 from bot.whatsapp import InboundMessage, WebhookBatch
 
 
@@ -73,25 +73,10 @@ def _batch(customer: int, wa_message_id: str) -> WebhookBatch:
 
 
 def _postgres(url: str, messages: int, customers: int) -> dict[str, object]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(url)
-    name = f"wepos_intake_{uuid.uuid4().hex[:10]}"
-    try:
-        connection = psycopg.connect(
-            admin.set(drivername="postgresql").render_as_string(hide_password=False),
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except psycopg.OperationalError:
-        return {"skipped": "no PostgreSQL at --postgres-url"}
-    connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        return _measure(admin.set(database=name).render_as_string(hide_password=False), messages, customers)
-    finally:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.close()
+    with throwaway_postgres(url, "wepos_intake") as database_url:
+        if database_url is None:
+            return {"skipped": "no PostgreSQL at --postgres-url"}
+        return _measure(database_url, messages, customers)
 
 
 def main() -> None:

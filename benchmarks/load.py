@@ -38,7 +38,7 @@ import httpx
 from cryptography.fernet import Fernet
 
 from api.loopback import free_port
-from benchmarks._setup import APP_SECRET, EXAMPLES, PHONE_NUMBER_ID, percentile
+from benchmarks._setup import APP_SECRET, EXAMPLES, PHONE_NUMBER_ID, percentile, throwaway_postgres
 from bot.stand_in import GraphStandIn
 from bot.whatsapp import signed_headers, text_webhook
 
@@ -337,61 +337,48 @@ def _embedded(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _scaled(args: argparse.Namespace) -> dict[str, object]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(args.postgres_url)
-    name = f"wepos_load_{uuid.uuid4().hex[:10]}"
-    try:
-        connection = psycopg.connect(
-            admin.set(drivername="postgresql").render_as_string(hide_password=False),
-            autocommit=True,
-            connect_timeout=3,
+    with throwaway_postgres(args.postgres_url, "wepos_load") as database_url:
+        if database_url is None:
+            return {"skipped": "no PostgreSQL at --postgres-url"}
+        graph = GraphProcess(args.graph_latency_ms / 1000)
+        data_dir = Path(tempfile.mkdtemp(prefix="wepos-load-")) / "var"
+        chroma_port, port = free_port(), free_port()
+        chroma = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "chroma"),
+                "run",
+                "--path",
+                str(data_dir.parent / "chroma"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(chroma_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-    except psycopg.OperationalError:
-        return {"skipped": "no PostgreSQL at --postgres-url"}
-    connection.execute(f'CREATE DATABASE "{name}"')
-    graph = GraphProcess(args.graph_latency_ms / 1000)
-    data_dir = Path(tempfile.mkdtemp(prefix="wepos-load-")) / "var"
-    chroma_port, port = free_port(), free_port()
-    chroma = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "chroma"),
-            "run",
-            "--path",
-            str(data_dir.parent / "chroma"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(chroma_port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    env = _env(
-        data_dir,
-        graph,
-        args,
-        WEPOS_DATABASE_URL=admin.set(database=name).render_as_string(hide_password=False),
-        WEPOS_CHROMA_URL=f"http://127.0.0.1:{chroma_port}",
-    )
-    server = None
-    try:
-        time.sleep(2)
-        _prepare(env)
-        server = _start_server(env, graph, port, workers=2)
-        return asyncio.run(
-            _load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds, server.pid)
+        env = _env(
+            data_dir,
+            graph,
+            args,
+            WEPOS_DATABASE_URL=database_url,
+            WEPOS_CHROMA_URL=f"http://127.0.0.1:{chroma_port}",
         )
-    finally:
-        if server is not None:
-            _stop(server)  # before the database is dropped under its workers
-        chroma.terminate()
-        chroma.wait(30)
-        graph.close()
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.close()
-        shutil.rmtree(data_dir.parent, ignore_errors=True)
+        server = None
+        try:
+            time.sleep(2)
+            _prepare(env)
+            server = _start_server(env, graph, port, workers=2)
+            return asyncio.run(
+                _load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds, server.pid)
+            )
+        finally:
+            if server is not None:
+                _stop(server)  # before the database is dropped under its workers
+            chroma.terminate()
+            chroma.wait(30)
+            graph.close()
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 def main() -> None:
