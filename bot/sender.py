@@ -36,6 +36,9 @@ class SendLanes:
         self._done = threading.Condition()
 
     def start(self) -> None:
+        """Start the lane threads (once: a second call changes nothing)."""
+        if self._threads:
+            return
         for index, lane in enumerate(self._queues):
             thread = threading.Thread(target=self._run, args=(lane,), name=f"wepos-send-{index}", daemon=True)
             thread.start()
@@ -71,7 +74,9 @@ class SendLanes:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Send what the lanes hold (for up to `timeout`), then end their threads. Replies not sent by then
-        stay queued in the outbox for the next worker."""
+        stay queued in the outbox for the next worker. Nothing to do for lanes never started."""
+        if not self._threads:
+            return
         if not self.wait_drained(timeout):
             log.warning("send lanes stopped with work left in the outbox", extra={"open": self._open})
         for lane in self._queues:

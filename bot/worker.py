@@ -83,7 +83,6 @@ class TurnWorker:
         self._assistant = assistant
         self._outbox = outbox
         self._lanes = lanes
-        self._lanes_started = False
         self._poll_interval = poll_interval
         self._lease = timedelta(seconds=lease_s)
         self.rate_limit = rate_limit or SenderRateLimit(0)
@@ -106,17 +105,15 @@ class TurnWorker:
         self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._lanes is not None and self._lanes_started:
+        if self._lanes is not None:
             self._lanes.stop(timeout / 2)
-            self._lanes_started = False
 
     def notify(self) -> None:
         self._wake.set()
 
     def run_forever(self) -> None:
-        if self._lanes is not None and not self._lanes_started:
+        if self._lanes is not None:
             self._lanes.start()
-            self._lanes_started = True
         failures = 0
         while not self._stop.is_set():
             try:
