@@ -7,12 +7,13 @@ import logging
 import time
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from sqlalchemy import bindparam, func
-from sqlalchemy.engine import Engine
+from sqlalchemy import Insert, Integer, Table, Update, and_, bindparam, func, insert, literal
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select, update
-from sqlmodel.sql.expression import Select, SelectOfScalar
+from sqlmodel import Session, SQLModel, col, select, update
+from sqlmodel.sql.expression import Select
 
 from bot.models import (
     OUTBOUND_RANK,
@@ -51,6 +52,12 @@ class WebhookIntake:
 
     def __init__(self, engine: Engine, box: SecretBox, *, business_ttl_s: float = BUSINESS_TTL_S) -> None:
         self._engine = engine
+        # PostgreSQL: a message is read, then written in one statement; nothing to wrap in BEGIN and COMMIT.
+        self._message_engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._box = box
         self._business_ttl_s = business_ttl_s
         self._businesses: dict[str, tuple[int, float]] = {}  # phone number id -> business id, read at
@@ -74,10 +81,10 @@ class WebhookIntake:
         for inbound in batch.messages:
             for attempt in range(2):
                 try:
-                    with session_scope(self._engine) as session:
+                    with session_scope(self._message_engine) as session:
                         business_id = self._business_id(session, inbound.phone_number_id)
                         if business_id is not None:
-                            message_id = self._store(session, business_id, inbound)
+                            message_id = self._store(session.connection(), business_id, inbound)
                     break
                 except IntegrityError:
                     # A request racing this one stored the same delivery (message ids are unique) or the
@@ -146,68 +153,90 @@ class WebhookIntake:
         )
         return True
 
-    def _store(self, session: Session, business_id: int, inbound: InboundMessage) -> int | None:
-        """One new message (None for a delivery seen before, or a silent one). A returning customer's
-        message costs one read (its contact, latest conversation and whether the delivery is known), the
-        insert and the conversation's update: where it was six statements, each a round trip to PostgreSQL
-        that the acknowledgement waited on."""
+    def _store(self, connection: Connection, business_id: int, inbound: InboundMessage) -> int | None:
+        """One new message (None for a delivery seen before, or a silent one): one read (the sender's
+        contact, its latest conversation, whether this delivery is stored), then the writes.
+
+        On PostgreSQL the writes are one statement, run on its own (autocommit): the contact of a new
+        customer, the conversation, its `last_inbound_at` and the message go in together or not at all,
+        in one round trip where they were up to nine (BEGIN, each statement, COMMIT), each of which the
+        acknowledgement waited on. SQLite has no writes inside WITH; there they run one after another in
+        one transaction, in process. A request racing this one (the same delivery, or the same new
+        customer) makes the write fail on a unique key; `accept` reads again and finds its rows."""
         wa_hash = self._box.lookup_hash(inbound.from_wa_id)
-        known = session.exec(
-            _returning_customer(),
-            params={"business_id": business_id, "wa_hash": wa_hash, "wamid": inbound.wa_message_id},
-        ).first()
-        if known is None:  # a new customer (or one of another business): the general path
-            if session.exec(_known_delivery(), params={"wamid": inbound.wa_message_id}).first():
-                return None
-            contact = self.contact_for(session, business_id, inbound.from_wa_id, inbound.profile_name)
-            contact_id: int | None = contact.id
-            conversation_id: int | None = None
-        else:
-            contact_id, name_sealed, conversation_id, existing = known
-            if existing is not None:
-                return None
-            if inbound.profile_name and (
-                name_sealed is None or self._box.open(name_sealed) != inbound.profile_name
-            ):
-                session.exec(
-                    update(Contact)
-                    .where(col(Contact.id) == contact_id)
-                    .values(profile_name_sealed=self._box.seal(inbound.profile_name))
-                )
-        if conversation_id is None:
-            conversation = Conversation(business_id=business_id, contact_id=contact_id)  # type: ignore[arg-type]
-            session.add(conversation)
-            session.flush()
-            conversation_id = conversation.id
+        customer = self._customer(connection, business_id, wa_hash, inbound.wa_message_id)
+        if customer.existing is not None:
+            return None
+        now = utcnow()
+        contact = None
+        if customer.contact_id is None:
+            contact = Contact(
+                business_id=business_id,
+                wa_id_hash=wa_hash,
+                wa_id_sealed=self._box.seal(inbound.from_wa_id),
+                profile_name_sealed=self._box.seal(inbound.profile_name) if inbound.profile_name else None,
+            )
+        renamed = None
+        if (
+            contact is None
+            and inbound.profile_name
+            and (customer.name_sealed is None or self._box.open(customer.name_sealed) != inbound.profile_name)
+        ):
+            renamed = self._box.seal(inbound.profile_name)
+        conversation = None
+        if customer.conversation_id is None:
+            conversation = Conversation(
+                business_id=business_id,
+                contact_id=customer.contact_id,  # type: ignore[arg-type]  # a new contact's comes from the write
+                last_inbound_at=now,
+            )
         message = Message(
             business_id=business_id,
-            conversation_id=conversation_id,  # type: ignore[arg-type]
+            conversation_id=customer.conversation_id,  # type: ignore[arg-type]
             direction=Direction.INBOUND,
             wa_message_id=inbound.wa_message_id,
             kind=inbound.kind,
             text_sealed=self._box.seal(inbound.text) if inbound.answerable and inbound.text else None,
             status=InboundStatus.RECORDED if inbound.silent else InboundStatus.RECEIVED,
             reply_id=(inbound.reply_id or "")[:256] or None,
+            created_at=now,
+            updated_at=now,
         )
-        # No savepoint around the insert (two more round trips a webhook): a duplicate that raced in
-        # fails the whole transaction, which `accept` runs again.
-        session.add(message)
-        session.flush()
-        session.exec(
-            update(Conversation)
-            .where(col(Conversation.id) == conversation_id)
-            .values(last_inbound_at=utcnow())
-        )
+        # No key may be a column's name: SQLAlchemy would add it to the SET of an UPDATE as well.
+        params = {
+            **_params(message),
+            **(_params(contact) if contact is not None else {}),
+            **(_params(conversation) if conversation is not None else {}),
+            "sender_contact_id": customer.contact_id,
+            "renamed": renamed,
+            "now": now,
+        }
+        if connection.dialect.name == "postgresql":
+            statement = _write(
+                new_contact=contact is not None,
+                new_conversation=conversation is not None,
+                rename=renamed is not None,
+            )
+            message_id, conversation_id = connection.execute(statement, params).one()
+        else:
+            message_id, conversation_id = _write_in_steps(connection, params, contact, conversation, renamed)
         log.info(
             "inbound message stored",
             extra={
                 "business_id": business_id,
                 "conversation_id": conversation_id,
-                "message_id": message.id,
+                "message_id": message_id,
                 "kind": inbound.kind,
             },
         )
-        return None if inbound.silent else message.id
+        return None if inbound.silent else int(message_id)
+
+    def _customer(self, connection: Connection, business_id: int, wa_hash: str, wamid: str) -> _Customer:
+        """What the intake knows of a message's sender and delivery, in one read."""
+        row = connection.execute(
+            _customer_and_delivery(), {"business_id": business_id, "wa_hash": wa_hash, "wamid": wamid}
+        ).one()
+        return _Customer(*row)
 
     def contact_for(
         self, session: Session, business_id: int, wa_id: str, profile_name: str | None
@@ -234,24 +263,123 @@ def _unknown_number(result: IntakeResult, what: str, phone_number_id: str) -> No
     log.warning(f"{what} for unknown phone number id ignored", extra={"phone_number_id": phone_number_id})
 
 
-@cache
-def _known_delivery() -> SelectOfScalar[int | None]:
-    return select(col(Message.id)).where(col(Message.wa_message_id) == bindparam("wamid"))
+@dataclass(frozen=True)
+class _Customer:
+    """What one read told the intake: the message stored under this delivery's id, if any, and the sender's
+    contact (sealed profile name) and latest conversation, where they have them."""
+
+    existing: int | None
+    contact_id: int | None
+    name_sealed: str | None
+    conversation_id: int | None
 
 
 @cache
-def _returning_customer() -> Select[int | None, str | None, int | None, int | None]:
-    """A contact by its number's keyed hash, with its latest conversation and the id of a message already
-    stored under this delivery's id: the three lookups of a returning customer's message in one statement.
-    Built once (building it cost about what running it does)."""
+def _customer_and_delivery() -> Select[int | None, int | None, str | None, int | None]:
+    """One row, always: the id of a message already stored under this delivery's id, then the contact found
+    by its number's keyed hash (none for a new customer), with its latest conversation. Built once
+    (building it cost about what running it does)."""
+    existing = (
+        select(col(Message.id)).where(col(Message.wa_message_id) == bindparam("wamid")).scalar_subquery()
+    )
     latest = (
         select(func.max(Conversation.id))
         .where(col(Conversation.contact_id) == col(Contact.id))
         .scalar_subquery()
     )
-    return select(Contact.id, Contact.profile_name_sealed, latest, _known_delivery().scalar_subquery()).where(
+    one = select(literal(1).label("one")).subquery("one")
+    sender = and_(
         col(Contact.business_id) == bindparam("business_id"), col(Contact.wa_id_hash) == bindparam("wa_hash")
     )
+    return select(existing, Contact.id, Contact.profile_name_sealed, latest).select_from(
+        one.outerjoin(Contact, sender)  # type: ignore[arg-type]
+    )
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined, no-any-return]
+
+
+def _params(row: SQLModel) -> dict[str, Any]:
+    """A new row's column values, each as the parameter `<table>_<column>` of the statements below."""
+    table = _table(type(row))
+    return {f"{table.name}_{c.name}": getattr(row, c.name) for c in table.columns if not c.primary_key}
+
+
+def _values(table: Table, **instead: Any) -> dict[str, Any]:
+    """Every column but the key as its parameter `<table>_<column>`, or as the expression given instead."""
+    return {
+        c.name: instead.get(c.name, bindparam(f"{table.name}_{c.name}", type_=c.type))
+        for c in table.columns
+        if not c.primary_key
+    }
+
+
+@cache
+def _insert(model: type[SQLModel]) -> Insert:
+    table = _table(model)
+    return insert(table).values(_values(table)).returning(table.c.id)
+
+
+@cache
+def _rename() -> Update:
+    contact = _table(Contact)
+    return (
+        update(contact)
+        .where(contact.c.id == bindparam("sender_contact_id", type_=Integer))
+        .values(profile_name_sealed=bindparam("renamed", type_=contact.c.profile_name_sealed.type))
+    )
+
+
+@cache
+def _touch() -> Update:
+    conversation = _table(Conversation)
+    return (
+        update(conversation)
+        .where(conversation.c.id == bindparam("message_conversation_id", type_=Integer))
+        .values(last_inbound_at=bindparam("now", type_=conversation.c.last_inbound_at.type))
+    )
+
+
+@cache
+def _write(*, new_contact: bool, new_conversation: bool, rename: bool) -> Insert:
+    """PostgreSQL: a message's writes as one statement (data-modifying WITH), returning the message's id and
+    its conversation's. A conversation gone since the read leaves the message without one, which fails
+    (NOT NULL) like a duplicate does; `accept` then reads again."""
+    contact, conversation, message = _table(Contact), _table(Conversation), _table(Message)
+    extra = []
+    conversation_values = _values(conversation)
+    if new_contact:
+        created = insert(contact).values(_values(contact)).returning(contact.c.id).cte("new_contact")
+        conversation_values["contact_id"] = select(created.c.id).scalar_subquery()
+    if rename:
+        extra.append(_rename().cte("renamed"))
+    if new_conversation:
+        target = insert(conversation).values(conversation_values).returning(conversation.c.id).cte("started")
+    else:
+        target = _touch().returning(conversation.c.id).cte("touched")
+    values = _values(message, conversation_id=select(target.c.id).scalar_subquery())
+    return insert(message).values(values).returning(message.c.id, message.c.conversation_id).add_cte(*extra)
+
+
+def _write_in_steps(
+    connection: Connection,
+    params: dict[str, Any],
+    contact: Contact | None,
+    conversation: Conversation | None,
+    renamed: str | None,
+) -> tuple[int, int]:
+    """SQLite: the same writes one after another, in the caller's transaction."""
+    if contact is not None:
+        params["conversation_contact_id"] = connection.execute(_insert(Contact), params).scalar_one()
+    if renamed is not None:
+        connection.execute(_rename(), params)
+    if conversation is not None:
+        params["message_conversation_id"] = connection.execute(_insert(Conversation), params).scalar_one()
+    else:
+        connection.execute(_touch(), params)
+    message_id = connection.execute(_insert(Message), params).scalar_one()
+    return message_id, params["message_conversation_id"]
 
 
 def apply_status(session: Session, update: StatusUpdate) -> bool:

@@ -108,11 +108,12 @@ class RacedIntake(WebhookIntake):
         super().__init__(engine, box)
         self._batch: WebhookBatch | None = batch
 
-    def contact_for(self, session, business_id, wa_id, profile_name):  # type: ignore[no-untyped-def]
+    def _customer(self, connection, business_id, wa_hash, wamid):  # type: ignore[no-untyped-def]
+        customer = super()._customer(connection, business_id, wa_hash, wamid)  # read before the other stored
         if self._batch is not None:
             batch, self._batch = self._batch, None
             assert WebhookIntake(self._engine, self._box).accept(batch).stored  # the racing request
-        return super().contact_for(session, business_id, wa_id, profile_name)
+        return customer
 
 
 def test_a_delivery_stored_meanwhile_by_a_racing_request_is_a_duplicate_not_an_error(intake) -> None:  # type: ignore[no-untyped-def]
@@ -123,6 +124,55 @@ def test_a_delivery_stored_meanwhile_by_a_racing_request_is_a_duplicate_not_an_e
     with session_scope(engine) as session:
         assert [m.wa_message_id for m in session.exec(select(Message)).all()] == ["wamid.twice"]
         assert len(session.exec(select(Contact)).all()) == 1
+
+
+def test_a_new_customer_writing_twice_at_once_gets_one_contact_and_conversation(intake) -> None:  # type: ignore[no-untyped-def]
+    _webhook, engine, _ = intake
+    other = WebhookBatch(messages=[InboundMessage("42", "wamid.one", NUMBER, "Maria Lopez", "text", "hi")])
+    mine = WebhookBatch(messages=[InboundMessage("42", "wamid.two", NUMBER, "Maria Lopez", "text", "hello?")])
+    result = RacedIntake(engine, intake[2], other).accept(mine)
+    assert len(result.stored) == 1 and result.duplicates == 0
+    with session_scope(engine) as session:
+        (contact,) = session.exec(select(Contact)).all()
+        (conversation,) = session.exec(select(Conversation)).all()
+        rows = session.exec(select(Message).order_by(col(Message.id))).all()
+        assert [(m.wa_message_id, m.conversation_id) for m in rows] == [
+            ("wamid.one", conversation.id),
+            ("wamid.two", conversation.id),
+        ]
+        assert intake[2].open(contact.wa_id_sealed) == NUMBER
+
+
+class VanishingConversation(WebhookIntake):
+    """The conversation the read found is erased before the write (a data-subject request, say)."""
+
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
+        super().__init__(engine, box)
+        self.erase = True
+
+    def _customer(self, connection, business_id, wa_hash, wamid):  # type: ignore[no-untyped-def]
+        customer = super()._customer(connection, business_id, wa_hash, wamid)
+        if self.erase and customer.conversation_id is not None:
+            self.erase = False
+            with session_scope(self._engine) as session:
+                for message in session.exec(select(Message)).all():
+                    session.delete(message)
+                session.flush()
+                session.delete(session.get(Conversation, customer.conversation_id))
+        return customer
+
+
+def test_a_message_whose_conversation_went_meanwhile_starts_a_new_one(intake) -> None:  # type: ignore[no-untyped-def]
+    webhook, engine, box = intake
+    webhook.accept(_message("wamid.a", "hi"))
+    intake = VanishingConversation(engine, box)
+    (second,) = intake.accept(_message("wamid.b", "still there?")).stored
+    assert not intake.erase  # the conversation did go between the read and the write
+    with session_scope(engine) as session:
+        (conversation,) = session.exec(select(Conversation)).all()
+        (message,) = session.exec(select(Message)).all()
+        assert conversation.last_inbound_at is not None
+        assert (message.id, message.conversation_id, message.wa_message_id) == (second, conversation.id, "wamid.b")
 
 
 def _message(
