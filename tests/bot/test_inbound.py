@@ -172,7 +172,11 @@ def test_a_message_whose_conversation_went_meanwhile_starts_a_new_one(intake) ->
         (conversation,) = session.exec(select(Conversation)).all()
         (message,) = session.exec(select(Message)).all()
         assert conversation.last_inbound_at is not None
-        assert (message.id, message.conversation_id, message.wa_message_id) == (second, conversation.id, "wamid.b")
+        assert (message.id, message.conversation_id, message.wa_message_id) == (
+            second,
+            conversation.id,
+            "wamid.b",
+        )
 
 
 def _message(
