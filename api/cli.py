@@ -626,7 +626,10 @@ def ask(
     with session_scope(runtime.engine) as session:
         business = get_business_by_name(session, tenant)
         masked = runtime.masker.preview(
-            question, policy=question_policy(session, runtime.masker, runtime.retriever, business.id or 0)
+            question,
+            policy=question_policy(
+                runtime.masker.policy_for(session, business.id or 0), runtime.retriever, business.id or 0
+            ),
         )
     passages = runtime.retriever.search(business.id or 0, masked.text)
     answer = runtime.responder.answer(

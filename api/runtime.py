@@ -183,7 +183,16 @@ class Runtime:
 
     @cached_property
     def intake(self) -> WebhookIntake:
-        return WebhookIntake(self.engine, self.box)
+        return WebhookIntake(self.engine, self.box, message_engine=self.intake_engine)
+
+    @cached_property
+    def intake_engine(self) -> Engine:
+        """Where webhooks' messages are stored. On PostgreSQL a pool of its own that does not ping a
+        connection before each use (a round trip every acknowledgement waited on): the intake tries once
+        more on a connection found dead instead. On SQLite, the one engine."""
+        if self.engine.dialect.name != "postgresql":
+            return self.engine
+        return create_db_engine(self.settings.database_url_resolved, pre_ping=False)
 
     @cached_property
     def worker(self) -> TurnWorker:
@@ -212,5 +221,7 @@ class Runtime:
             self.ingest_jobs.stop()
         if "graph_client" in self.__dict__:
             self.graph_client.close()
+        if "intake_engine" in self.__dict__ and self.intake_engine is not self.engine:
+            self.intake_engine.dispose()
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -130,7 +130,11 @@ class IngestedSet:
         from core.db import session_scope
 
         with session_scope(self.runtime.engine) as session:
-            policy = question_policy(session, self.runtime.masker, self.runtime.retriever, self.business_id)
+            policy = question_policy(
+                self.runtime.masker.policy_for(session, self.business_id),
+                self.runtime.retriever,
+                self.business_id,
+            )
         return lambda query: [
             self.corpus_id_of[p.document_id]
             for p in retriever.search(

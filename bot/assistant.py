@@ -36,10 +36,11 @@ from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.metrics import HANDOFFS, TURN_SECONDS
 from core.tenants import Business
-from privacy.consent import ConsentSource, Purpose, allows, record_consent, states_under_age
+from privacy.consent import ConsentSource, Purpose, current_consent, record_consent, states_under_age
 from privacy.data_requests import RequestKind, open_data_request
 from privacy.detect import KnownValue
 from privacy.masker import MaskedSpan, Masker
+from privacy.models import PrivacyPolicy
 from privacy.policy import MaskingPolicy
 from privacy.redaction import record_redactions
 from privacy.vault import PlaceholderPlan, VaultScope
@@ -158,11 +159,11 @@ class Assistant:
         row = session.exec(_turn_rows(), params={"message_id": message_id}).first()
         if row is None:
             return None
-        message, conversation, business, contact = row
+        message, conversation, business, contact, assistant_policy, privacy_policy = row
         if message.status not in (InboundStatus.RECEIVED, InboundStatus.PROCESSING):
             return None
         assert conversation.id is not None and message.id is not None and business.id is not None
-        policy = policy_for(session, business.id)
+        policy = assistant_policy or AssistantPolicy(business_id=business.id)
         plan = self._masker.vault.planner(session, VaultScope.conversation(conversation.id))
         customer, known = self._known_values(plan, contact)
 
@@ -172,7 +173,7 @@ class Assistant:
             plain = self._box.open(message.text_sealed)
             # On the plain text: a masker may well take "15 years old" for a date.
             minor = states_under_age(plain)
-            masking = question_policy(session, self._masker, self._retriever, business.id)
+            masking = question_policy(self._masker.policy_from(privacy_policy), self._retriever, business.id)
             mask = self._masker.plan(session, plain, plan, known=known, policy=masking)
             question, spans = mask.text, mask.spans
 
@@ -226,6 +227,8 @@ class Assistant:
         assert contact.id is not None and business.id is not None
         business_id, contact_id = business.id, contact.id
 
+        allowed = current_consent(session, contact_id)  # every purpose in one read
+
         def consent(purpose: Purpose, granted: bool, source: ConsentSource = ConsentSource.KEYWORD) -> None:
             record_consent(
                 session,
@@ -235,8 +238,9 @@ class Assistant:
                 granted=granted,
                 source=source,
             )
+            allowed[purpose] = granted
 
-        replying = allows(session, contact_id, Purpose.SERVICE_REPLIES)
+        replying = allowed[Purpose.SERVICE_REPLIES]
         if intent is Intent.STOP:
             if not replying:
                 return TurnDecision(silent=True)  # confirmed once already
@@ -247,7 +251,7 @@ class Assistant:
         if intent is Intent.START and not replying:
             consent(Purpose.SERVICE_REPLIES, True)
             return TurnDecision([Reply(STARTED_REPLY.format(name=name))])
-        if minor and allows(session, contact_id, Purpose.AI_PROCESSING):
+        if minor and allowed[Purpose.AI_PROCESSING]:
             # A child's messages get no automated processing: a person takes over, whoever has the chat now.
             consent(Purpose.AI_PROCESSING, False, ConsentSource.AGE_STATEMENT)
             if replying and conversation.status != ConversationStatus.WAITING_FOR_AGENT:
@@ -256,7 +260,7 @@ class Assistant:
         silent = (
             not replying
             or conversation.status == ConversationStatus.WAITING_FOR_AGENT
-            or not allows(session, contact_id, Purpose.AI_PROCESSING)
+            or not allowed[Purpose.AI_PROCESSING]
         )
         kind = DATA_REQUESTS.get(intent)
         if kind is not None:
@@ -381,25 +385,29 @@ class Assistant:
 
 
 @cache
-def _turn_rows() -> Select[Message, Conversation, Business, Contact]:
-    """An inbound message with its conversation, business and contact: one statement where four lookups
-    were four round trips, built once (building it cost about as much CPU as running it)."""
+def _turn_rows() -> Select[
+    Message, Conversation, Business, Contact, AssistantPolicy | None, PrivacyPolicy | None
+]:
+    """An inbound message with its conversation, business, contact and the business's assistant and privacy
+    policies (none where it never set one): one statement where six lookups were six round trips, built once
+    (building it cost about as much CPU as running it)."""
     return (
-        select(Message, Conversation, Business, Contact)
+        # sqlmodel types select() for up to four entities.
+        select(Message, Conversation, Business, Contact, AssistantPolicy, PrivacyPolicy)  # type: ignore[call-overload,no-any-return]
         .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
         .join(Business, col(Business.id) == col(Message.business_id))
         .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+        .outerjoin(AssistantPolicy, col(AssistantPolicy.business_id) == col(Message.business_id))
+        .outerjoin(PrivacyPolicy, col(PrivacyPolicy.business_id) == col(Message.business_id))
         .where(col(Message.id) == bindparam("message_id"))
     )
 
 
-def question_policy(
-    session: Session, masker: Masker, retriever: Retriever, business_id: int
-) -> MaskingPolicy:
+def question_policy(policy: MaskingPolicy, retriever: Retriever, business_id: int) -> MaskingPolicy:
     """The masking policy a customer's question is read under: the business's, plus the words its knowledge
     base keeps using (a lone one is its subject, not a customer's name). The turn, the knowledge playground
     and `wepos ask` mask alike."""
-    return replace(masker.policy_for(session, business_id), vocabulary=retriever.vocabulary(business_id))
+    return replace(policy, vocabulary=retriever.vocabulary(business_id))
 
 
 def policy_for(session: Session, business_id: int) -> AssistantPolicy:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Integer, Table, Update, and_, bindparam, func, insert, literal
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, col, select, update
 from sqlmodel.sql.expression import Select
 
@@ -50,13 +50,23 @@ class IntakeResult:
 class WebhookIntake:
     """Turns a parsed webhook into rows. A message id seen before stores nothing and triggers nothing."""
 
-    def __init__(self, engine: Engine, box: SecretBox, *, business_ttl_s: float = BUSINESS_TTL_S) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        box: SecretBox,
+        *,
+        message_engine: Engine | None = None,
+        business_ttl_s: float = BUSINESS_TTL_S,
+    ) -> None:
+        """Messages are stored through `message_engine` (default: `engine`), which may hand out a connection
+        without testing it first: one found dead is retried once."""
         self._engine = engine
+        messages = message_engine or engine
         # PostgreSQL: a message is read, then written in one statement; nothing to wrap in BEGIN and COMMIT.
         self._message_engine = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
+            messages.execution_options(isolation_level="AUTOCOMMIT")
+            if messages.dialect.name == "postgresql"
+            else messages
         )
         self._box = box
         self._business_ttl_s = business_ttl_s
@@ -93,6 +103,13 @@ class WebhookIntake:
                     self._businesses.pop(inbound.phone_number_id, None)
                     if attempt:
                         raise
+                except DBAPIError as exc:
+                    # A pooled connection the database had closed (a restart): the pool drops it and every
+                    # other connection as old, and the next try gets a new one. Whether the write reached
+                    # the database or not, the next read finds out: stored once either way.
+                    if attempt or not exc.connection_invalidated:
+                        raise
+                    log.warning("database connection lost, storing the message again")
             if business_id is None:
                 _unknown_number(result, "message", inbound.phone_number_id)
                 continue

@@ -105,6 +105,12 @@ class Outbox:
         console: Callable[[str], None] = print,
     ) -> None:
         self._engine = engine
+        # A send's outcome is one UPDATE of its row: on PostgreSQL it needs no BEGIN and COMMIT around it.
+        self._outcome_engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._box = box
         self._masker = masker
         self._client = client
@@ -213,11 +219,11 @@ class Outbox:
                     phone_number_id=business.phone_number_id, token=token, to=to, body=body
                 )
         except ChannelError as exc:
-            with session_scope(self._engine) as session:
+            with session_scope(self._outcome_engine) as session:
                 settled = self._record_failure(message, exc)
                 self._settle(session, message, message.status if settled else OutboundStatus.QUEUED)
             return Attempt.SETTLED if settled else Attempt.RETRY
-        with session_scope(self._engine) as session:
+        with session_scope(self._outcome_engine) as session:
             message.wa_message_id = wa_id
             message.sent_at = utcnow()
             message.next_attempt_at = None

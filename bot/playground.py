@@ -57,7 +57,10 @@ class KnowledgeSearch:
             raise InvalidInput(f"the query is longer than {MAX_QUERY_CHARS} characters")
         with session_scope(self.engine) as session:
             masked = self.masker.preview(
-                query, policy=question_policy(session, self.masker, self.retriever, business_id)
+                query,
+                policy=question_policy(
+                    self.masker.policy_for(session, business_id), self.retriever, business_id
+                ),
             )
         passages = self.retriever.search(business_id, masked.text, k)
         with session_scope(self.engine) as session:

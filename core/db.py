@@ -27,8 +27,10 @@ def ensure_sqlite_dir(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_db_engine(url: str) -> Engine:
-    """Build the engine; SQLite gets WAL, foreign keys and a busy timeout so threads can share it."""
+def create_db_engine(url: str, *, pre_ping: bool = True) -> Engine:
+    """Build the engine; SQLite gets WAL, foreign keys and a busy timeout so threads can share it. A server
+    database's pool tests each connection before handing it out (`pre_ping`: one more round trip) unless the
+    caller retries on a connection found dead instead."""
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -42,7 +44,7 @@ def create_db_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=10, max_overflow=10)
 
 
 @contextmanager

@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from core.metrics import MASKING_SECONDS
 from privacy.detect import Detection, Detector, KnownValue
-from privacy.policy import DEFAULT_POLICY, MaskingPolicy, load_policy
+from privacy.models import PrivacyPolicy
+from privacy.policy import DEFAULT_POLICY, MaskingPolicy, load_policy, policy_from_row
 from privacy.vault import DOCUMENT_LABEL, PlaceholderPlan, Vault, VaultScope, normalise_value
 
 # Tolerates what language models do to placeholders: case, spaces, a lost underscore ("<person 1>").
@@ -114,6 +115,10 @@ class Masker:
     def policy_for(self, session: Session, business_id: int) -> MaskingPolicy:
         """The business's masking policy (its deny list opened with the vault's keys)."""
         return load_policy(session, self.vault.box, business_id)
+
+    def policy_from(self, row: PrivacyPolicy | None) -> MaskingPolicy:
+        """The masking policy of a business's row, read by the caller (None: it never set one)."""
+        return policy_from_row(row, self.vault.box)
 
     def preview(
         self, text: str, known: Sequence[KnownValue] = (), policy: MaskingPolicy = DEFAULT_POLICY

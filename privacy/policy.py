@@ -70,6 +70,11 @@ def _deny_values(row: PrivacyPolicy, box: SecretBox) -> list[dict[str, str]]:
 
 def load_policy(session: Session, box: SecretBox, business_id: int) -> MaskingPolicy:
     row = session.exec(select(PrivacyPolicy).where(PrivacyPolicy.business_id == business_id)).first()
+    return policy_from_row(row, box)
+
+
+def policy_from_row(row: PrivacyPolicy | None, box: SecretBox) -> MaskingPolicy:
+    """The masking policy a business's stored row says (the defaults where it never set one)."""
     if row is None:
         return DEFAULT_POLICY
     entities = tuple(json.loads(row.masked_entities)) or DEFAULT_ENTITIES

@@ -191,3 +191,9 @@ def _collect_garbage_per_test() -> Iterator[None]:
     import gc
 
     gc.collect()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, for what only a server database does (skipped without one)."""
+    yield from _fresh_postgres()

@@ -228,3 +228,32 @@ def test_a_number_registered_after_a_message_to_it_was_ignored_gets_the_next_one
     with session_scope(engine) as session:
         create_business(session, name="late", phone_number_id="77", box=box)
     assert len(webhook.accept(_message("wamid.later", "hi", phone_number_id="77")).stored) == 1
+
+
+@pytest.mark.postgres
+def test_a_message_on_a_connection_the_database_closed_is_stored_once(postgres_url: str) -> None:
+    """The intake's pool hands out connections untested (no ping a webhook would wait on): one the server
+    closed meanwhile (a restart) fails, and the message goes in on a new one."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    upgrade(postgres_url)
+    engine, unpinged = create_db_engine(postgres_url), create_db_engine(postgres_url, pre_ping=False)
+    box = SecretBox([Fernet.generate_key()])
+    with session_scope(engine) as session:
+        create_business(session, name="demo", phone_number_id="42", box=box)
+    intake = WebhookIntake(engine, box, message_engine=unpinged)
+    try:
+        assert len(intake.accept(_message("wamid.before", "hi")).stored) == 1
+        with unpinged.connect() as connection:  # the pooled connection the intake will take next
+            backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        conninfo = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        assert len(intake.accept(_message("wamid.after", "still there?")).stored) == 1
+        with session_scope(engine) as session:
+            stored = session.exec(select(Message.wa_message_id).order_by(col(Message.id))).all()
+        assert stored == ["wamid.before", "wamid.after"]
+    finally:
+        unpinged.dispose()
+        engine.dispose()

@@ -34,6 +34,20 @@ def session(tmp_path: Path) -> Iterator[Session]:
 
 
 @pytest.fixture
+def either_session(database_url: str) -> Iterator[Session]:
+    """A session on SQLite or on PostgreSQL (a failed statement aborts a PostgreSQL transaction)."""
+    import bot.models  # noqa: F401
+    import core.tenants  # noqa: F401
+    import retrieval.models  # noqa: F401
+
+    engine = create_db_engine(database_url)
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture
 def masker(analyzer, box: SecretBox) -> Masker:  # type: ignore[no-untyped-def]
     return Masker(Detector(analyzer), Vault(box))
 
@@ -125,8 +139,9 @@ def test_restore_tidies_the_gap_a_dropped_placeholder_leaves() -> None:
 
 
 def test_a_planned_mask_matches_the_written_one_and_writes_only_when_kept(
-    masker: Masker, session: Session
+    masker: Masker, either_session: Session
 ) -> None:
+    session = either_session
     masker.mask(session, "Mail maria.lopez@example.com", CONV)
     plan = masker.vault.planner(session, CONV)
     planned = masker.plan(session, "maria.lopez@example.com and bob@example.org, +44 7700 900123", plan)
@@ -138,11 +153,13 @@ def test_a_planned_mask_matches_the_written_one_and_writes_only_when_kept(
     assert len(session.exec(select(VaultEntry)).all()) == 3
 
 
-def test_a_plan_overtaken_by_another_writer_is_refused(masker: Masker, session: Session) -> None:
+def test_a_plan_overtaken_by_another_writer_is_refused(masker: Masker, either_session: Session) -> None:
+    session = either_session
     plan = masker.vault.planner(session, CONV)
-    planned = masker.plan(session, "write to bob@example.org", plan)
-    assert planned.text == "write to <EMAIL_ADDRESS_1>"
+    planned = masker.plan(session, "write to bob@example.org or call +44 7700 900123", plan)
+    assert planned.text == "write to <EMAIL_ADDRESS_1> or call <PHONE_NUMBER_1>"
     # Meanwhile an agent's note stores another address first: it takes <EMAIL_ADDRESS_1>.
     masker.mask(session, "note: ann@example.net", CONV)
-    assert not plan.keep(session)
+    assert not plan.keep(session)  # and stores none of its values, the phone number's neither
+    assert masker.vault.values(session, CONV) == {"<EMAIL_ADDRESS_1>": ("EMAIL_ADDRESS", "ann@example.net")}
     assert masker.mask(session, "bob@example.org", CONV).text == "<EMAIL_ADDRESS_2>"
