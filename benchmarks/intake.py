@@ -40,14 +40,16 @@ def _measure(database_url: str | None, messages: int, customers: int) -> dict[st
             if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
                 count()
 
-        def ping(dbapi_connection: Any) -> bool:
-            count()
-            return pinged(dbapi_connection)
+        for engine in {runtime.engine, runtime.intake_engine}:  # messages are stored through the second
+            event.listen(engine, "before_cursor_execute", count)
+            event.listen(engine, "commit", count_transaction)
+            event.listen(engine, "begin", count_transaction)
 
-        event.listen(runtime.engine, "before_cursor_execute", count)
-        event.listen(runtime.engine, "commit", count_transaction)
-        event.listen(runtime.engine, "begin", count_transaction)
-        pinged, runtime.engine.dialect.do_ping = runtime.engine.dialect.do_ping, ping  # type: ignore[method-assign]
+            def ping(dbapi_connection: Any, _ping: Any = engine.dialect.do_ping) -> bool:
+                count()  # called only by a pool that tests connections before handing them out
+                return bool(_ping(dbapi_connection))
+
+            engine.dialect.do_ping = ping  # type: ignore[method-assign]
         intake = runtime.intake
 
         def measure(total: int, prefix: str) -> tuple[list[float], float]:
