@@ -6,9 +6,11 @@ import os
 import statistics
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 for _name, _value in {
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
@@ -20,6 +22,8 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 
 from cryptography.fernet import Fernet  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
 
 from api.runtime import Runtime  # noqa: E402
 from core.db import session_scope  # noqa: E402
@@ -102,3 +106,31 @@ def throwaway_postgres(url: str, prefix: str) -> Iterator[str | None]:
     finally:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.close()
+
+
+class RoundTrips:
+    """Every round trip the driver makes to the database through a runtime's engines (statements, pool
+    pings, and BEGIN and COMMIT where a transaction is open), counted under the current `step`: a figure the
+    machine's other work does not move, unlike the milliseconds."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.step = ""
+        self.counts: Counter[str] = Counter()
+        for engine in {runtime.engine, runtime.intake_engine}:  # webhooks' messages go through the second
+            event.listen(engine, "before_cursor_execute", self._one)
+            event.listen(engine, "begin", self._transaction)
+            event.listen(engine, "commit", self._transaction)
+
+            def ping(dbapi_connection: Any, _ping: Any = engine.dialect.do_ping) -> bool:
+                self._one()  # called only by a pool that tests connections before handing them out
+                return bool(_ping(dbapi_connection))
+
+            engine.dialect.do_ping = ping  # type: ignore[method-assign]
+
+    def _one(self, *_args: Any) -> None:
+        self.counts[self.step] += 1
+
+    def _transaction(self, connection: Connection) -> None:
+        # In autocommit the driver sends no BEGIN or COMMIT, though SQLAlchemy still reports them.
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            self._one()

@@ -16,12 +16,8 @@ import json
 import statistics
 import time
 import uuid
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
-
-from benchmarks._setup import PHONE_NUMBER_ID, demo_business, fresh_runtime, throwaway_postgres
+from benchmarks._setup import PHONE_NUMBER_ID, RoundTrips, demo_business, fresh_runtime, throwaway_postgres
 from bot.whatsapp import InboundMessage, WebhookBatch
 
 
@@ -29,39 +25,19 @@ def _measure(database_url: str | None, messages: int, customers: int) -> dict[st
     runtime = fresh_runtime(database_url=database_url)
     try:
         demo_business(runtime)
-        statements = 0
-
-        def count(*_args: Any) -> None:
-            nonlocal statements
-            statements += 1
-
-        def count_transaction(connection: Connection) -> None:
-            # In autocommit the driver sends no BEGIN or COMMIT, though SQLAlchemy still reports them.
-            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-                count()
-
-        for engine in {runtime.engine, runtime.intake_engine}:  # messages are stored through the second
-            event.listen(engine, "before_cursor_execute", count)
-            event.listen(engine, "commit", count_transaction)
-            event.listen(engine, "begin", count_transaction)
-
-            def ping(dbapi_connection: Any, _ping: Any = engine.dialect.do_ping) -> bool:
-                count()  # called only by a pool that tests connections before handing them out
-                return bool(_ping(dbapi_connection))
-
-            engine.dialect.do_ping = ping  # type: ignore[method-assign]
+        trips = RoundTrips(runtime)
         intake = runtime.intake
 
         def measure(total: int, prefix: str) -> tuple[list[float], float]:
-            nonlocal statements
-            statements, times = 0, []
+            trips.counts.clear()
+            times = []
             for n in range(total):
                 batch = _batch(n % customers, f"wamid.{prefix}-{uuid.uuid4().hex}")
                 started = time.perf_counter()
                 result = intake.accept(batch)
                 times.append((time.perf_counter() - started) * 1000)
                 assert len(result.stored) == 1
-            return times, statements / total
+            return times, trips.counts[""] / total
 
         # Every customer's first message creates its contact and conversation.
         first, first_statements = measure(customers, "first")

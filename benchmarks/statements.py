@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import uuid
-from collections import Counter
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
-
-from benchmarks._setup import EXAMPLES, PHONE_NUMBER_ID, demo_business, fresh_runtime, throwaway_postgres
+from benchmarks._setup import (
+    EXAMPLES,
+    PHONE_NUMBER_ID,
+    RoundTrips,
+    demo_business,
+    fresh_runtime,
+    throwaway_postgres,
+)
 from benchmarks.load import QUESTIONS
 from bot.stand_in import GraphStandIn
 from bot.whatsapp import InboundMessage, WebhookBatch
@@ -33,28 +35,8 @@ def _count(database_url: str | None, messages: int, customers: int) -> dict[str,
     try:
         business_id = demo_business(runtime)
         runtime.pipeline.ingest_paths(business_id, sorted(EXAMPLES.iterdir()))
-        step = ""
-        counts: Counter[str] = Counter()
-
-        def statement(*_args: Any) -> None:
-            counts[step] += 1
-
-        def transaction(connection: Connection) -> None:
-            # In autocommit the driver sends no BEGIN or COMMIT, though SQLAlchemy still reports them.
-            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-                counts[step] += 1
-
-        engines = {runtime.engine, runtime.intake_engine}
-        for engine in engines:
-            event.listen(engine, "before_cursor_execute", statement)
-            event.listen(engine, "begin", transaction)
-            event.listen(engine, "commit", transaction)
-
-            def ping(dbapi_connection: Any, _ping: Any = engine.dialect.do_ping) -> bool:
-                counts[step] += 1  # called only by a pool that tests connections before handing them out
-                return bool(_ping(dbapi_connection))
-
-            engine.dialect.do_ping = ping  # type: ignore[method-assign]
+        trips = RoundTrips(runtime)
+        counts = trips.counts
         worker, outbox = runtime.worker, runtime.outbox
         for n in range(customers + messages):
             if n == customers:
@@ -67,14 +49,14 @@ def _count(database_url: str | None, messages: int, customers: int) -> dict[str,
                 "text",
                 QUESTIONS[n % len(QUESTIONS)],
             )
-            step = "intake"
+            trips.step = "intake"
             runtime.intake.accept(WebhookBatch(messages=[inbound]))
-            step = "claim"
+            trips.step = "claim"
             (claim,) = worker._claim_batch()
-            step = "turn"
+            trips.step = "turn"
             outcome = runtime.assistant.handle(claim.message_id)
             assert outcome is not None and outcome.replies
-            step = "send"
+            trips.step = "send"
             for reply_id in outcome.replies:
                 outbox.deliver(reply_id)
         per_step = {name: round(counts[name] / messages, 2) for name in ("intake", "claim", "turn", "send")}

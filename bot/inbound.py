@@ -339,23 +339,22 @@ def _insert(model: type[SQLModel]) -> Insert:
 
 
 @cache
+def _set_one(model: type[SQLModel], key: str, column: str, value: str) -> Update:
+    """UPDATE of one column (parameter `value`) of the row whose id is the parameter `key`."""
+    table = _table(model)
+    return (
+        update(table)
+        .where(table.c.id == bindparam(key, type_=Integer))
+        .values({column: bindparam(value, type_=table.c[column].type)})
+    )
+
+
 def _rename() -> Update:
-    contact = _table(Contact)
-    return (
-        update(contact)
-        .where(contact.c.id == bindparam("sender_contact_id", type_=Integer))
-        .values(profile_name_sealed=bindparam("renamed", type_=contact.c.profile_name_sealed.type))
-    )
+    return _set_one(Contact, "sender_contact_id", "profile_name_sealed", "renamed")
 
 
-@cache
 def _touch() -> Update:
-    conversation = _table(Conversation)
-    return (
-        update(conversation)
-        .where(conversation.c.id == bindparam("message_conversation_id", type_=Integer))
-        .values(last_inbound_at=bindparam("now", type_=conversation.c.last_inbound_at.type))
-    )
+    return _set_one(Conversation, "message_conversation_id", "last_inbound_at", "now")
 
 
 @cache
@@ -363,11 +362,11 @@ def _write(*, new_contact: bool, new_conversation: bool, rename: bool) -> Insert
     """PostgreSQL: a message's writes as one statement (data-modifying WITH), returning the message's id and
     its conversation's. A conversation gone since the read leaves the message without one, which fails
     (NOT NULL) like a duplicate does; `accept` then reads again."""
-    contact, conversation, message = _table(Contact), _table(Conversation), _table(Message)
+    conversation, message = _table(Conversation), _table(Message)
     extra = []
     conversation_values = _values(conversation)
     if new_contact:
-        created = insert(contact).values(_values(contact)).returning(contact.c.id).cte("new_contact")
+        created = _insert(Contact).cte("new_contact")
         conversation_values["contact_id"] = select(created.c.id).scalar_subquery()
     if rename:
         extra.append(_rename().cte("renamed"))
