@@ -244,9 +244,8 @@ class _Connections:
     AsyncClient spent about a millisecond of this process's CPU on each request, time that the acks
     measured here included while the server under test held both cores (Meta's senders are not on them)."""
 
-    IDLE_S = (
-        2.0  # well inside uvicorn's keep-alive timeout (5 s): a connection the server closed is never used
-    )
+    # Well inside uvicorn's keep-alive timeout (5 s): a connection the server closed is never used.
+    IDLE_S = 2.0
     TIMEOUT_S = 30.0
 
     def __init__(self, url: str, limit: int) -> None:
@@ -257,12 +256,13 @@ class _Connections:
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
         """The response's status code (its body is read and dropped); 0 when it failed or timed out."""
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Length: {len(body)}\r\n{head}\r\n"
         async with self._open:
-            reader, writer = await self._connection()
-            head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-            request = (
-                f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Length: {len(body)}\r\n{head}\r\n"
-            )
+            try:
+                reader, writer = await self._connection()
+            except OSError:
+                return 0
             try:
                 async with asyncio.timeout(self.TIMEOUT_S):
                     writer.write(request.encode() + body)

@@ -26,7 +26,7 @@ from bot.models import (
 )
 from bot.whatsapp import InboundMessage, PreferenceUpdate, StatusUpdate, WebhookBatch
 from core.crypto import SecretBox
-from core.db import session_scope, utcnow
+from core.db import autocommit, session_scope, utcnow
 from core.tenants import Business, find_business_by_phone_number_id
 from privacy.consent import ConsentSource, Purpose, record_consent_once
 
@@ -61,13 +61,8 @@ class WebhookIntake:
         """Messages are stored through `message_engine` (default: `engine`), which may hand out a connection
         without testing it first: one found dead is retried once."""
         self._engine = engine
-        messages = message_engine or engine
         # PostgreSQL: a message is read, then written in one statement; nothing to wrap in BEGIN and COMMIT.
-        self._message_engine = (
-            messages.execution_options(isolation_level="AUTOCOMMIT")
-            if messages.dialect.name == "postgresql"
-            else messages
-        )
+        self._message_engine = autocommit(message_engine or engine)
         self._box = box
         self._business_ttl_s = business_ttl_s
         self._businesses: dict[str, tuple[int, float]] = {}  # phone number id -> business id, read at

@@ -23,7 +23,7 @@ from bot.models import Contact, Conversation, Direction, Message, OutboundStatus
 from bot.policies import BUTTON_HANDOFF, BUTTON_HELPED, within_service_window
 from bot.whatsapp import OUTSIDE_WINDOW_CODE, CloudAPIClient
 from core.crypto import SecretBox
-from core.db import session_scope, utcnow
+from core.db import autocommit, session_scope, utcnow
 from core.errors import ChannelError
 from core.metrics import REPLY_SECONDS, SENDS
 from core.tenants import Business
@@ -106,11 +106,7 @@ class Outbox:
     ) -> None:
         self._engine = engine
         # A send's outcome is one UPDATE of its row: on PostgreSQL it needs no BEGIN and COMMIT around it.
-        self._outcome_engine = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
+        self._outcome_engine = autocommit(engine)
         self._box = box
         self._masker = masker
         self._client = client

@@ -47,6 +47,14 @@ def create_db_engine(url: str, *, pre_ping: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=pre_ping, pool_size=10, max_overflow=10)
 
 
+def autocommit(engine: Engine) -> Engine:
+    """The engine for work that is one statement at a time: on a server database each commits on its own
+    (no BEGIN and COMMIT, two round trips fewer); SQLite, in process, keeps its transactions."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""

@@ -20,31 +20,27 @@ def box() -> SecretBox:
     return SecretBox([Fernet.generate_key()])
 
 
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
+def _session_on(url: str) -> Iterator[Session]:
     import bot.models  # noqa: F401
     import core.tenants  # noqa: F401
     import retrieval.models  # noqa: F401
 
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'unit.db'}")
+    engine = create_db_engine(url)
     SQLModel.metadata.create_all(engine)
     with Session(engine) as session:
         yield session
     engine.dispose()
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    yield from _session_on(f"sqlite:///{tmp_path / 'unit.db'}")
 
 
 @pytest.fixture
 def either_session(database_url: str) -> Iterator[Session]:
     """A session on SQLite or on PostgreSQL (a failed statement aborts a PostgreSQL transaction)."""
-    import bot.models  # noqa: F401
-    import core.tenants  # noqa: F401
-    import retrieval.models  # noqa: F401
-
-    engine = create_db_engine(database_url)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
+    yield from _session_on(database_url)
 
 
 @pytest.fixture
