@@ -43,7 +43,6 @@ privacy_app.command("rotate-key")(privacy_rotate_key)
 privacy_app.command("policy")(privacy_policy)
 
 DEMO_TENANT = "demo-bakery"
-WORKER_NICENESS = 5  # of the worker processes `wepos serve` starts
 DEMO_PHONE_NUMBER_ID = "100000000000001"
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples" / "demo-bakery"
 
@@ -84,12 +83,13 @@ def serve(
 ) -> None:
     """Run the HTTP server (webhooks, health checks) and the turn worker(s)."""
     import signal
-    import subprocess
 
     import uvicorn
 
     from api.main import create_app
+    from api.supervisor import Supervisor
     from core.settings import load_settings
+    from retrieval.local_store import LocalChromaServer
 
     settings = load_settings()
     host, port = host or settings.host, port or settings.port
@@ -106,13 +106,14 @@ def serve(
     # uvicorn re-raises a SIGTERM once it has shut down; under the default action that would kill this
     # process before `finally` stops the workers, leaving them orphaned. Leave through `finally` instead.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    # -P: the worker imports Wepos from where this process did, never from an `api` package that happens to
-    # lie in the working directory (`-m` would put the working directory first on its path).
-    children = [
-        subprocess.Popen([sys.executable, "-P", "-m", "api.cli", "worker"], preexec_fn=_worker_child_setup)
-        for _ in range(workers)
-    ]
+    # The embedded Chroma directory gets one owner: a server child of this process that the API, the
+    # workers and any `wepos` command reach over loopback (retrieval.local_store).
+    store = None if settings.chroma_url else LocalChromaServer(settings.chroma_dir)
+    supervisor = Supervisor(workers, store=store)
     try:
+        if store is not None:
+            store.start()
+        supervisor.start()
         uvicorn.run(
             create_app(run_worker=worker and not workers),
             host=host,
@@ -121,33 +122,13 @@ def serve(
             access_log=False,  # a log line per webhook is time on the acknowledgement path
         )
     finally:
-        for child in children:
-            child.terminate()  # SIGTERM: each finishes its turn in flight first
-        for child in children:
-            child.wait(90)
+        supervisor.stop()  # each worker finishes its turn in flight first
+        if store is not None:
+            store.stop()
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
-
-
-def _worker_child_setup() -> None:
-    """In a spawned worker, before it runs: stop with `wepos serve`, and yield the CPU to it."""
-    _stop_with_parent()
-    # Turns are background work; webhook acknowledgements are what Meta waits on. On a machine with
-    # fewer cores than busy processes the scheduler then serves the API first.
-    os.nice(WORKER_NICENESS)
-
-
-def _stop_with_parent() -> None:
-    """In a spawned worker: receive SIGTERM when `wepos serve` dies, even by SIGKILL (Linux prctl)."""
-    import contextlib
-    import ctypes
-    import signal
-
-    # Elsewhere than Linux, `wepos serve` still terminates its workers on a normal exit.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @app.command("worker")
@@ -169,6 +150,8 @@ def worker_process() -> None:
     runtime.embeddings.embed_query("warm up")
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_args: turn_worker.request_stop())
+    # Knowledge uploads are processed here, beside the turns: never in the API process that acknowledges.
+    runtime.ingest_jobs.start()
     typer.echo(f"wepos worker {os.getpid()} ready")
     turn_worker.run_forever()
     runtime.close()

@@ -98,8 +98,9 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> Fa
         if run_worker:
             await run_in_threadpool(warm)
             rt.worker.start()
-        # Jobs a stopped process left queued resume here; models load on the first file, not at start.
-        await run_in_threadpool(rt.ingest_jobs.start)
+            # Knowledge uploads are processed where turns are answered (the `wepos worker` processes
+            # otherwise): their masking and embedding never hold the CPU the acknowledgements need.
+            rt.ingest_jobs.start()
         retention = RetentionSchedule(rt.engine)  # daily purge of conversations past their retention
         retention.start()
         log.info("wepos started", extra={"data_dir": str(rt.settings.data_dir)})

@@ -33,7 +33,7 @@ from privacy.masker import Masker
 from privacy.vault import Vault
 from retrieval.embeddings import build_embeddings
 from retrieval.search import Retriever
-from retrieval.store import KnowledgeIndex, build_chroma_client
+from retrieval.store import KnowledgeIndex, build_chroma_client, close_chroma_client
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -223,5 +223,7 @@ class Runtime:
             self.graph_client.close()
         if "intake_engine" in self.__dict__ and self.intake_engine is not self.engine:
             self.intake_engine.dispose()
+        if "chroma" in self.__dict__:
+            close_chroma_client(self.chroma)
         if "engine" in self.__dict__:
             self.engine.dispose()

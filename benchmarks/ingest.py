@@ -182,7 +182,7 @@ def masking(analyzer: Any, sheet: Path) -> dict[str, float]:
         detect = _timed(lambda: [detector.detect(t, document=True) for t in texts])
 
         with session_scope(runtime.engine) as session:
-            mask_many = _timed(lambda: masker.mask_many(session, texts, scope))
+            mask_many = _timed(lambda: masker.mask_many(texts, masker.vault.planner(session, scope)))
         detect_many = _timed(lambda: detector.detect_many(texts, document=True))
 
         def analyze_only() -> None:

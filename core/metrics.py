@@ -24,3 +24,6 @@ LLM_SECONDS = Histogram("wepos_llm_seconds", "One language-model call", buckets=
 SENDS = Counter("wepos_sends_total", "Outbound deliveries by result", ["status"])
 HANDOFFS = Counter("wepos_handoffs_total", "Conversations handed to a person, by reason", ["reason"])
 QUEUE_DEPTH = Gauge("wepos_queue_depth", "Rows waiting in the database work queues", ["queue"])
+CHILD_RESTARTS = Counter(
+    "wepos_child_restarts_total", "Processes `wepos serve` started again after they died", ["kind"]
+)

@@ -5,29 +5,32 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import shutil
 import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path, PurePath
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import and_, exists, func, or_, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from core.db import session_scope, utcnow
 from core.errors import InvalidInput, NotFound, PayloadTooLarge, WeposError
 from ingest.knowledge import KnowledgeBase
 from ingest.models import IngestJob, IngestJobPublic, JobKind, JobStatus, job_public
-from ingest.pipeline import IngestOutcome, IngestPipeline, IngestStatus
+from ingest.pipeline import IngestInterrupted, IngestOutcome, IngestPipeline, IngestStatus
 from retrieval.models import KnowledgeChunk, KnowledgeDocument
 
 log = logging.getLogger(__name__)
 
-# A running job with no progress for this long belongs to a process that died: another may resume it.
-STALE_AFTER = timedelta(minutes=10)
+# A running job with no sign of life for this long belongs to a process that died: another may resume it.
+# A runner marks its job alive every HEARTBEAT_S while it works, a file's batches included.
+STALE_AFTER = timedelta(minutes=2)
+HEARTBEAT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,12 @@ def safe_name(name: str) -> str:
 
 
 class IngestJobs:
-    """Creates jobs and runs them on one background thread of this process, in order.
+    """Creates jobs; in a process that runs them (`start`), takes queued jobs from the database, oldest first.
+
+    The database is the queue, as for turns: an API process only stages an upload and records its job, and
+    the processes that answer (the `wepos worker`s, or the API's own worker thread with `--workers 0`) run
+    jobs, one at a time each and one at a time per business, so an upload's masking and embedding never
+    take the CPU the webhook acknowledgements need, and its writes come in short transactions.
 
     Uploaded bytes are staged under `<data dir>/uploads/job-<id>/` (mode 0700) only until their job has run:
     the knowledge base keeps masked chunks, never the files. Jobs left queued or running by a stopped
@@ -62,6 +70,7 @@ class IngestJobs:
         pipeline: Callable[[], IngestPipeline],
         knowledge: Callable[[], KnowledgeBase],
         quota_bytes: int = 0,
+        poll_s: float = 1.0,
     ) -> None:
         # The pipeline and knowledge base are built on first use: an API process that never ingests
         # never loads the masking and embedding models.
@@ -72,9 +81,12 @@ class IngestJobs:
         self._quota = quota_bytes
         # Check and staging happen under one lock, so two uploads at once cannot both fit in the same room.
         self._quota_lock = threading.Lock()
-        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._poll_s = poll_s
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._alive_at = 0.0
 
     # -- creating ---------------------------------------------------------------------------------------
 
@@ -86,7 +98,7 @@ class IngestJobs:
             raise InvalidInput("two uploaded files have the same name")
         with self._quota_lock:
             public = self._stage_upload(business_id, names, files)
-        self._enqueue(public.id)
+        self._wake.set()  # a runner here starts at once; one in another process within `poll_s`
         return public
 
     def stored_bytes(self, business_id: int, *, replacing: Collection[str] = ()) -> int:
@@ -150,7 +162,7 @@ class IngestJobs:
             session.add(job)
             session.flush()
             public = job_public(job)
-        self._enqueue(public.id)
+        self._wake.set()  # a runner here starts at once; one in another process within `poll_s`
         return public
 
     def get(self, business_id: int, job_id: int) -> IngestJobPublic:
@@ -163,40 +175,83 @@ class IngestJobs:
     # -- running ----------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the runner thread and pick up jobs a stopped process left behind."""
+        """Run jobs in this process: a thread that takes queued jobs, whichever process staged them, and
+        resumes those a stopped or dead process left."""
         with self._lock:
             if self._thread is not None:
                 return
+            self._stopping.clear()
             self._thread = threading.Thread(target=self._run_forever, name="wepos-ingest", daemon=True)
             self._thread.start()
-        with session_scope(self._engine) as session:
-            left = session.exec(
-                select(IngestJob.id)
-                .where(col(IngestJob.status).in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-                .order_by(col(IngestJob.id))
-            ).all()
-        for job_id in left:
-            if job_id is not None:
-                self._queue.put(job_id)
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the chunk batch in flight; an interrupted job goes back to the queue, to resume."""
         thread = self._thread
         if thread is not None:
-            self._queue.put(None)
+            self._stopping.set()
+            self._wake.set()
             thread.join(timeout)
             self._thread = None
 
-    def _enqueue(self, job_id: int) -> None:
-        self._queue.put(job_id)
-        self.start()
-
     def _run_forever(self) -> None:
-        while (job_id := self._queue.get()) is not None:
+        while not self._stopping.is_set():
+            try:
+                job_id = self._next_job()
+            except Exception as exc:  # the database is away: look again later
+                log.error("ingest queue unreadable", extra={"error": type(exc).__name__})
+                job_id = None
+            if job_id is None:
+                self._wake.wait(self._poll_s)
+                self._wake.clear()
+                continue
             try:
                 self.run(job_id)
+            except IngestInterrupted:
+                self._requeue(job_id)
             except Exception as exc:  # the runner must survive anything; the job records what happened
                 log.error("ingest job failed", extra={"job_id": job_id, "error": type(exc).__name__})
                 self._finish(job_id, JobStatus.FAILED, error=f"the job stopped: {type(exc).__name__}")
+
+    def _next_job(self) -> int | None:
+        """The oldest job to run: queued, or running without a sign of life, of a business with no other
+        job running."""
+        stale = utcnow() - STALE_AFTER
+        other = aliased(IngestJob)
+        busy = exists().where(
+            col(other.business_id) == col(IngestJob.business_id),
+            col(other.id) != col(IngestJob.id),
+            col(other.status) == JobStatus.RUNNING,
+            col(other.updated_at) >= stale,
+        )
+        runnable = or_(
+            col(IngestJob.status) == JobStatus.QUEUED,
+            and_(col(IngestJob.status) == JobStatus.RUNNING, col(IngestJob.updated_at) < stale),
+        )
+        with session_scope(self._engine) as session:
+            return session.exec(
+                select(IngestJob.id).where(runnable, ~busy).order_by(col(IngestJob.id)).limit(1)
+            ).first()
+
+    def _requeue(self, job_id: int) -> None:
+        with session_scope(self._engine) as session:
+            session.exec(  # type: ignore[call-overload]
+                update(IngestJob)
+                .where(col(IngestJob.id) == job_id, col(IngestJob.status) == JobStatus.RUNNING)
+                .values(status=JobStatus.QUEUED, updated_at=utcnow())
+            )
+        log.info("ingest job interrupted, queued again", extra={"job_id": job_id})
+
+    def _keep_alive(self, job_id: int) -> None:
+        """Between chunk batches: stop when asked, and mark the job alive now and then."""
+        if self._stopping.is_set():
+            raise IngestInterrupted
+        now = time.monotonic()
+        if now - self._alive_at >= HEARTBEAT_S:
+            self._alive_at = now
+            with session_scope(self._engine) as session:
+                session.exec(  # type: ignore[call-overload]
+                    update(IngestJob).where(col(IngestJob.id) == job_id).values(updated_at=utcnow())
+                )
 
     def run(self, job_id: int) -> None:
         """Process one job now, in this thread (the runner calls this; so can tests and the CLI)."""
@@ -244,7 +299,9 @@ class IngestJobs:
                     name, IngestStatus.FAILED, error=f"{name}: the staged file is missing"
                 )
             else:
-                outcome = self._pipeline().ingest_bytes(business_id, name, data)
+                outcome = self._pipeline().ingest_bytes(
+                    business_id, name, data, between_batches=lambda: self._keep_alive(job_id)
+                )
             self._record(job_id, _outcome_row(outcome), failed=outcome.status is IngestStatus.FAILED)
         shutil.rmtree(folder, ignore_errors=True)
         self._finish(job_id, JobStatus.DONE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from ingest.loaders import format_of, load_document
 from privacy.masker import Masker, MaskResult
 from privacy.policy import MaskingPolicy
 from privacy.redaction import record_redactions
-from privacy.vault import VaultScope
+from privacy.vault import PlaceholderPlan, VaultScope
 from retrieval.models import DocumentStatus, KnowledgeChunk, KnowledgeDocument
 from retrieval.store import IndexedChunk, KnowledgeIndex
 
@@ -31,6 +32,13 @@ log = logging.getLogger(__name__)
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 # Chunks masked per spaCy batch, and embedded together while the next batch is masked.
 MASK_BATCH = 32
+# Times a document is masked again when its placeholders were taken meanwhile (another ingest of the same
+# business storing new values between this one's plan and its write).
+PLAN_ATTEMPTS = 3
+
+
+class IngestInterrupted(Exception):
+    """Raised between chunk batches when the process is stopping: nothing of the document was written."""
 
 
 class IngestStatus(StrEnum):
@@ -92,7 +100,17 @@ class IngestPipeline:
                 on_progress(outcome)
         return outcomes
 
-    def ingest_bytes(self, business_id: int, source_name: str, data: bytes) -> IngestOutcome:
+    def ingest_bytes(
+        self,
+        business_id: int,
+        source_name: str,
+        data: bytes,
+        *,
+        between_batches: Callable[[], None] | None = None,
+    ) -> IngestOutcome:
+        """Ingest one file. The document is read, split, masked and embedded with no transaction open; its
+        rows and vectors are written at the end. `between_batches` is called between chunk batches (it may
+        raise `IngestInterrupted` to stop, leaving nothing written)."""
         started = time.perf_counter()
         content_hash = hashlib.sha256(data).hexdigest()
         with session_scope(self._engine) as session:
@@ -118,7 +136,9 @@ class IngestPipeline:
             chunks = split_document(document, chunk_size=self._chunk_size, chunk_overlap=self._chunk_overlap)
         except IngestError as exc:
             return self._record_failure(business_id, source_name, content_hash, exc)
-        outcome = self._index_document(business_id, source_name, fmt, content_hash, document.title, chunks)
+        outcome = self._index_document(
+            business_id, source_name, fmt, content_hash, document.title, chunks, between_batches
+        )
         log.info(
             "document ingested",
             extra={
@@ -133,47 +153,131 @@ class IngestPipeline:
         return outcome
 
     def _index_document(
-        self, business_id: int, source_name: str, fmt: str, content_hash: str, title: str, chunks: list[Chunk]
+        self,
+        business_id: int,
+        source_name: str,
+        fmt: str,
+        content_hash: str,
+        title: str,
+        chunks: list[Chunk],
+        between_batches: Callable[[], None] | None,
     ) -> IngestOutcome:
         scope = VaultScope.knowledge(business_id)
+        for _attempt in range(PLAN_ATTEMPTS):
+            with session_scope(self._engine) as session:  # reads only: the policy and the scope's values
+                policy = self._masker.policy_for(session, business_id)
+                plan = self._masker.vault.planner(session, scope)
+            masked_title = self._masker.mask_many([title], plan, policy=policy)[0].text
+            masks, vectors = self._mask_and_embed(
+                [chunk.text for chunk in chunks], plan, policy, between_batches
+            )
+            outcome = self._write(
+                business_id, source_name, fmt, content_hash, masked_title, chunks, masks, vectors, plan
+            )
+            if outcome is not None:
+                return outcome
+        raise IngestError(
+            f"{source_name}: the knowledge base kept changing while it was masked; upload it again"
+        )
+
+    def _write(
+        self,
+        business_id: int,
+        source_name: str,
+        fmt: str,
+        content_hash: str,
+        masked_title: str,
+        chunks: list[Chunk],
+        masks: list[MaskResult],
+        vectors: list[list[float]],
+        plan: PlaceholderPlan,
+    ) -> IngestOutcome | None:
+        """Store what was computed: the new vault values and a new document's row (one short transaction),
+        the vectors (no transaction open), then the chunks, the redaction log and the document (one short
+        transaction). None when the plan's placeholders were taken meanwhile: mask again."""
         with session_scope(self._engine) as session:
+            if not plan.keep(session):
+                return None
             document = _find_document(session, business_id, source_name)
             status = IngestStatus.UPDATED if document else IngestStatus.ADDED
             if document is None:
                 document = KnowledgeDocument(
-                    business_id=business_id, source_name=source_name, title="", format=fmt, content_hash=""
+                    business_id=business_id,
+                    source_name=source_name,
+                    title=masked_title[:255],
+                    format=fmt,
+                    content_hash="",
+                    status=DocumentStatus.INDEXING,
                 )
                 session.add(document)
                 session.flush()
             assert document.id is not None
+            document_id, enabled = document.id, document.enabled
+        # A fresh token a version: an interrupted earlier attempt's vectors can never be taken for these.
+        token = uuid.uuid4().hex[:12]
+        indexed = [
+            IndexedChunk(
+                vector_id=f"doc{document_id}-{token}-{chunk.ordinal}",
+                text=masked.text,
+                vector=vector,
+                metadata={
+                    "document_id": document_id,
+                    "title": masked_title,
+                    "ordinal": chunk.ordinal,
+                    "enabled": enabled,
+                },
+            )
+            for chunk, masked, vector in zip(chunks, masks, vectors, strict=True)
+        ]
+        self._index.add(business_id, indexed)
+        try:
+            masked_spans, stale = self._replace_chunks(
+                business_id, document_id, fmt, content_hash, masked_title, chunks, masks, indexed
+            )
+        except Exception:
+            self._index.delete(business_id, [c.vector_id for c in indexed])
+            raise
+        self._index.delete(business_id, stale)
+        return IngestOutcome(source_name, status, document_id, len(indexed), masked_spans)
+
+    def _replace_chunks(
+        self,
+        business_id: int,
+        document_id: int,
+        fmt: str,
+        content_hash: str,
+        masked_title: str,
+        chunks: list[Chunk],
+        masks: list[MaskResult],
+        indexed: list[IndexedChunk],
+    ) -> tuple[int, list[str]]:
+        """The document's chunk rows and redaction log replaced, the document marked indexed: one short
+        transaction. Returns the spans logged and the vector ids of the old version."""
+        with session_scope(self._engine) as session:
+            document = session.get(KnowledgeDocument, document_id)
+            if document is None:
+                raise IngestError("the document was deleted while it was indexed")
             old_rows = session.exec(
-                select(KnowledgeChunk).where(KnowledgeChunk.document_id == document.id)
+                select(KnowledgeChunk).where(KnowledgeChunk.document_id == document_id)
             ).all()
-            old_vector_ids = [row.vector_id for row in old_rows]
+            stale = [row.vector_id for row in old_rows]
             for row in old_rows:
                 session.delete(row)
             session.flush()
-
-            policy = self._masker.policy_for(session, business_id)
-            masked_title = self._masker.mask(session, title, scope, remember=False, policy=policy).text
-            masked_spans = 0
-            indexed: list[IndexedChunk] = []
-            masked_texts: list[str] = []
-            rows: list[tuple[KnowledgeChunk, MaskResult]] = []
-            masks, vectors = self._mask_and_embed(session, [chunk.text for chunk in chunks], scope, policy)
-            for chunk, masked in zip(chunks, masks, strict=True):
-                row = KnowledgeChunk(
-                    document_id=document.id,
+            rows = [
+                KnowledgeChunk(
+                    document_id=document_id,
                     ordinal=chunk.ordinal,
-                    vector_id=f"doc{document.id}-{content_hash[:12]}-{chunk.ordinal}",
+                    vector_id=item.vector_id,
                     content_hash=hashlib.sha256(masked.text.encode()).hexdigest(),
                     text=masked.text,
                 )
-                session.add(row)
-                rows.append((row, masked))
-                masked_texts.append(masked.text)
+                for chunk, masked, item in zip(chunks, masks, indexed, strict=True)
+            ]
+            session.add_all(rows)
             session.flush()
-            for row, masked in rows:
+            masked_spans = 0
+            for row, masked in zip(rows, masks, strict=True):
                 assert row.id is not None
                 masked_spans += record_redactions(
                     session,
@@ -182,42 +286,22 @@ class IngestPipeline:
                     source_id=row.id,
                     spans=masked.spans,
                 )
-            for (row, _masked), text, vector in zip(rows, masked_texts, vectors, strict=True):
-                indexed.append(
-                    IndexedChunk(
-                        vector_id=row.vector_id,
-                        text=text,
-                        vector=vector,
-                        metadata={
-                            "document_id": document.id,
-                            "title": masked_title,
-                            "ordinal": row.ordinal,
-                            "enabled": document.enabled,
-                        },
-                    )
-                )
             document.title = masked_title[:255]
             document.format = fmt
             document.content_hash = content_hash
             document.status = DocumentStatus.INDEXED
             document.error = None
-            document.chunk_count = len(indexed)
+            document.chunk_count = len(rows)
             document.updated_at = utcnow()
             session.add(document)
-            # Index first, then commit: if the commit fails the new vectors are removed again.
-            self._index.add(business_id, indexed)
-            try:
-                session.flush()
-            except Exception:
-                self._index.delete(business_id, [c.vector_id for c in indexed])
-                raise
-            stale = [vid for vid in old_vector_ids if vid not in {c.vector_id for c in indexed}]
-            document_id = document.id
-        self._index.delete(business_id, stale)
-        return IngestOutcome(source_name, status, document_id, len(indexed), masked_spans)
+        return masked_spans, stale
 
     def _mask_and_embed(
-        self, session: Session, texts: list[str], scope: VaultScope, policy: MaskingPolicy
+        self,
+        texts: list[str],
+        plan: PlaceholderPlan,
+        policy: MaskingPolicy,
+        between_batches: Callable[[], None] | None,
     ) -> tuple[list[MaskResult], list[list[float]]]:
         """Mask the chunks a batch at a time (spaCy reads a batch at once) and embed each masked batch on a
         second thread while the next one is masked: onnxruntime releases the GIL while it runs, so the two
@@ -226,9 +310,9 @@ class IngestPipeline:
         embedded: list[Future[list[list[float]]]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-embed") as embedder:
             for start in range(0, len(texts), MASK_BATCH):
-                batch = self._masker.mask_many(
-                    session, texts[start : start + MASK_BATCH], scope, policy=policy
-                )
+                if between_batches is not None:
+                    between_batches()
+                batch = self._masker.mask_many(texts[start : start + MASK_BATCH], plan, policy=policy)
                 masks.extend(batch)
                 embedded.append(embedder.submit(self._embeddings.embed_documents, [m.text for m in batch]))
             vectors = [vector for batch_vectors in embedded for vector in batch_vectors.result()]

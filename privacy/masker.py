@@ -150,20 +150,20 @@ class Masker:
 
     def mask_many(
         self,
-        session: Session,
         texts: Sequence[str],
-        scope: VaultScope,
+        plan: PlaceholderPlan,
         *,
         known: Sequence[KnownValue] = (),
         policy: MaskingPolicy = DEFAULT_POLICY,
     ) -> list[MaskResult]:
-        """`mask(..., remember=False)` for many texts of one scope (a document's chunks), detected in spaCy
-        batches by `Detector.detect_many`: the same results, faster. Not timed into MASKING_SECONDS, whose
-        buckets are for one message."""
+        """Mask many texts of one scope (a document's chunks) without writing: new values take their
+        placeholders from `plan`, stored later by `plan.keep(session)`, so a document is masked with no
+        transaction open. Detected in spaCy batches by `Detector.detect_many`. Not timed into
+        MASKING_SECONDS, whose buckets are for one message."""
         detected = self.detector.detect_many(
             texts,
             [*known, *policy.deny],
-            document=scope.label == DOCUMENT_LABEL,
+            document=plan.scope.label == DOCUMENT_LABEL,
             entities=policy.entities,
             allow=policy.allow,
             vocabulary=policy.vocabulary,
@@ -171,9 +171,7 @@ class Masker:
 
         def masked(text: str, detections: list[Detection]) -> MaskResult:
             return _replace(
-                text,
-                detections,
-                lambda d: self.vault.placeholder_for(session, scope, d.entity_type, text[d.start : d.end]),
+                text, detections, lambda d: plan.placeholder_for(d.entity_type, text[d.start : d.end])
             )
 
         return [masked(text, detections) for text, detections in zip(texts, detected, strict=True)]

@@ -13,6 +13,7 @@ from core.db import utcnow
 
 class DocumentStatus(StrEnum):
     INDEXED = "indexed"
+    INDEXING = "indexing"  # a new document whose chunks are being written (moments, at the end of its ingest)
     NO_TEXT = "no_text"  # a scanned PDF, an image-only file: nothing to index until it has a text layer
     FAILED = "failed"
 

@@ -7,11 +7,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import numpy as np
-
-from core.errors import ConfigError
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -19,23 +16,19 @@ if TYPE_CHECKING:
 
 
 def build_chroma_client(*, url: str | None, path: Path) -> ClientAPI:
-    """An HTTP client when a server URL is set, else a persistent store in the data dir. Telemetry off."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
+    """An HTTP client when a server URL is set, else the embedded store in the data dir, reached through
+    the one process that owns it (`retrieval.local_store`; close it with `close_chroma_client`). Telemetry
+    off."""
+    from retrieval import local_store
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if url:
-        parsed = urlparse(url)
-        if not parsed.hostname:
-            raise ConfigError("WEPOS_CHROMA_URL: expected http://host:port")
-        return chromadb.HttpClient(
-            host=parsed.hostname,
-            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-            ssl=parsed.scheme == "https",
-            settings=chroma_settings,
-        )
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    return local_store.http_client(url) if url else local_store.open_client(path)
+
+
+def close_chroma_client(client: ClientAPI) -> None:
+    """Close a client of `build_chroma_client`, giving up this process's hold on an embedded directory."""
+    from retrieval import local_store
+
+    local_store.close_client(client)
 
 
 @dataclass(frozen=True)

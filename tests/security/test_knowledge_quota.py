@@ -51,6 +51,7 @@ def quota(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Q
     assert business.id is not None
     stranger = stranger_business(runtime)
     with running_server(runtime, run_worker=False) as url:
+        runtime.ingest_jobs.start()  # this test's process runs the jobs, as a `wepos worker` would
         yield Quota(url, runtime, business.id, api_key(runtime, business.id), api_key(runtime, stranger))
 
 
