@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from api.compliance_cli import dsar_app, privacy_audit, privacy_policy, privacy_rotate_key, retention_app
 from api.staff_cli import audit_app, user_app
@@ -47,14 +49,27 @@ DEMO_PHONE_NUMBER_ID = "100000000000001"
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples" / "demo-bakery"
 
 
-def _runtime() -> Runtime:
+def _runtime(*, schema: bool = True) -> Runtime:
+    """The parts a command uses, over a database at the newest schema (`schema=False`: as it is).
+
+    The embedded SQLite default migrates itself, as `make run` does; another database is left to the
+    operator's `wepos migrate`, and a command on an old one stops saying so."""
     from api.runtime import Runtime
+    from core import migrate as migrations
     from core.logs import configure_logging
     from core.settings import load_settings
 
     settings = load_settings()
     configure_logging("WARNING", settings.log_dir)
-    return Runtime(settings)
+    runtime = Runtime(settings)
+    if schema:
+        try:
+            migrations.ensure_current(runtime.engine)
+        except WeposError:
+            if settings.database_url is not None:
+                raise
+            runtime.migrate()
+    return runtime
 
 
 def _fail(message: str) -> None:
@@ -161,7 +176,7 @@ def worker_process() -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
-    _runtime().migrate()
+    _runtime(schema=False).migrate()
     typer.echo("database is at the newest schema")
 
 
@@ -758,6 +773,40 @@ def main() -> None:
     except WeposError as exc:
         typer.secho(f"error: {exc.message}", fg="red", err=True)
         sys.exit(2)
+    except OperationalError as exc:  # the database is down, unreachable or refuses us: say which
+        typer.secho(f"error: {_database_problem(exc)}", fg="red", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        # A bug, not something the user did: its traceback goes to the log file, one line to the terminal.
+        _log_bug(exc)
+        typer.secho(
+            f"error: the command failed ({type(exc).__name__}); the traceback is in the log file",
+            fg="red",
+            err=True,
+        )
+        sys.exit(1)
+
+
+def _log_bug(exc: BaseException) -> None:
+    """The traceback's frames to the log file, never to the terminal; without the exception's text, which
+    may quote a message or a statement's parameters."""
+    import traceback
+
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    record = logging.LogRecord(
+        "wepos.cli", logging.ERROR, __file__, 0, "command failed: %s\n%s", (type(exc).__name__, frames), None
+    )
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def _database_problem(exc: OperationalError) -> str:
+    """One line for a database error, without its SQL or parameters (they may hold personal data)."""
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+        return "the database has no Wepos schema: run `wepos migrate` first"
+    return f"the database cannot be used ({reason}): check WEPOS_DATABASE_URL and that the server runs"
 
 
 if __name__ == "__main__":

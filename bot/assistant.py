@@ -148,6 +148,40 @@ class Assistant:
         )
         return TurnOutcome(message_id, reply_ids, decision.confident, decision.escalate)
 
+    def hand_over_failed(self, message_id: int, reason: str = "bot_error") -> TurnOutcome | None:
+        """A turn that could not be completed after its last attempt: the message is marked failed and its
+        conversation goes to a person (shown in the inbox with `reason`); the customer is told once that a
+        person will reply, unless they sent STOP or a person has the conversation already."""
+        with session_scope(self._engine) as session:
+            message = session.get(Message, message_id)
+            if message is None or message.status not in (InboundStatus.RECEIVED, InboundStatus.PROCESSING):
+                return None
+            conversation = session.get(Conversation, message.conversation_id)
+            if conversation is None or conversation.id is None:
+                return None
+            message.status = InboundStatus.FAILED
+            message.handoff_reason = reason
+            message.claimed_at = None
+            message.updated_at = utcnow()
+            session.add(message)
+            queued: list[Message] = []
+            if conversation.status != ConversationStatus.WAITING_FOR_AGENT:
+                conversation.status = ConversationStatus.WAITING_FOR_AGENT
+                conversation.handoff_reason = reason
+                session.add(conversation)
+                if current_consent(session, conversation.contact_id)[Purpose.SERVICE_REPLIES]:
+                    queued.append(
+                        self._queue(session, message, conversation.id, Reply(HANDOFF_REPLY), TurnDecision())
+                    )
+            session.flush()
+            conversation_id, reply_ids = conversation.id, [r.id for r in queued if r.id is not None]
+        HANDOFFS.labels(reason).inc()
+        log.warning(
+            "turn failed for good; handed to a person",
+            extra={"message_id": message_id, "conversation_id": conversation_id, "handoff_reason": reason},
+        )
+        return TurnOutcome(message_id, reply_ids, None, reason)
+
     def _turn(self, session: Session, message_id: int) -> tuple[int, TurnDecision, list[int]] | None:
         """Compute the turn with reads only, then write it all in the transaction's last moments.
 

@@ -20,12 +20,13 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, or_, select, update
 from sqlmodel.sql.expression import Select
 
-from bot.assistant import Assistant
+from bot.assistant import Assistant, TurnOutcome
 from bot.models import Conversation, Direction, InboundStatus, Message, OutboundStatus
 from bot.outbox import Outbox, ReadReceipt, backoff_seconds
 from bot.rate_limit import SenderRateLimit
 from bot.sender import SendLanes
 from core.db import session_scope, utcnow
+from core.metrics import TURN_FAILURES
 from core.tenants import Business
 
 log = logging.getLogger(__name__)
@@ -240,29 +241,31 @@ class TurnWorker:
         try:
             outcome = self._assistant.handle(message_id)
         except Exception as exc:
-            self._retry_later(message_id, exc)
-            return
+            outcome = self._retry_later(message_id, exc)
         if outcome is not None and self._lanes is not None:
             self._lanes.deliver(claim.conversation_id, outcome.replies)
 
-    def _retry_later(self, message_id: int, exc: Exception) -> None:
+    def _retry_later(self, message_id: int, exc: Exception) -> TurnOutcome | None:
+        """Count the failed attempt and try the turn again later; after the last attempt a person takes the
+        conversation (`Assistant.hand_over_failed`), whose notice to the customer is returned to be sent."""
+        TURN_FAILURES.labels(type(exc).__name__).inc()
         with session_scope(self._engine) as session:
             message = session.get(Message, message_id)
             if message is None:
-                return
+                return None
             message.attempts += 1
-            message.claimed_at = None
-            if message.attempts >= MAX_TURN_ATTEMPTS:
-                message.status = InboundStatus.FAILED
+            attempts, last = message.attempts, message.attempts >= MAX_TURN_ATTEMPTS
+            if last:  # still claimed: if the hand-over fails too, the lease gives it back to a worker
                 message.error_title = type(exc).__name__
             else:
+                message.claimed_at = None
                 message.status = InboundStatus.RECEIVED
                 message.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(message.attempts))
             session.add(message)
         log.error(
-            "turn failed",
-            extra={"message_id": message_id, "attempts": message.attempts, "error": type(exc).__name__},
+            "turn failed", extra={"message_id": message_id, "attempts": attempts, "error": type(exc).__name__}
         )
+        return self._assistant.hand_over_failed(message_id) if last else None
 
     def wait_idle(self, timeout: float) -> bool:
         """For tests and the CLI: block until the queue is drained once."""

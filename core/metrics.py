@@ -27,3 +27,4 @@ QUEUE_DEPTH = Gauge("wepos_queue_depth", "Rows waiting in the database work queu
 CHILD_RESTARTS = Counter(
     "wepos_child_restarts_total", "Processes `wepos serve` started again after they died", ["kind"]
 )
+TURN_FAILURES = Counter("wepos_turn_failures_total", "Turn attempts that raised, by error type", ["error"])

@@ -230,7 +230,15 @@ def export_onnx_int8(target: Path, source: Path | None = None) -> Path:
                 dynamo=False,
             )
         # Per-channel scales: cosine to torch 0.99+ (one scale per tensor gave 0.92-0.96 on FAQ chunks).
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        # onnxruntime advises "pre-processing before quantization" on the root logger, once per export: a
+        # line of noise in every first command of a new data dir, about a step that changes nothing here.
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.setLevel(level)
         os.replace(int8, target)
     log.info(
         "embedding model exported to ONNX int8",

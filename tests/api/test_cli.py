@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -220,3 +221,42 @@ def test_a_new_tenant_tells_new_customers_its_privacy_notice_unless_told_not_to(
             for name in ("crumb", "quiet")
         }
     assert notices == {"crumb": True, "quiet": False}
+
+
+def _wepos(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed `wepos` command, as a user runs it in a shell."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "wepos"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WEPOS_DATA_DIR": str(tmp_path / "var"), **env},
+    )
+
+
+def test_the_first_commands_work_on_a_fresh_embedded_data_dir(tmp_path: Path) -> None:
+    created = _wepos(tmp_path, "tenant", "create", "acme", "--phone-number-id", "123")
+    assert (created.returncode, created.stderr) == (0, "")
+    assert created.stdout.startswith("tenant acme (id 1) created")
+    listed = _wepos(tmp_path, "tenant", "list")
+    assert listed.stdout.split() == ["1", "acme", "123", "console"]
+
+
+def test_a_command_on_an_unmigrated_or_unreachable_database_says_what_to_do_in_one_line(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    unmigrated = _wepos(tmp_path, "tenant", "list", WEPOS_DATABASE_URL=postgres_url)
+    assert unmigrated.returncode == 2
+    assert re.fullmatch(
+        r"error: the database schema is at nothing, not \w+: run `wepos migrate` first",
+        unmigrated.stderr.strip(),
+    ), unmigrated.stderr
+    down = _wepos(
+        tmp_path, "tenant", "list", WEPOS_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none"
+    )
+    assert down.returncode == 2
+    (line,) = down.stderr.strip().splitlines()
+    assert line.startswith("error: the database cannot be used (") and "Traceback" not in down.stderr
+    unknown = _wepos(tmp_path, "knowledge", "list", "--tenant", "nope")
+    assert (unknown.returncode, unknown.stderr.strip()) == (2, "error: no tenant named 'nope'")
