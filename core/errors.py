@@ -75,6 +75,13 @@ class CorruptDocument(IngestError):
     code = "corrupt_document"
 
 
+class DocumentTooLarge(IngestError):
+    """More pages, rows, passages or unpacked bytes than one document may hold."""
+
+    status_code = 413
+    code = "document_too_large"
+
+
 class EmptyDocument(IngestError):
     code = "empty_document"
 

@@ -40,11 +40,18 @@ class UploadedFile:
 
 
 def safe_name(name: str) -> str:
-    """The file's own name, without any directory a client put in front of it."""
+    """The file's own name, without any directory a client put in front of it. Only the manifest and the
+    database hold it: staged files are named by their place in the upload, whatever their name's bytes."""
     bare = PurePath(name.replace("\\", "/")).name.strip()
     if not bare or bare in {".", ".."}:
         raise InvalidInput("every uploaded file needs a name")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in bare):
+        raise InvalidInput("an uploaded file's name has a control character in it: rename the file")
     return bare[:255]
+
+
+def _staged_file(folder: Path, position: int) -> Path:
+    return folder / f"{position:04d}.upload"
 
 
 class IngestJobs:
@@ -139,13 +146,19 @@ class IngestJobs:
             session.flush()
             assert job.id is not None
             folder = self._folder(job.id)
+            # A folder under a new job's id is what a staging that failed left (its job was rolled back).
+            shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, mode=0o700)
-            for name, upload in zip(names, files, strict=True):
-                fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(upload.data)
-            # The manifest keeps the upload order (a directory listing would not).
-            (folder / ".manifest.json").write_text(json.dumps(names), encoding="utf-8")
+            try:
+                for position, upload in enumerate(files):
+                    fd = os.open(_staged_file(folder, position), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(upload.data)
+                # The manifest keeps the names, in upload order.
+                (folder / ".manifest.json").write_text(json.dumps(names), encoding="utf-8")
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)  # the job row rolls back with it
+                raise
             return job_public(job)
 
     def submit_reindex(self, business_id: int, document_id: int | None = None) -> IngestJobPublic:
@@ -289,11 +302,11 @@ class IngestJobs:
             return
         names: list[str] = json.loads(manifest.read_text(encoding="utf-8"))
         done = {r["source_name"] for r in self._results(job_id)}
-        for name in names:
+        for position, name in enumerate(names):
             if name in done:  # resumed after a restart: this file was already processed
                 continue
             try:
-                data = (folder / name).read_bytes()
+                data = _staged_file(folder, position).read_bytes()
             except OSError:
                 outcome = IngestOutcome(
                     name, IngestStatus.FAILED, error=f"{name}: the staged file is missing"
@@ -303,7 +316,6 @@ class IngestJobs:
                     business_id, name, data, between_batches=lambda: self._keep_alive(job_id)
                 )
             self._record(job_id, _outcome_row(outcome), failed=outcome.status is IngestStatus.FAILED)
-        shutil.rmtree(folder, ignore_errors=True)
         self._finish(job_id, JobStatus.DONE)
 
     def _run_reindex(self, job_id: int, business_id: int) -> None:
@@ -345,6 +357,9 @@ class IngestJobs:
             session.add(job)
 
     def _finish(self, job_id: int, status: JobStatus, error: str | None = None) -> None:
+        # An ended job's staged files go, failed or not: the raw upload holds personal data the knowledge
+        # base keeps only masked.
+        shutil.rmtree(self._folder(job_id), ignore_errors=True)
         with session_scope(self._engine) as session:
             job = session.get(IngestJob, job_id)
             if job is None:

@@ -20,6 +20,7 @@ from core.db import session_scope, utcnow
 from core.errors import EmptyDocument, IngestError, NoExtractableText
 from ingest.chunking import Chunk, split_document
 from ingest.loaders import format_of, load_document
+from ingest.loaders.limits import MAX_CHUNKS, check_count
 from privacy.masker import Masker, MaskResult
 from privacy.policy import MaskingPolicy
 from privacy.redaction import record_redactions
@@ -134,6 +135,7 @@ class IngestPipeline:
                     + (" (a scanned PDF needs OCR first)" if fmt == "pdf" else "")
                 )
             chunks = split_document(document, chunk_size=self._chunk_size, chunk_overlap=self._chunk_overlap)
+            check_count(len(chunks), MAX_CHUNKS, source_name, "passages")
         except IngestError as exc:
             return self._record_failure(business_id, source_name, content_hash, exc)
         outcome = self._index_document(

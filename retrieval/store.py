@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
+# Items a write sends to Chroma at once: under its max batch size (5,461 embedded; a server's may differ).
+WRITE_BATCH = 1_000
+
 
 def build_chroma_client(*, url: str | None, path: Path) -> ClientAPI:
     """An HTTP client when a server URL is set, else the embedded store in the data dir, reached through
@@ -111,17 +114,23 @@ class KnowledgeIndex:
     def add(self, business_id: int, chunks: list[IndexedChunk]) -> None:
         if not chunks:
             return
-        self._collection(business_id).upsert(
-            ids=[c.vector_id for c in chunks],
-            embeddings=[c.vector for c in chunks],  # type: ignore[arg-type]
-            documents=[c.text for c in chunks],
-            metadatas=[c.metadata for c in chunks],  # type: ignore[arg-type]
-        )
+        collection = self._collection(business_id)
+        # Chroma refuses a write of more than its max batch size (5,461 items in the embedded store).
+        for start in range(0, len(chunks), WRITE_BATCH):
+            batch = chunks[start : start + WRITE_BATCH]
+            collection.upsert(
+                ids=[c.vector_id for c in batch],
+                embeddings=[c.vector for c in batch],  # type: ignore[arg-type]
+                documents=[c.text for c in batch],
+                metadatas=[c.metadata for c in batch],  # type: ignore[arg-type]
+            )
         self._touch(business_id)
 
     def delete(self, business_id: int, vector_ids: list[str]) -> None:
         if vector_ids:
-            self._collection(business_id).delete(ids=vector_ids)
+            collection = self._collection(business_id)
+            for start in range(0, len(vector_ids), WRITE_BATCH):
+                collection.delete(ids=vector_ids[start : start + WRITE_BATCH])
             self._touch(business_id)
 
     def count(self, business_id: int) -> int:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from core.errors import CorruptDocument
 from ingest.loaders.base import LoadedDocument, Section, decode_text
+from ingest.loaders.limits import MAX_SHEET_ROWS, check_count
 
 _QUESTION = {"question", "questions", "q", "faq", "query"}
 _ANSWER = {"answer", "answers", "a", "response", "reply"}
@@ -38,4 +39,8 @@ def load_csv(data: bytes, stem: str) -> LoadedDocument:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel  # type: ignore[assignment]
-    return faq_document(list(csv.reader(io.StringIO(text), dialect)), stem, f"{stem}.csv")
+    rows = []
+    for row in csv.reader(io.StringIO(text), dialect):
+        rows.append(row)
+        check_count(len(rows) - 1, MAX_SHEET_ROWS, f"{stem}.csv", "rows")  # the header row besides
+    return faq_document(rows, stem, f"{stem}.csv")

@@ -5,10 +5,12 @@ import io
 import docx
 
 from ingest.loaders.base import LoadedDocument, Outline, Section
+from ingest.loaders.limits import check_zip_container
 
 
 def load_docx(data: bytes, stem: str) -> LoadedDocument:
     """Word paragraphs split at Heading styles, keeping the heading path; tables row by row."""
+    check_zip_container(data, f"{stem}.docx", "docx document")
     document = docx.Document(io.BytesIO(data))
     outline = Outline((document.core_properties.title or "").strip())
     for paragraph in document.paragraphs:

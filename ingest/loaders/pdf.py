@@ -6,6 +6,7 @@ from pypdf import PdfReader
 
 from core.errors import CorruptDocument
 from ingest.loaders.base import LoadedDocument, Section
+from ingest.loaders.limits import MAX_PDF_PAGES, check_count
 
 
 def load_pdf(data: bytes, stem: str) -> LoadedDocument:
@@ -16,6 +17,7 @@ def load_pdf(data: bytes, stem: str) -> LoadedDocument:
     title = stem
     if reader.metadata and reader.metadata.title:
         title = str(reader.metadata.title).strip() or stem
+    check_count(len(reader.pages), MAX_PDF_PAGES, f"{stem}.pdf", "pages")
     sections = []
     for number, page in enumerate(reader.pages, start=1):
         text = (page.extract_text() or "").strip()

@@ -8,6 +8,7 @@ import zipfile
 from core.errors import CorruptDocument, IngestError
 from ingest.loaders.base import LoadedDocument
 from ingest.loaders.csvfaq import faq_document
+from ingest.loaders.limits import MAX_SHEET_ROWS, check_count, check_zip_container
 
 
 def load_xlsx(data: bytes, stem: str) -> LoadedDocument:
@@ -17,6 +18,7 @@ def load_xlsx(data: bytes, stem: str) -> LoadedDocument:
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         # An OLE container: what Excel writes for a password-protected workbook (or an old .xls).
         raise CorruptDocument(f"{filename}: the workbook is password-protected or in the old .xls format")
+    check_zip_container(data, filename, "xlsx workbook")
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -24,11 +26,11 @@ def load_xlsx(data: bytes, stem: str) -> LoadedDocument:
     try:
         last_error: IngestError | None = None
         for sheet in workbook.worksheets:
-            rows = [
-                ["" if cell is None else str(cell) for cell in row]
-                for row in sheet.iter_rows(values_only=True)
-                if any(cell is not None for cell in row)
-            ]
+            rows = []
+            for row in sheet.iter_rows(values_only=True):
+                if any(cell is not None for cell in row):
+                    rows.append(["" if cell is None else str(cell) for cell in row])
+                    check_count(len(rows) - 1, MAX_SHEET_ROWS, filename, "rows")
             if not rows:
                 continue
             try:

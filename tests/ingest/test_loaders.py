@@ -6,8 +6,9 @@ import io
 
 import pytest
 
-from core.errors import CorruptDocument
+from core.errors import CorruptDocument, DocumentTooLarge
 from ingest.loaders import load_document
+from ingest.loaders.limits import MAX_PDF_PAGES, MAX_SHEET_ROWS
 
 
 def _xlsx(sheets: dict[str, list[list[object]]]) -> bytes:
@@ -66,3 +67,69 @@ def test_a_bad_xlsx_gets_a_clear_error(data: bytes, message: str) -> None:
 
 def test_an_empty_workbook_has_no_text() -> None:
     assert load_document("blank.xlsx", _xlsx({"Sheet": []})).is_empty
+
+
+def _docx_bomb(unpacked_mib: int) -> bytes:
+    """A valid-looking .docx whose one member inflates to `unpacked_mib` MiB (it compresses to ~1 KB a MiB)."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w") as member:
+            chunk = b" " * (1024 * 1024)
+            for _ in range(unpacked_mib):
+                member.write(chunk)
+    return buffer.getvalue()
+
+
+def _pdf(pages: int) -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=200, height=200)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        (
+            "bomb.docx",
+            _docx_bomb(101),
+            "bomb.docx: unpacks to 101 MiB, more than the 100 MiB a document may hold",
+        ),
+        (
+            "long.pdf",
+            _pdf(MAX_PDF_PAGES + 1),
+            f"long.pdf: more than {MAX_PDF_PAGES:,} pages; split it into several documents",
+        ),
+        (
+            "faq.csv",
+            b"question,answer\n" + b"Open?,Yes\n" * (MAX_SHEET_ROWS + 1),
+            f"faq.csv: more than {MAX_SHEET_ROWS:,} rows; split it into several documents",
+        ),
+        (
+            "faq.xlsx",
+            _xlsx({"FAQ": [["question", "answer"], *[["Open?", "Yes"]] * (MAX_SHEET_ROWS + 1)]}),
+            f"faq.xlsx: more than {MAX_SHEET_ROWS:,} rows; split it into several documents",
+        ),
+    ],
+)
+def test_a_document_over_a_limit_is_refused_before_it_is_read(name: str, data: bytes, message: str) -> None:
+    with pytest.raises(DocumentTooLarge) as raised:
+        load_document(name, data)
+    assert (
+        raised.value.message == f"{message}; split it into several documents"
+        or raised.value.message == message
+    )
+    assert len(data) < 2 * 1024 * 1024  # small on the wire: the limit is on what it unpacks to
+
+
+def test_documents_at_the_limits_are_read() -> None:
+    rows = load_document("faq.csv", b"question,answer\n" + b"Open?,Yes\n" * MAX_SHEET_ROWS)
+    assert len(rows.sections) == MAX_SHEET_ROWS
+    assert load_document("blank.pdf", _pdf(3)).is_empty

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from retrieval.search import LEXICAL_WEIGHT, Retriever, search_query
-from retrieval.store import IndexedChunk, KnowledgeIndex, build_chroma_client
+from retrieval.store import IndexedChunk, KnowledgeIndex, build_chroma_client, close_chroma_client
 
 Row = tuple[str, int, str, str]  # vector id, document id, title, body
 
@@ -35,7 +35,24 @@ def chunks(embeddings: Embeddings, rows: list[Row], *, enabled: bool = True) -> 
 def index(tmp_path: Path) -> Iterator[KnowledgeIndex]:
     client = build_chroma_client(url=None, path=tmp_path / "chroma")
     yield KnowledgeIndex(client)
-    client.close()
+    close_chroma_client(client)
+
+
+def test_a_write_larger_than_chromas_batch_limit_is_sent_in_batches(index: KnowledgeIndex) -> None:
+    # The embedded store refuses one write of more than 5,461 items.
+    many = [
+        IndexedChunk(
+            f"v{i}",
+            f"passage {i}",
+            [float(i % 7), 1.0, 0.5],
+            {"document_id": 1, "ordinal": i, "enabled": True},
+        )
+        for i in range(6_000)
+    ]
+    index.add(1, many)
+    assert index.count(1) == 6_000
+    index.delete(1, [c.vector_id for c in many])
+    assert index.count(1) == 0
 
 
 BAKERY: list[Row] = [

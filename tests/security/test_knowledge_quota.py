@@ -125,3 +125,51 @@ def test_a_console_upload_over_the_quota_is_refused_with_nothing_stored(quota: Q
         assert _stored(quota) == before
     finally:
         browsers.close()
+
+
+def test_an_upload_with_a_hostile_file_name_is_refused_or_stored_and_later_uploads_still_work(
+    quota: Quota,
+) -> None:
+    # httpx escapes a NUL in a file name; a hostile client sends the byte itself.
+    boundary = "wepos-test-boundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="nul\x00.md"\r\n'
+        f"Content-Type: text/markdown\r\n\r\nOpening hours: 8 to 4.\r\n--{boundary}--\r\n"
+    ).encode()
+    refused = httpx.post(
+        f"{quota.url}/v1/knowledge/documents",
+        content=body,
+        headers={**quota.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        timeout=60,
+    )
+    assert refused.status_code == 400, refused.text
+    assert "control character" in refused.json()["detail"]
+    assert _stored(quota) == (0, 0, [])  # no job, no staged folder left behind
+
+    # 300 bytes of UTF-8 (100 characters): over a file system's 255-byte name, within the database's column.
+    long_name = "é" * 150 + ".md"
+    _ingested(quota, _upload(quota, long_name, SHOP_TEXT[:500]))
+    _ingested(
+        quota,
+        _upload(quota, "after.md", b"Opening hours: 8 to 4 every day.", quota.stranger_headers),
+        quota.stranger_headers,
+    )
+    listed = httpx.get(f"{quota.url}/v1/knowledge/documents", headers=quota.headers, timeout=10).json()
+    assert [d["source_name"] for d in listed] == [long_name]
+    assert _stored(quota)[2] == []  # staged files go once their job has run
+
+
+def test_a_job_that_fails_leaves_no_uploaded_file_behind(quota: Quota) -> None:
+    # A file whose Markdown is fine but whose job cannot finish: its document was deleted from under it
+    # is hard to time, so the job fails on a staged file removed while it waited (the runner is stopped).
+    quota.runtime.ingest_jobs.stop()
+    response = _upload(
+        quota, "price-list.md", b"Puncture repair: 12 pounds a wheel. Call Maria on 07700 900123."
+    )
+    assert response.status_code == 202
+    staged = quota.runtime.settings.data_dir / "uploads" / f"job-{response.json()['id']}"
+    (staged / ".manifest.json").unlink()
+    quota.runtime.ingest_jobs.start()
+    job = f"{quota.url}/v1/knowledge/jobs/{response.json()['id']}"
+    assert wait_until(lambda: httpx.get(job, headers=quota.headers, timeout=10).json()["status"] == "failed")
+    assert not staged.exists()
