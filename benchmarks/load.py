@@ -1,10 +1,14 @@
 """Load: many customers at once against real server processes, embedded and scaled.
 
     python -m benchmarks.load [--customers 200] [--rate 100] [--seconds 10] [--json]
+    python -m benchmarks.load --during-ingest [--customers 60 --rate 5] [--json]
 
 (a) embedded: `wepos serve` with its defaults (SQLite, embedded Chroma, one worker process);
 (b) scaled: `wepos serve --workers 2` on PostgreSQL and a Chroma server (skipped when no PostgreSQL).
-This process is the load generator; the loopback Graph API stand-in runs in a process of its own. Once the
+With `--during-ingest` each setup runs the load twice on the same warm server: once alone (baseline),
+then while a help-centre document of 400 sections (~250 KB of Markdown) is uploaded through
+`POST /v1/knowledge/documents`, the load going on until its job is done; the acknowledgement figures of the
+two are reported side by side. This process is the load generator; the loopback Graph API stand-in runs in a process of its own. Once the
 server is warm (workers ready, one message answered), it posts signed webhooks at a fixed rate (open loop,
 round robin over the customers) for a bounded time, then waits for the replies. Loopback only. Beside the
 latencies and rates it reports the CPU time the API and the workers spent per message, which other work on
@@ -121,8 +125,73 @@ def _env(data_dir: Path, graph: GraphProcess, args: argparse.Namespace, **extra:
     return env
 
 
-def _run(args: list[str], env: dict[str, str]) -> None:
-    subprocess.run([WEPOS, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+def _run(args: list[str], env: dict[str, str]) -> str:
+    return subprocess.run([WEPOS, *args], env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+HELP_TOPICS = ["orders", "delivery", "returns", "payments", "accounts", "cakes", "allergens", "gift cards"]
+
+
+def help_centre_markdown(sections: int = 400) -> bytes:
+    """A help centre as one Markdown file: `sections` articles of a few paragraphs, a list and a price
+    line each (about 250 KB for 400), the size of a real business's export."""
+    parts = ["# Help centre\n"]
+    for n in range(sections):
+        topic = HELP_TOPICS[n % len(HELP_TOPICS)]
+        parts.append(
+            f"## {topic.title()} question {n}\n\n"
+            f"This article explains how {topic} work for order type {n}. Most customers find the answer in "
+            f"the first paragraph; if yours is not here, reply to us on WhatsApp and a person will help. "
+            f"Article {n} was last reviewed by the shop team this season.\n\n"
+            f"- Step one for {topic} {n}: open the order page and choose the item.\n"
+            f"- Step two: check the date and the collection point, then confirm.\n"
+            f"- Step three: keep the confirmation message until the order is complete.\n\n"
+            f"The fee for service {n} is {n % 17 + 2} pounds, paid when the order is placed. Refunds for "
+            f"{topic} are made to the card used within five working days.\n"
+        )
+    return "\n".join(parts).encode()
+
+
+class Ingest(threading.Thread):
+    """Uploads the help centre through the API, then waits for its job: `done` is set when it has ended."""
+
+    def __init__(self, url: str, api_key: str) -> None:
+        super().__init__(name="benchmark-ingest", daemon=True)
+        self._url, self._key = url, api_key
+        self.done = threading.Event()
+        self.seconds = 0.0
+        self.chunks = 0
+        self.error: str | None = None
+
+    def run(self) -> None:
+        headers = {"Authorization": f"Bearer {self._key}"}
+        started = time.perf_counter()
+        try:
+            response = httpx.post(
+                f"{self._url}/v1/knowledge/documents",
+                files={"files": ("help-centre.md", help_centre_markdown(), "text/markdown")},
+                headers=headers,
+                timeout=60,
+            )
+            response.raise_for_status()
+            job = f"{self._url}/v1/knowledge/jobs/{response.json()['id']}"
+            deadline = time.monotonic() + MAX_INGEST_S
+            while time.monotonic() < deadline:
+                body = httpx.get(job, headers=headers, timeout=30).json()
+                if body["status"] in ("done", "failed"):
+                    self.chunks = sum(int(r.get("chunks") or 0) for r in body.get("results", []))
+                    self.error = body.get("error") or (None if body["failed"] == 0 else "a file failed")
+                    break
+                time.sleep(0.5)
+            else:
+                self.error = "the job did not finish"
+        except httpx.HTTPError as exc:
+            self.error = type(exc).__name__
+        self.seconds = time.perf_counter() - started
+        self.done.set()
+
+
+MAX_INGEST_S = 600
 
 
 def _prepare(env: dict[str, str]) -> None:
@@ -294,8 +363,15 @@ class _Connections:
 
 
 async def _load(
-    url: str, graph: GraphProcess, customers: int, rate: float, seconds: float, server_pid: int
+    url: str,
+    graph: GraphProcess,
+    customers: int,
+    rate: float,
+    seconds: float,
+    server_pid: int,
+    until: threading.Event | None = None,
 ) -> dict[str, object]:
+    """Post at `rate` for `seconds`, and on while `until` is not set (at most MAX_INGEST_S)."""
     total = int(rate * seconds)
     senders = [f"4470{i:08d}" for i in range(customers)]
     sent: Counter[str] = Counter()
@@ -324,21 +400,31 @@ async def _load(
         else:
             failures += 1
 
+    graph.refresh()  # replies of an earlier run on this server are not this run's
+    earlier = {sender: graph.count_to(sender) for sender in senders}
+
+    def count_to(sender: str) -> int:
+        return graph.count_to(sender) - earlier[sender]
+
     client = _Connections(url, limit=200)
     first = time.perf_counter()
     cpu_before = _cpu_seconds(server_pid)
     tasks = []
-    for index in range(total):
+    index = -1
+    while (index := index + 1) < total or (
+        until is not None and not until.is_set() and time.perf_counter() - first < MAX_INGEST_S
+    ):
         delay = first + index / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(client, index)))
     await asyncio.gather(*tasks)
+    total = len(tasks)
     client.close()
     expected = sum(sent.values())
     deadline = time.monotonic() + REPLY_TIMEOUT_S
     graph.refresh()
-    while time.monotonic() < deadline and sum(min(graph.count_to(s), n) for s, n in sent.items()) < expected:
+    while time.monotonic() < deadline and sum(min(count_to(s), n) for s, n in sent.items()) < expected:
         await asyncio.sleep(0.1)
         graph.refresh()
     last_reply = time.perf_counter()
@@ -347,15 +433,16 @@ async def _load(
     graph.refresh()
     replies = []
     for sender, count in sent.items():
-        for turn in range(min(count, graph.count_to(sender))):
-            replies.append((graph.first_to(sender, turn) - started_at[sender][turn]) * 1000)
-    answered = sum(min(graph.count_to(s), n) for s, n in sent.items())
-    duplicated = sum(max(0, graph.count_to(s) - n) for s, n in sent.items())
+        for turn in range(min(count, count_to(sender))):
+            replies.append((graph.first_to(sender, earlier[sender] + turn) - started_at[sender][turn]) * 1000)
+    answered = sum(min(count_to(s), n) for s, n in sent.items())
+    duplicated = sum(max(0, count_to(s) - n) for s, n in sent.items())
     return {
         "messages": total,
         "rejected": failures,
         "ack_p50_ms": round(percentile(acks, 50), 1),
         "ack_p99_ms": round(percentile(acks, 99), 1),
+        "ack_max_ms": round(max(acks), 1),
         "reply_p50_ms": round(percentile(replies, 50), 1) if replies else None,
         "reply_p95_ms": round(percentile(replies, 95), 1) if replies else None,
         "messages_per_s": round(answered / (last_reply - first), 1),
@@ -364,6 +451,24 @@ async def _load(
         # Per message, until the last reply: the API (webhooks) and all workers (turns and sends).
         "api_cpu_ms_per_message": round(cpu.pop("api") * 1000 / total, 2),
         "worker_cpu_ms_per_message": round(sum(cpu.values()) * 1000 / max(answered, 1), 2),
+    }
+
+
+def _measure(
+    url: str, graph: GraphProcess, args: argparse.Namespace, server_pid: int, env: dict[str, str]
+) -> dict[str, object]:
+    """The load on a warm server; with --during-ingest, a baseline and then the load during an upload."""
+    baseline = asyncio.run(_load(url, graph, args.customers, args.rate, args.seconds, server_pid))
+    if not args.during_ingest:
+        return baseline
+    ingest = Ingest(url, _run(["apikey", "create", "--tenant", "demo-bakery"], env).strip())
+    ingest.start()
+    during = asyncio.run(_load(url, graph, args.customers, args.rate, args.seconds, server_pid, ingest.done))
+    ingest.join(MAX_INGEST_S)
+    return {
+        "baseline": baseline,
+        "during_ingest": during,
+        "ingest": {"seconds": round(ingest.seconds, 1), "chunks": ingest.chunks, "error": ingest.error},
     }
 
 
@@ -376,9 +481,7 @@ def _embedded(args: argparse.Namespace) -> dict[str, object]:
     try:
         server = _start_server(env, graph, port)
         try:
-            return asyncio.run(
-                _load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds, server.pid)
-            )
+            return _measure(f"http://127.0.0.1:{port}", graph, args, server.pid, env)
         finally:
             _stop(server)
     finally:
@@ -419,9 +522,7 @@ def _scaled(args: argparse.Namespace) -> dict[str, object]:
             time.sleep(2)
             _prepare(env)
             server = _start_server(env, graph, port, workers=2)
-            return asyncio.run(
-                _load(f"http://127.0.0.1:{port}", graph, args.customers, args.rate, args.seconds, server.pid)
-            )
+            return _measure(f"http://127.0.0.1:{port}", graph, args, server.pid, env)
         finally:
             if server is not None:
                 _stop(server)  # before the database is dropped under its workers
@@ -450,6 +551,11 @@ def main() -> None:
         help="how long the Graph API stand-in takes to answer each request (Meta's round trip: ~100 ms)",
     )
     parser.add_argument("--send-lanes", type=int, help="WEPOS_SEND_LANES for the server (default: its own)")
+    parser.add_argument(
+        "--during-ingest",
+        action="store_true",
+        help="measure without and then during the upload of a 400-section help centre",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result: dict[str, object] = {}

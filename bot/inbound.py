@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -29,11 +30,14 @@ from core.crypto import SecretBox
 from core.db import autocommit, session_scope, utcnow
 from core.tenants import Business, find_business_by_phone_number_id
 from privacy.consent import ConsentSource, Purpose, record_consent_once
+from privacy.models import ErasureRecord
 
 log = logging.getLogger(__name__)
 
 # How long the intake trusts what it read of a phone number's business (which is all but never changed).
 BUSINESS_TTL_S = 10.0
+# Meta retries an unacknowledged webhook for up to 7 days; a message older than that is not a delivery.
+MAX_DELIVERY_AGE = timedelta(days=7, hours=1)
 # The categories of WhatsApp's `user_preferences` webhook, and the ledger purpose each one is about.
 PREFERENCE_PURPOSES = {"marketing_messages": Purpose.MARKETING}
 
@@ -45,6 +49,12 @@ class IntakeResult:
     unknown_number: int = 0
     statuses: int = 0
     preferences: int = 0  # consent records written from `user_preferences`
+    # Deliveries refused: older than Meta ever retries, or sent by a customer before their erasure (a replay).
+    refused: int = 0
+
+
+class _SentBeforeErasure(Exception):
+    """The sender's data was erased after this message was sent: it is a replay, and is not stored again."""
 
 
 class WebhookIntake:
@@ -83,13 +93,21 @@ class WebhookIntake:
 
     def accept(self, batch: WebhookBatch) -> IntakeResult:
         result = IntakeResult(stored=[])
+        oldest = utcnow() - MAX_DELIVERY_AGE
         for inbound in batch.messages:
+            if inbound.sent_at is not None and inbound.sent_at < oldest:
+                result.refused += 1
+                log.warning("inbound message older than Meta's retries refused", extra={"kind": inbound.kind})
+                continue
             for attempt in range(2):
                 try:
                     with session_scope(self._message_engine) as session:
                         business_id = self._business_id(session, inbound.phone_number_id)
                         if business_id is not None:
                             message_id = self._store(session.connection(), business_id, inbound)
+                    break
+                except _SentBeforeErasure:
+                    business_id, message_id = -1, None
                     break
                 except IntegrityError:
                     # A request racing this one stored the same delivery (message ids are unique) or the
@@ -107,6 +125,10 @@ class WebhookIntake:
                     log.warning("database connection lost, storing the message again")
             if business_id is None:
                 _unknown_number(result, "message", inbound.phone_number_id)
+                continue
+            if business_id == -1:
+                result.refused += 1
+                log.warning("message of an erased customer, sent before the erasure, refused")
                 continue
             if message_id is None:
                 result.duplicates += 1
@@ -182,6 +204,11 @@ class WebhookIntake:
         now = utcnow()
         contact = None
         if customer.contact_id is None:
+            # Only a customer with no contact can have been erased: returning ones pay no extra read.
+            if inbound.sent_at is not None and _erased_since(
+                connection, business_id, wa_hash, inbound.sent_at
+            ):
+                raise _SentBeforeErasure
             contact = Contact(
                 business_id=business_id,
                 wa_id_hash=wa_hash,
@@ -267,6 +294,20 @@ class WebhookIntake:
         session.add(contact)
         session.flush()
         return contact
+
+
+def _erased_since(connection: Connection, business_id: int, wa_hash: str, sent_at: datetime) -> bool:
+    """Whether this sender's data was erased at or after `sent_at`."""
+    erased = connection.execute(
+        select(func.max(ErasureRecord.created_at)).where(
+            ErasureRecord.business_id == business_id, ErasureRecord.contact_hash == wa_hash
+        )
+    ).scalar()
+    return erased is not None and _aware(erased) >= sent_at
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _unknown_number(result: IntakeResult, what: str, phone_number_id: str) -> None:

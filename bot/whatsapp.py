@@ -125,6 +125,7 @@ class InboundMessage:
     kind: str
     text: str | None
     reply_id: str | None = None
+    sent_at: datetime | None = None  # when the customer sent it (Meta's `timestamp`), if it came with one
 
     @property
     def answerable(self) -> bool:
@@ -266,6 +267,7 @@ def _parse_value(value: dict[str, Any], batch: WebhookBatch) -> None:
                 kind=_identifier(message.type, 32) or "unknown",
                 text=_free_text(text),
                 reply_id=_free_text(reply_id, 256),
+                sent_at=_timestamp(message.timestamp),
             )
         )
     _parse_preferences(value, phone_number_id, names, batch)

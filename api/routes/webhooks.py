@@ -28,6 +28,7 @@ class WebhookAck(BaseModel):
     duplicates: int
     statuses: int
     preferences: int  # consent changes recorded from `user_preferences`
+    refused: int = 0  # older than Meta's retries, or an erased customer's message replayed
 
 
 @router.get("/whatsapp", response_class=PlainTextResponse)
@@ -79,6 +80,7 @@ async def receive(request: Request, runtime: RuntimeDep) -> WebhookAck:
             "statuses": result.statuses,
             "preferences": result.preferences,
             "unknown_number": result.unknown_number,
+            "refused": result.refused,
             "skipped": batch.skipped,
             "ms": round((time.perf_counter() - started) * 1000, 1),
         },
@@ -88,4 +90,5 @@ async def receive(request: Request, runtime: RuntimeDep) -> WebhookAck:
         duplicates=result.duplicates,
         statuses=result.statuses,
         preferences=result.preferences,
+        refused=result.refused,
     )

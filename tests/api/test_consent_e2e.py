@@ -39,8 +39,22 @@ def test_a_signed_stop_is_one_ledger_record_however_often_it_is_delivered(wepos:
     body = preference_webhook(phone_number_id=PHONE_NUMBER_ID, wa_id=NUMBER, value="stop", timestamp=sent_at)
     first, again = post(wepos.url, body), post(wepos.url, body)
     assert first.status_code == again.status_code == 200
-    assert first.json() == {"status": "ok", "stored": 0, "duplicates": 0, "statuses": 0, "preferences": 1}
-    assert again.json() == {"status": "ok", "stored": 0, "duplicates": 1, "statuses": 0, "preferences": 0}
+    assert first.json() == {
+        "status": "ok",
+        "stored": 0,
+        "duplicates": 0,
+        "statuses": 0,
+        "preferences": 1,
+        "refused": 0,
+    }
+    assert again.json() == {
+        "status": "ok",
+        "stored": 0,
+        "duplicates": 1,
+        "statuses": 0,
+        "preferences": 0,
+        "refused": 0,
+    }
     assert _ledger(wepos) == [("marketing", False, "user_preferences")]
 
     headers = _api_key(wepos, wepos.business_id)

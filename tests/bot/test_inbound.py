@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from bot.data_rights import erase_contact_data
 from bot.inbound import WebhookIntake
 from bot.models import Contact, Conversation, Message
 from bot.whatsapp import InboundMessage, PreferenceUpdate, WebhookBatch
@@ -257,3 +258,37 @@ def test_a_message_on_a_connection_the_database_closed_is_stored_once(postgres_u
     finally:
         unpinged.dispose()
         engine.dispose()
+
+
+def _text(wamid: str, sent_at: datetime | None) -> WebhookBatch:
+    return WebhookBatch(
+        messages=[InboundMessage("42", wamid, NUMBER, "Maria Lopez", "text", "Hello", sent_at=sent_at)]
+    )
+
+
+def test_a_message_older_than_metas_retries_is_refused(intake) -> None:  # type: ignore[no-untyped-def]
+    webhook, engine, _box = intake
+    now = datetime.now(UTC)
+    old = webhook.accept(_text("wamid.old", now - timedelta(days=8)))
+    recent = webhook.accept(_text("wamid.recent", now - timedelta(days=6)))  # a retry after an outage
+    assert (old.refused, old.stored, recent.refused, len(recent.stored)) == (1, [], 0, 1)
+    with session_scope(engine) as session:
+        assert [m.wa_message_id for m in session.exec(select(Message)).all()] == ["wamid.recent"]
+
+
+def test_a_message_replayed_after_its_senders_erasure_is_not_stored_again(intake) -> None:  # type: ignore[no-untyped-def]
+    webhook, engine, box = intake
+    sent = datetime.now(UTC) - timedelta(minutes=5)
+    assert len(webhook.accept(_text("wamid.before", sent)).stored) == 1
+    with session_scope(engine) as session:
+        business_id = session.exec(select(Contact.business_id)).one()
+    erase_contact_data(engine, box, business_id=business_id, phone=f"+{NUMBER}")
+
+    replayed = webhook.accept(_text("wamid.before", sent))  # the same signed body, delivered again
+    assert (replayed.refused, replayed.stored) == (1, [])
+    with session_scope(engine) as session:
+        assert session.exec(select(Message)).all() == []
+        assert session.exec(select(Contact)).all() == []
+    # The customer writing again after the erasure is a new customer.
+    again = webhook.accept(_text("wamid.after", datetime.now(UTC)))
+    assert (again.refused, len(again.stored)) == (0, 1)
