@@ -21,6 +21,8 @@ class GraphStandIn:
         self.latency_s = latency_s  # how long each request takes to be answered, as Meta's round trip does
         # HTTP statuses, or (status, Graph error code), to answer the next message sends with.
         self.failures: list[int | tuple[int, int]] = []
+        # Until this time.monotonic(), every message send is answered 500 (an outage at Meta).
+        self.down_until = 0.0
         # Cleared, every request waits for it before it is answered (received, not yet answered: a slow Meta).
         self.gate = threading.Event()
         self.gate.set()
@@ -52,6 +54,9 @@ class GraphStandIn:
                         stand_in._by_recipient.setdefault(str(body.get("to")), []).append(time.perf_counter())
                         stand_in._lock.notify_all()
                     failure = stand_in.failures.pop(0) if stand_in.failures and is_send else None
+                    if is_send and failure is None and time.monotonic() < stand_in.down_until:
+                        failure = 500
+                    stand_in.requests[-1]["failed"] = bool(failure)
                 stand_in.gate.wait()
                 if stand_in.latency_s:
                     time.sleep(stand_in.latency_s)
