@@ -297,13 +297,14 @@ class WebhookIntake:
 
 
 def _erased_since(connection: Connection, business_id: int, wa_hash: str, sent_at: datetime) -> bool:
-    """Whether this sender's data was erased at or after `sent_at`."""
+    """Whether this sender's data was erased after the message was surely sent: Meta's timestamps are whole
+    seconds, so a message stamped in the second of the erasure may have been written after it, and is kept."""
     erased = connection.execute(
         select(func.max(ErasureRecord.created_at)).where(
             ErasureRecord.business_id == business_id, ErasureRecord.contact_hash == wa_hash
         )
     ).scalar()
-    return erased is not None and _aware(erased) >= sent_at
+    return erased is not None and _aware(erased) >= sent_at + timedelta(seconds=1)
 
 
 def _aware(moment: datetime) -> datetime:
