@@ -44,7 +44,7 @@ from privacy.models import PrivacyPolicy
 from privacy.policy import MaskingPolicy
 from privacy.redaction import record_redactions
 from privacy.vault import PlaceholderPlan, VaultScope
-from retrieval.search import Retriever
+from retrieval.search import Retriever, current_passages
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +340,7 @@ class Assistant:
         previous = [text for role, text in history if role == "customer"]
         if previous and is_follow_up(question):
             search_for = f"{previous[-1]} {question}"
-        passages = self._retriever.search(business.id, search_for)
+        passages = current_passages(session, business.id, self._retriever.search(business.id, search_for))
         if language != DEFAULT_LANGUAGE and not (passages and detect_language(passages[0].text) == language):
             # The knowledge base does not speak the customer's language: say so in it, and get a person.
             return TurnDecision(

@@ -13,7 +13,7 @@ from core.db import session_scope
 from core.errors import InvalidInput
 from privacy.masker import Masker
 from retrieval.models import KnowledgeDocument
-from retrieval.search import Retriever
+from retrieval.search import Retriever, current_passages
 
 MAX_QUERY_CHARS = 2000
 
@@ -62,8 +62,9 @@ class KnowledgeSearch:
                     self.masker.policy_for(session, business_id), self.retriever, business_id
                 ),
             )
-        passages = self.retriever.search(business_id, masked.text, k)
+        found = self.retriever.search(business_id, masked.text, k)
         with session_scope(self.engine) as session:
+            passages = current_passages(session, business_id, found)
             ids = {p.document_id for p in passages}
             names = dict(
                 session.exec(

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+from sqlmodel import Session, col, select
 
 from retrieval.lexical import ChunkLexicon, tokenize
+from retrieval.models import KnowledgeChunk, KnowledgeDocument
 from retrieval.store import Hit, KnowledgeIndex, StoredChunks, cosines
 from retrieval.topics import TopicProfile
 
@@ -96,6 +98,29 @@ def _is_small_talk(sentence: str) -> bool:
     topical = [word for word in words if word not in _SMALL_TALK]
     # "How much?" has no content word either, but it is a question about the topic: keep it.
     return not topical and (len(words) > 0 or _PLACEHOLDER.search(sentence) is not None)
+
+
+def current_passages(session: Session, business_id: int, passages: list[Passage]) -> list[Passage]:
+    """The passages whose chunk the database still holds, in a document still enabled, in order.
+
+    The database is what a delete, a disable or a new version of a document has changed for every process
+    by the time its request returned; another process's in-memory index can lag by `version_check_s`, and
+    Chroma holds a new version's vectors beside the old ones until its chunk rows are committed. So an
+    answer never quotes a document deleted or disabled a moment ago, nor two versions of one."""
+    if not passages:
+        return []
+    live = set(
+        session.exec(
+            select(KnowledgeChunk.vector_id)
+            .join(KnowledgeDocument, col(KnowledgeDocument.id) == KnowledgeChunk.document_id)
+            .where(
+                col(KnowledgeChunk.vector_id).in_([p.vector_id for p in passages]),
+                KnowledgeDocument.business_id == business_id,
+                col(KnowledgeDocument.enabled).is_(True),
+            )
+        ).all()
+    )
+    return [p for p in passages if p.vector_id in live]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from ingest.loaders import load_document
 from ingest.pipeline import MASK_BATCH, IngestStatus
 from privacy.vault import VaultScope
 from retrieval.models import DocumentStatus, KnowledgeChunk, KnowledgeDocument
+from retrieval.search import Retriever, current_passages
+from retrieval.store import KnowledgeIndex
 from tests.conftest import make_settings
 
 
@@ -139,6 +141,36 @@ def test_reingest_is_idempotent_and_a_changed_file_replaces_its_chunks(runtime: 
         chunks = session.exec(select(KnowledgeChunk)).all()
     assert len(chunks) == changed.chunks
     assert all("vacuum" not in p.text for p in runtime.retriever.search(business, "vacuum the cushions"))
+
+
+def test_a_document_disabled_or_deleted_a_moment_ago_is_never_answered_from(
+    runtime: Runtime, docs: Path
+) -> None:
+    business = _business(runtime, "sofa-shop", "203")
+    runtime.pipeline.ingest_paths(business, [docs / "care.txt", docs / "shipping.md"])
+    # Another process: its in-memory index is read once and checked again only after version_check_s.
+    elsewhere = Retriever(
+        runtime.embeddings,
+        KnowledgeIndex(runtime.chroma, runtime.settings.chroma_collection_prefix, version_check_s=3600),
+    )
+
+    def answerable(question: str) -> list[str]:
+        with session_scope(runtime.engine) as session:
+            found = current_passages(session, business, elsewhere.search(business, question))
+        return [p.text for p in found]
+
+    assert any("vacuum" in text for text in answerable("How do I clean the cushions?"))
+    care, shipping = (d.id for d in runtime.knowledge.list_documents(business))
+    runtime.knowledge.set_enabled(business, shipping, enabled=False)
+    runtime.knowledge.delete_document(business, care)
+
+    # The stale index still holds both documents' chunks: the database says they are gone.
+    stale = [p.text for p in elsewhere.search(business, "How do I clean the cushions?", k=4)]
+    assert any("vacuum" in text for text in stale) and any("Ireland" in text for text in stale)
+    assert answerable("How do I clean the cushions?") == []
+    assert answerable("Do you ship to Ireland?") == []
+    runtime.knowledge.set_enabled(business, shipping, enabled=True)
+    assert any("Ireland" in text for text in answerable("Do you ship to Ireland?"))
 
 
 @pytest.mark.parametrize(

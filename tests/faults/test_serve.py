@@ -1,0 +1,223 @@
+"""The real `wepos serve` on its embedded defaults (API process, a worker process, the local Chroma server),
+as a business runs it, while things go wrong: every customer gets a reply, none gets one twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from sqlmodel import select
+
+from api.loopback import free_port
+from api.runtime import Runtime
+from bot.models import Direction, InboundStatus, Message, OutboundStatus
+from bot.stand_in import GraphStandIn
+from core.api_keys import issue_api_key
+from core.db import session_scope
+from tests.conftest import APP_SECRET, MODEL_CACHE, VERIFY_TOKEN, make_settings
+from tests.helpers import demo_runtime, post, text_payload, wait_until
+
+pytestmark = [pytest.mark.faults, pytest.mark.e2e]
+WEPOS = str(Path(sys.executable).parent / "wepos")
+QUESTION, ANSWER = "Can I bring my dog?", "Dogs are welcome"
+# "Kayak hire" is masked as a name today (issue #19): a word the masker leaves alone keeps this test on #17.
+BICYCLES = b"# Bicycles\n\nWe rent bicycles for 35 pounds a day, helmets and locks included.\n"
+RENTAL = "Do you rent bicycles? How much?"
+DELIVERED = (OutboundStatus.SENT, OutboundStatus.DELIVERED, OutboundStatus.READ)
+
+
+class Serve:
+    """`wepos serve` in a process of its own, started and stopped as an operator would."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.url = f"http://127.0.0.1:{env['WEPOS_PORT']}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [WEPOS, "serve"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        assert wait_until(self._ready, 120), "wepos serve did not become ready"
+        assert wait_until(lambda: self.child("worker") is not None, 60)
+
+    def _ready(self) -> bool:
+        assert self.process is not None and self.process.poll() is None, "wepos serve exited"
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def child(self, kind: str) -> int | None:
+        """The pid of the live worker ("worker") or Chroma server ("chroma") child."""
+        assert self.process is not None
+        children: list[str] = []
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*"):  # any thread may have started it
+            try:
+                children += (task / "children").read_text().split()
+            except OSError:
+                continue
+        for pid in children:
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            chroma = b"run" in command and any(part.endswith(b"chroma") for part in command)
+            if state != "Z" and (b"worker" in command if kind == "worker" else chroma):
+                return int(pid)
+        return None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            assert self.process.wait(120) is not None
+
+
+class Customers:
+    """Customers writing to the business; each question's reply is checked on the Graph API stand-in."""
+
+    def __init__(self, serve: Serve) -> None:
+        self.serve = serve
+        self.sent: Counter[str] = Counter()
+        self._next = 0
+
+    def write(self, count: int, text: str = QUESTION, every_s: float = 0.0) -> list[str]:
+        senders = []
+        for _ in range(count):
+            self._next += 1
+            sender = f"4477009{self._next:05d}"
+            response = post(self.serve.url, text_payload(text, sender=sender, name=f"Customer {self._next}"))
+            assert response.status_code == 200, response.text
+            assert response.elapsed.total_seconds() < 2, "a webhook waited on something it should not"
+            self.sent[sender] += 1
+            senders.append(sender)
+            time.sleep(every_s)
+        return senders
+
+
+def _delivered(graph: GraphStandIn) -> Counter[str]:
+    """Replies the Graph API accepted, by customer."""
+    return Counter(
+        str(r["json"].get("to"))
+        for r in graph.requests
+        if r["json"].get("type") in ("text", "interactive") and not r.get("failed")
+    )
+
+
+def _all_answered(graph: GraphStandIn, customers: Customers, timeout: float = 90) -> bool:
+    return wait_until(
+        lambda: all(_delivered(graph)[s] >= n for s, n in customers.sent.items()), timeout, interval=0.2
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path, graph: GraphStandIn, analyzer, embeddings) -> Iterator[tuple[Serve, str, Runtime]]:  # type: ignore[no-untyped-def]
+    data_dir = tmp_path / "var"
+    vault_key = Fernet.generate_key().decode()
+    database_url = f"sqlite:///{(data_dir / 'wepos.db').resolve()}"  # the embedded default's own path
+    settings = make_settings(data_dir, database_url, vault_key=vault_key, whatsapp_api_base=graph.base_url)
+    runtime, business_id = demo_runtime(settings, analyzer, embeddings)
+    with session_scope(runtime.engine) as session:
+        key = issue_api_key(session, business_id=business_id, name="faults").secret
+    runtime.close()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WEPOS_")},
+        "WEPOS_DATA_DIR": str(data_dir),
+        "WEPOS_PORT": str(free_port()),
+        "WEPOS_WHATSAPP_APP_SECRET": APP_SECRET,
+        "WEPOS_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "WEPOS_VAULT_KEY": vault_key,
+        "WEPOS_WHATSAPP_API_BASE": graph.base_url,
+        "WEPOS_WORKER_LEASE_S": "5",  # a killed worker's claim is taken again after this
+        "WEPOS_WORKER_POLL_S": "0.2",
+        "WEPOS_LOG_LEVEL": "WARNING",
+        "WEPOS_MODEL_CACHE_DIR": str(MODEL_CACHE),
+    }
+    serve = Serve(env)
+    serve.start()
+    check = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
+    try:
+        yield serve, key, check
+    finally:
+        serve.stop()
+        check.close()
+
+
+def test_every_customer_gets_one_reply_through_uploads_kills_restarts_and_outages(
+    served: tuple[Serve, str, Runtime], graph: GraphStandIn
+) -> None:
+    serve, key, check = served
+    headers = {"Authorization": f"Bearer {key}"}
+    customers = Customers(serve)
+    customers.write(4)
+    assert _all_answered(graph, customers)
+
+    # A document uploaded while customers write reaches the answers once its job is done, and goes with it.
+    writing = threading.Thread(target=customers.write, args=(6,), kwargs={"every_s": 0.3})
+    writing.start()
+    job = httpx.post(
+        f"{serve.url}/v1/knowledge/documents", files={"files": ("bicycles.md", BICYCLES)}, headers=headers
+    ).json()
+    job_url = f"{serve.url}/v1/knowledge/jobs/{job['id']}"
+    assert wait_until(lambda: httpx.get(job_url, headers=headers).json()["status"] == "done", 60)
+    writing.join()
+    (renter,) = customers.write(1, RENTAL)
+    assert _all_answered(graph, customers)
+    assert "35 pounds" in graph.body([r for r in graph.sends if r["json"]["to"] == renter][-1])
+    document_id = httpx.get(job_url, headers=headers).json()["results"][0]["document_id"]
+    assert (
+        httpx.delete(f"{serve.url}/v1/knowledge/documents/{document_id}", headers=headers).status_code == 200
+    )
+    (after,) = customers.write(1, RENTAL)
+    assert _all_answered(graph, customers)
+    assert "35 pounds" not in graph.body([r for r in graph.sends if r["json"]["to"] == after][-1])
+
+    # The worker killed: `wepos serve` starts another, and what it held is answered once.
+    worker = serve.child("worker")
+    assert worker is not None
+    customers.write(3)
+    os.kill(worker, signal.SIGKILL)
+    assert wait_until(lambda: serve.child("worker") not in (None, worker), 15), "no new worker"
+    customers.write(3)
+    assert _all_answered(graph, customers)
+
+    # The local Chroma server killed: started again, answers go on.
+    chroma = serve.child("chroma")
+    assert chroma is not None
+    os.kill(chroma, signal.SIGKILL)
+    assert wait_until(lambda: serve.child("chroma") not in (None, chroma), 30), "no new Chroma server"
+    customers.write(3)
+    assert _all_answered(graph, customers)
+
+    # Meta answers 500 for 20 s: replies wait and go out once it is back.
+    graph.down_until = time.monotonic() + 20
+    customers.write(3)
+    assert _all_answered(graph, customers, timeout=120)
+
+    # Stopped with messages acknowledged but not yet answered, then started again: each answered once.
+    customers.write(6)
+    serve.stop()
+    serve.start()
+    assert _all_answered(graph, customers)
+
+    time.sleep(2)  # a late duplicate would arrive now
+    delivered = _delivered(graph)
+    assert {s: delivered[s] for s in customers.sent} == dict(customers.sent)
+    with session_scope(check.engine) as session:
+        rows = session.exec(select(Message)).all()
+    inbound = [m for m in rows if m.direction == Direction.INBOUND]
+    outbound = [m for m in rows if m.direction == Direction.OUTBOUND]
+    assert {m.status for m in inbound} == {InboundStatus.ANSWERED}
+    assert Counter(m.in_reply_to_id for m in outbound) == Counter({m.id: 1 for m in inbound})
+    assert {m.status for m in outbound} <= set(DELIVERED)
