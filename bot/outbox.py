@@ -19,13 +19,13 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select, update
 from sqlmodel.sql.expression import Select
 
-from bot.models import Contact, Conversation, Direction, Message, OutboundStatus
+from bot.models import Contact, Conversation, ConversationStatus, Direction, Message, OutboundStatus
 from bot.policies import BUTTON_HANDOFF, BUTTON_HELPED, within_service_window
 from bot.whatsapp import OUTSIDE_WINDOW_CODE, CloudAPIClient
 from core.crypto import SecretBox
 from core.db import autocommit, session_scope, utcnow
 from core.errors import ChannelError
-from core.metrics import REPLY_SECONDS, SENDS
+from core.metrics import HANDOFFS, REPLY_SECONDS, SEND_FAILURES, SENDS
 from core.tenants import Business
 from privacy.masker import Masker
 from privacy.vault import VaultScope
@@ -181,6 +181,7 @@ class Outbox:
                 message.error_title = "outside the 24-hour window: only an approved template can be sent"
                 message.attempts += 1
                 self._settle(session, message, OutboundStatus.FAILED)
+                _hand_over_undelivered(session, message, "outside_window")
                 SENDS.labels("outside_window").inc()
                 log.warning("reply outside the service window", extra={"message_id": message_id})
                 return Attempt.SETTLED
@@ -218,6 +219,8 @@ class Outbox:
             with session_scope(self._outcome_engine) as session:
                 settled = self._record_failure(message, exc)
                 self._settle(session, message, message.status if settled else OutboundStatus.QUEUED)
+                if settled:
+                    _hand_over_undelivered(session, message, str(exc.graph_code or "no_answer"))
             return Attempt.SETTLED if settled else Attempt.RETRY
         with session_scope(self._outcome_engine) as session:
             message.wa_message_id = wa_id
@@ -282,3 +285,18 @@ class Outbox:
             },
         )
         return settled
+
+
+def _hand_over_undelivered(session: Session, message: Message, cause: str) -> None:
+    """A reply that will never reach the customer (a revoked token, a number not on WhatsApp, the 24-hour
+    window closed): counted by cause, and its conversation goes to a person, who sees it in the inbox with
+    reason `send_failed` and the Graph API's error on the message. Nothing is sent to tell the customer: it
+    would fail the same way."""
+    SEND_FAILURES.labels(cause).inc()
+    conversation = session.get(Conversation, message.conversation_id)
+    if conversation is None or conversation.status == ConversationStatus.WAITING_FOR_AGENT:
+        return
+    conversation.status = ConversationStatus.WAITING_FOR_AGENT
+    conversation.handoff_reason = "send_failed"
+    session.add(conversation)
+    HANDOFFS.labels("send_failed").inc()

@@ -27,4 +27,7 @@ QUEUE_DEPTH = Gauge("wepos_queue_depth", "Rows waiting in the database work queu
 CHILD_RESTARTS = Counter(
     "wepos_child_restarts_total", "Processes `wepos serve` started again after they died", ["kind"]
 )
+SEND_FAILURES = Counter(
+    "wepos_send_failures_total", "Replies that failed for good, by Graph API error code", ["cause"]
+)
 TURN_FAILURES = Counter("wepos_turn_failures_total", "Turn attempts that raised, by error type", ["error"])

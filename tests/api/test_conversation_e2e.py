@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlmodel import select
 
 from api.runtime import Runtime
 from bot.conversations import configure_policy, hand_back_to_bot
+from bot.inbox import Queue, list_inbox
 from bot.models import Conversation, ConversationStatus, Direction, InboundStatus, Message, OutboundStatus
 from bot.policies import BUTTON_HANDOFF
 from bot.stand_in import GraphStandIn
@@ -138,13 +140,29 @@ def test_graph_api_rate_limit_is_retried_and_sent_once(wepos: Wepos) -> None:
     assert [(m.status, m.attempts) for m in outbound] == [(OutboundStatus.SENT, 2)]
 
 
-def test_a_permanent_graph_error_is_recorded_not_retried(wepos: Wepos) -> None:
-    wepos.graph.failures.append((400, 131047))
+@pytest.mark.parametrize(("status", "code"), [(401, 190), (400, 131026)])  # token revoked, not on WhatsApp
+def test_a_permanent_graph_error_is_recorded_not_retried_and_a_person_sees_it(
+    wepos: Wepos, status: int, code: int
+) -> None:
+    def failures() -> float:
+        metric = f'wepos_send_failures_total{{cause="{code}"}} '
+        lines = [
+            line for line in httpx.get(f"{wepos.url}/metrics").text.splitlines() if line.startswith(metric)
+        ]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
+    before = failures()
+    wepos.graph.failures.append((status, code))
     _say(wepos, "Do you sell vegan cakes?")
     time.sleep(1.5)
     assert len(wepos.graph.sends) == 1
     (outbound,) = [m for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
-    assert (outbound.status, outbound.error_code, outbound.attempts) == (OutboundStatus.FAILED, 131047, 1)
+    assert (outbound.status, outbound.error_code, outbound.attempts) == (OutboundStatus.FAILED, code, 1)
+    with session_scope(wepos.runtime.engine) as session:
+        (row,) = list_inbox(session, business_id=wepos.business_id, user_id=0, queue=Queue.WAITING)
+    assert (row.status, row.handoff_reason) == (ConversationStatus.WAITING_FOR_AGENT, "send_failed")
+    assert failures() == before + 1
+    assert len(wepos.graph.sends) == 1  # the customer is not told: that would fail the same way
 
 
 def test_escalation_by_phrase_silences_the_bot_until_an_agent_hands_back(wepos: Wepos) -> None:
