@@ -14,6 +14,8 @@ from functools import cache
 
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
@@ -126,6 +128,12 @@ class Assistant:
                     turn = self._turn(session, message_id)
             except _PlaceholderTaken:
                 continue  # rolled back: plan again over the scope as it is now
+            except (StaleDataError, IntegrityError):
+                if self._exists(message_id):
+                    raise
+                # Erased while the turn ran (a data-subject request): rolled back, nothing of it written.
+                log.info("message erased during its turn", extra={"message_id": message_id})
+                return None
             break
         else:
             raise RuntimeError("the conversation's vault kept changing under the turn")
@@ -147,6 +155,10 @@ class Assistant:
             },
         )
         return TurnOutcome(message_id, reply_ids, decision.confident, decision.escalate)
+
+    def _exists(self, message_id: int) -> bool:
+        with session_scope(self._engine) as session:
+            return session.get(Message, message_id) is not None
 
     def hand_over_failed(self, message_id: int, reason: str = "bot_error") -> TurnOutcome | None:
         """A turn that could not be completed after its last attempt: the message is marked failed and its

@@ -17,7 +17,7 @@ from sqlalchemy import UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
-from core.db import utcnow
+from core.db import savepoint, utcnow
 from core.errors import Conflict
 
 GENESIS = "0" * 64
@@ -110,7 +110,7 @@ def record_action(
         )
         entry.hash = _entry_hash(entry)
         try:
-            with session.begin_nested():  # a concurrent writer took this seq: read the new tail, try again
+            with savepoint(session):  # a concurrent writer took this seq: read the new tail, try again
                 session.add(entry)
         except IntegrityError:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
 
@@ -53,6 +55,17 @@ def autocommit(engine: Engine) -> Engine:
     if engine.dialect.name == "sqlite":
         return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def savepoint(session: Session) -> SessionTransaction:
+    """`session.begin_nested()`, inside the unit of work on every database. Python's sqlite3 opens no
+    transaction before a SAVEPOINT (it begins one implicitly before a write only), so there the SAVEPOINT
+    would open the transaction and its RELEASE commit what it wrote, on its own: a turn's new vault entries,
+    say, kept though the turn's other writes were rolled back. So the transaction is begun first."""
+    raw = session.connection().connection.driver_connection
+    if isinstance(raw, sqlite3.Connection) and not raw.in_transaction:
+        raw.execute("BEGIN")
+    return session.begin_nested()
 
 
 @contextmanager

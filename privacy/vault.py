@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select
 
 from core.crypto import SecretBox
+from core.db import savepoint
 from privacy.models import VaultEntry
 
 DOCUMENT_LABEL = "DOC_"
@@ -74,7 +75,7 @@ class Vault:
                 value_sealed=self._box.seal(value),
             )
             try:
-                with session.begin_nested():
+                with savepoint(session):
                     session.add(entry)
             except IntegrityError:
                 # Another worker took the number (or the value) first: look again.
@@ -164,7 +165,7 @@ class PlaceholderPlan:
             return True
         box = self._vault.box
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 session.add_all(
                     VaultEntry(
                         scope=self.scope.key,
