@@ -117,3 +117,11 @@ def text_cells(engine: Any) -> list[str]:
                 for row in connection.execute(select(*columns)):
                     cells.extend(value for value in row if isinstance(value, str))
     return cells
+
+
+def metric_sample(metrics_text: str, name: str) -> float:
+    """The value of one sample (`name` with its labels) in a /metrics page; 0 where it is not there yet."""
+    for line in metrics_text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0

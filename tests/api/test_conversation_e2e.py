@@ -20,7 +20,15 @@ from bot.stand_in import GraphStandIn
 from core.db import session_scope, utcnow
 from tests.api.conftest import Wepos
 from tests.conftest import make_settings
-from tests.helpers import demo_runtime, post, running_server, stored_messages, text_payload, wait_until
+from tests.helpers import (
+    demo_runtime,
+    metric_sample,
+    post,
+    running_server,
+    stored_messages,
+    text_payload,
+    wait_until,
+)
 from tests.llm_stand_in import OpenAIStandIn
 
 pytestmark = pytest.mark.e2e
@@ -145,11 +153,8 @@ def test_a_permanent_graph_error_is_recorded_not_retried_and_a_person_sees_it(
     wepos: Wepos, status: int, code: int
 ) -> None:
     def failures() -> float:
-        metric = f'wepos_send_failures_total{{cause="{code}"}} '
-        lines = [
-            line for line in httpx.get(f"{wepos.url}/metrics").text.splitlines() if line.startswith(metric)
-        ]
-        return float(lines[0].split()[-1]) if lines else 0.0
+        page = httpx.get(f"{wepos.url}/metrics").text
+        return metric_sample(page, f'wepos_send_failures_total{{cause="{code}"}}')
 
     before = failures()
     wepos.graph.failures.append((status, code))

@@ -22,6 +22,7 @@ from tests.conftest import PAYLOADS, VERIFY_TOKEN, make_settings
 from tests.helpers import (
     PHONE_NUMBER_ID,
     demo_runtime,
+    metric_sample,
     post,
     running_server,
     signed,
@@ -305,17 +306,11 @@ def test_readiness_reports_database_vector_store_and_models(wepos: Wepos) -> Non
 
 
 def test_metrics_count_and_time_the_path_without_personal_data(wepos: Wepos) -> None:
-    def sample(text: str, name: str) -> float:
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[-1])
-        return 0.0
-
     before = httpx.get(f"{wepos.url}/metrics").text
     post(wepos.url, text_payload(QUESTION))
     wepos.graph.wait_for_sends(1)
     assert wait_until(
-        lambda: sample(httpx.get(f"{wepos.url}/metrics").text, 'wepos_sends_total{status="sent"}') >= 1
+        lambda: metric_sample(httpx.get(f"{wepos.url}/metrics").text, 'wepos_sends_total{status="sent"}') >= 1
     )
     after = httpx.get(f"{wepos.url}/metrics")
     assert after.headers["content-type"].startswith("text/plain")
@@ -325,7 +320,7 @@ def test_metrics_count_and_time_the_path_without_personal_data(wepos: Wepos) -> 
         "wepos_masking_seconds_count",
         "wepos_reply_seconds_count",
     ):
-        assert sample(after.text, name) > sample(before, name), name
+        assert metric_sample(after.text, name) > metric_sample(before, name), name
     assert 'wepos_queue_depth{queue="inbound"} 0.0' in after.text
     assert all(value not in after.text for value in RAW_VALUES)
 
