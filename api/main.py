@@ -43,6 +43,12 @@ CONSOLE_CSP = (
 _DOCS_PATHS = ("/docs", "/redoc")
 
 
+# Within the console a browser names the page a form came from (`Origin`), and sends `null` for one from
+# another site: what `check_origin` relies on. Nothing is referred to other sites.
+CONSOLE_REFERRER_POLICY = b"same-origin"
+_CONSOLE_HEADERS = {b"content-security-policy": CONSOLE_CSP, b"referrer-policy": CONSOLE_REFERRER_POLICY}
+
+
 class SecurityHeaders:
     """Adds `SECURITY_HEADERS` to every HTTP response (pure ASGI: request bodies stream through untouched)."""
 
@@ -64,8 +70,8 @@ class SecurityHeaders:
                     for name, value in SECURITY_HEADERS
                     if name not in present and not (docs and name == b"content-security-policy")
                 ]
-                if console and b"content-security-policy" not in present:
-                    extra = [(n, CONSOLE_CSP if n == b"content-security-policy" else v) for n, v in extra]
+                if console:
+                    extra = [(n, _CONSOLE_HEADERS.get(n, v)) for n, v in extra]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

@@ -178,7 +178,8 @@ def sign_in(session: Session, *, email: str, password: str) -> SignedIn:
         _verify(_dummy_hash(), password)
         raise refused
     if user.locked_until is not None and user.locked_until > now:
-        raise refused  # no password check while locked: guessing cannot continue
+        _verify(_dummy_hash(), password)  # as slow as any refusal; guessing this account cannot continue
+        raise refused
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= MAX_FAILED_LOGINS:

@@ -2,8 +2,11 @@
 
 The console sets exactly one cookie, `wepos_session` (HttpOnly, SameSite=Lax, Secure over HTTPS and always in
 production), holding a random token whose hash names a server-side session. Every form carries that session's
-CSRF token; the login form, which has no session yet, carries a signed, short-lived token instead. Requests
-whose `Origin` is another site are refused as well."""
+CSRF token; the login form, which has no session yet, carries a short-lived token signed over a random value
+held in a second cookie, `wepos_login` (HttpOnly, SameSite=Strict, for the login path only, dropped once signed
+in): a token copied from another browser is refused, so no site can sign a visitor in as someone else. Requests
+whose `Origin` is another site, or `null` (what a browser sends for a cross-site form under the console's
+`Referrer-Policy: same-origin`), are refused as well."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from core.staff import Role, StaffUser, session_user
 from core.tenants import Business
 
 COOKIE = "wepos_session"
+LOGIN_COOKIE = "wepos_login"
 LOGIN_TOKEN_TTL_S = 3600
 
 
@@ -107,10 +111,8 @@ ComplianceDep = Annotated[Staff, Depends(role_required(Role.COMPLIANCE))]
 def check_origin(request: Request) -> None:
     """A browser names the page a form came from; one from another site is a forgery."""
     origin = request.headers.get("origin") or request.headers.get("referer")
-    if origin and origin != "null":
-        parts = urlsplit(origin)
-        if parts.netloc != request.url.netloc:
-            raise Forbidden("this form was sent from another site")
+    if origin and (origin == "null" or urlsplit(origin).netloc != request.url.netloc):
+        raise Forbidden("this form was sent from another site")
 
 
 async def checked_form(request: Request, staff: SignedIn) -> FormData:
@@ -126,22 +128,29 @@ async def checked_form(request: Request, staff: SignedIn) -> FormData:
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
-def login_token(runtime: Runtime) -> str:
+def login_token(runtime: Runtime, binding: str) -> str:
+    """A token for the login form, good for an hour and only alongside the `wepos_login` cookie `binding`."""
     issued = str(int(time.time()))
-    nonce = secrets.token_hex(8)
-    return f"{issued}.{nonce}.{_sign(runtime, issued, nonce)}"
+    return f"{issued}.{_sign(runtime, issued, binding)}"
 
 
-def check_login_token(runtime: Runtime, token: str) -> None:
+def login_binding(request: Request) -> str:
+    """The browser's `wepos_login` value, or a new one (the caller sets it as the cookie)."""
+    held = request.cookies.get(LOGIN_COOKIE, "")
+    return held if 20 <= len(held) <= 64 and held.isalnum() else secrets.token_hex(16)
+
+
+def check_login_token(runtime: Runtime, request: Request, token: str) -> None:
+    binding = request.cookies.get(LOGIN_COOKIE, "")
     try:
-        issued, nonce, signature = token.split(".")
+        issued, signature = token.split(".")
         fresh = 0 <= time.time() - int(issued) <= LOGIN_TOKEN_TTL_S
     except ValueError:
         fresh = False
-    if not fresh or not hmac.compare_digest(signature, _sign(runtime, issued, nonce)):
+    if not binding or not fresh or not hmac.compare_digest(signature, _sign(runtime, issued, binding)):
         raise Forbidden("the login form expired: reload the page and try again")
 
 
-def _sign(runtime: Runtime, issued: str, nonce: str) -> str:
+def _sign(runtime: Runtime, issued: str, binding: str) -> str:
     key = hashlib.sha256(b"wepos console login\x00" + runtime.app_secret).digest()
-    return hmac.new(key, f"{issued}.{nonce}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{issued}.{binding}".encode(), hashlib.sha256).hexdigest()

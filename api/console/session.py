@@ -12,11 +12,14 @@ from sqlmodel import Session
 
 from api.console.auth import (
     COOKIE,
+    LOGIN_COOKIE,
+    LOGIN_TOKEN_TTL_S,
     CheckedForm,
     SignedIn,
     check_login_token,
     check_origin,
     cookie_is_secure,
+    login_binding,
     login_token,
 )
 from api.console.pages import back_to, render
@@ -50,8 +53,27 @@ async def home(staff: SignedIn) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, runtime: RuntimeDep, next: str | None = None) -> Response:
-    context = {"token": login_token(runtime), "next": safe_next(next) or "", "sso": _sso(runtime)}
-    return render(request, "login.html", context)
+    return _login_page(request, runtime, next)
+
+
+def _login_page(
+    request: Request, runtime: Runtime, next: str | None, error: str | None = None, status: int = 200
+) -> Response:
+    binding = login_binding(request)
+    context = {"token": login_token(runtime, binding), "next": safe_next(next) or "", "sso": _sso(runtime)}
+    if error is not None:
+        context["error"] = error
+    response = render(request, "login.html", context, status=status)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        binding,
+        max_age=LOGIN_TOKEN_TTL_S,
+        path="/console/login",
+        httponly=True,
+        samesite="strict",
+        secure=cookie_is_secure(request, runtime),
+    )
+    return response
 
 
 def _sso(runtime: Runtime) -> str | None:
@@ -69,7 +91,7 @@ async def login(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     check_origin(request)
-    check_login_token(runtime, token)
+    check_login_token(runtime, request, token)
 
     def attempt() -> tuple[str, Role]:
         with session_scope(runtime.engine) as session:
@@ -80,15 +102,10 @@ async def login(
     try:
         session_token, role = await run_in_threadpool(attempt)
     except Unauthenticated as exc:
-        context = {
-            "token": login_token(runtime),
-            "next": safe_next(next) or "",
-            "error": exc.message,
-            "sso": _sso(runtime),
-        }
-        return render(request, "login.html", context, status=401)
+        return _login_page(request, runtime, next, error=exc.message, status=401)
     response = back_to(safe_next(next) or HOME[role])
     set_session_cookie(response, request, runtime, session_token)
+    response.delete_cookie(LOGIN_COOKIE, path="/console/login", httponly=True, samesite="strict")
     return response
 
 

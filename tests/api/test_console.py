@@ -63,7 +63,7 @@ def test_sign_in_sets_one_hardened_cookie_and_sign_out_ends_the_session(
     response = client.post("/console/login", data=login_form(client, email, PASSWORD))
     assert response.status_code == 303 and response.headers["location"] == "/console/inbox"
     cookies = response.headers.get_list("set-cookie")
-    assert len(cookies) == 1
+    assert len(cookies) == 2 and cookies[1].startswith('wepos_login=""; ')  # the login form's part is done
     cookie = cookies[0].lower()
     assert cookie.startswith("wepos_session=") and "httponly" in cookie and "samesite=lax" in cookie
     assert "path=/console" in cookie
@@ -113,6 +113,23 @@ def test_forms_without_the_csrf_token_or_from_another_site_change_nothing(
     with session_scope(wepos.runtime.engine) as session:
         assert session.get(Conversation, conversation_id).assigned_user_id is None  # type: ignore[union-attr]
     assert client.post(claim, data={"csrf": token}).status_code == 303
+
+
+def test_no_other_site_can_sign_a_browser_in_as_someone_else(wepos: Wepos, browsers: Browsers) -> None:
+    """Login CSRF: the attacker's own login form (token and credentials) posted from the victim's browser."""
+    attacker_email = add_user(wepos.runtime, wepos.business_id, Role.AGENT)
+    attacker = browsers.new()
+    form = login_form(attacker, attacker_email, PASSWORD)
+    victim = browsers.new()
+    planted = victim.post("/console/login", data=form)
+    assert planted.status_code == 403 and "wepos_session" not in planted.headers.get("set-cookie", "")
+    victim.get("/console/login")  # the victim's own login cookie does not make the attacker's token good
+    assert victim.post("/console/login", data=form).status_code == 403
+    own = login_form(victim, attacker_email, PASSWORD)
+    assert victim.post("/console/login", data=own, headers={"Origin": "null"}).status_code == 403
+    signed_in = attacker.post("/console/login", data=form)
+    assert signed_in.status_code == 303 and "wepos_session=" in signed_in.headers["set-cookie"]
+    assert 'wepos_login=""' in signed_in.headers["set-cookie"]  # its part is done: dropped on sign-in
 
 
 def test_each_role_sees_only_its_own_pages(wepos: Wepos, browsers: Browsers) -> None:

@@ -138,3 +138,27 @@ def test_the_chain_finds_an_edited_a_deleted_and_a_relinked_entry(engine: Engine
         problems = {(b.seq, b.reason.split()[0]) for b in verify_chain(session, business_id=business_id)}
     # Entry 2 was changed after it was written; entry 4 is missing; entry 5 was re-linked (so changed).
     assert problems == {(2, "was"), (5, "entries"), (5, "was")}
+
+
+def test_a_locked_account_costs_a_password_check_like_an_unknown_one(
+    engine: Engine, business_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Otherwise the refusal's speed tells a locked account (no hashing) from an unknown address (one hash)."""
+    from core import staff
+
+    with session_scope(engine) as session:
+        create_user(
+            session, business_id=business_id, email="sam@crumb.example", role=Role.AGENT, password=PASSWORD
+        )
+    for _ in range(staff.MAX_FAILED_LOGINS):
+        with session_scope(engine) as session, pytest.raises(Unauthenticated):
+            sign_in(session, email="sam@crumb.example", password="a wrong guess, long")
+    checked: list[str] = []
+    real = staff._verify
+    monkeypatch.setattr(staff, "_verify", lambda h, p: checked.append(p) or real(h, p))
+    for address in ("sam@crumb.example", "nobody@crumb.example"):
+        with session_scope(engine) as session, pytest.raises(Unauthenticated, match="locked"):
+            sign_in(session, email=address, password=PASSWORD)
+    assert len(checked) == 2
+    with session_scope(engine) as session:
+        assert session.exec(select(StaffUser)).one().locked_until is not None  # still locked
