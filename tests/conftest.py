@@ -14,7 +14,6 @@ for _name in [n for n in os.environ if n.startswith("WEPOS_") and not n.startswi
     del os.environ[_name]
 
 import tempfile  # noqa: E402
-import time  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -77,10 +76,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'var' / 'wepos.db'}"
         return
-    yield from _fresh_postgres()
+    yield from fresh_postgres()
 
 
-def _fresh_postgres() -> Iterator[str]:
+def fresh_postgres() -> Iterator[str]:
     admin = _postgres_admin_url()
     if not admin:
         pytest.skip(
@@ -107,41 +106,14 @@ def _fresh_postgres() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server (from the installed chromadb package) on a loopback port, for the whole run."""
-    import shutil
-    import socket
-    import subprocess
-    import sys
+    from tests.helpers import ChromaProcess
 
-    import httpx
-
-    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    if not Path(chroma).exists():
+    server = ChromaProcess(tmp_path_factory.mktemp("chroma-server"))
+    if not server.installed:
         pytest.skip("the chroma command is not installed")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    path = tmp_path_factory.mktemp("chroma-server")
-    process = subprocess.Popen(
-        [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the Chroma server did not start")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(10)
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(params=["embedded", "server"])
@@ -196,4 +168,4 @@ def _collect_garbage_per_test() -> Iterator[None]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, for what only a server database does (skipped without one)."""
-    yield from _fresh_postgres()
+    yield from fresh_postgres()

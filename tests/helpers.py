@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -125,3 +128,49 @@ def metric_sample(metrics_text: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+class ChromaProcess:
+    """A real Chroma server (the installed chromadb's `chroma run`) on a loopback port and a folder of its
+    own, which a test may stop and start again on the same port and data."""
+
+    def __init__(self, path: Path) -> None:
+        import shutil
+        import sys
+
+        from api.loopback import free_port
+
+        self.command = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+        self.path = path
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def installed(self) -> bool:
+        return Path(self.command).exists()
+
+    def start(self, timeout: float = 60) -> None:
+        port = self.url.rsplit(":", 1)[1]
+        self.process = subprocess.Popen(
+            [self.command, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", port],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+        if not wait_until(self._up, timeout, interval=0.2):
+            self.stop()
+            raise RuntimeError("the Chroma server did not start")
+
+    def _up(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError("the Chroma server exited at start")
+        try:
+            return httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill() if kill else self.process.terminate()
+            self.process.wait(10)

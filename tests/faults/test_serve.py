@@ -1,5 +1,6 @@
-"""The real `wepos serve` on its embedded defaults (API process, a worker process, the local Chroma server),
-as a business runs it, while things go wrong: every customer gets a reply, none gets one twice."""
+"""The real `wepos serve` as a business runs it, while things go wrong: every customer gets a reply, none gets
+one twice. On the embedded defaults (API process, a worker process, the local Chroma server) and on the scaled
+setup (PostgreSQL, a Chroma server of its own, an OpenAI-compatible model)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,8 +26,9 @@ from bot.models import Direction, InboundStatus, Message, OutboundStatus
 from bot.stand_in import GraphStandIn
 from core.api_keys import issue_api_key
 from core.db import session_scope
-from tests.conftest import APP_SECRET, MODEL_CACHE, VERIFY_TOKEN, make_settings
-from tests.helpers import demo_runtime, post, text_payload, wait_until
+from tests.conftest import APP_SECRET, MODEL_CACHE, VERIFY_TOKEN, fresh_postgres, make_settings
+from tests.helpers import ChromaProcess, demo_runtime, post, text_payload, wait_until
+from tests.llm_stand_in import OpenAIStandIn
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 WEPOS = str(Path(sys.executable).parent / "wepos")
@@ -121,12 +124,15 @@ def _all_answered(graph: GraphStandIn, customers: Customers, timeout: float = 90
     )
 
 
-@pytest.fixture
-def served(tmp_path: Path, graph: GraphStandIn, analyzer, embeddings) -> Iterator[tuple[Serve, str, Runtime]]:  # type: ignore[no-untyped-def]
-    data_dir = tmp_path / "var"
+def _serve(
+    data_dir: Path, graph: GraphStandIn, analyzer: Any, embeddings: Any, database_url: str, **overrides: Any
+) -> Iterator[tuple[Serve, str, Runtime]]:
+    """The demo business prepared in `data_dir`, then `wepos serve` started on it as an operator would (its
+    settings in the environment: `overrides` as WEPOS_ variables), and a runtime to read the database."""
     vault_key = Fernet.generate_key().decode()
-    database_url = f"sqlite:///{(data_dir / 'wepos.db').resolve()}"  # the embedded default's own path
-    settings = make_settings(data_dir, database_url, vault_key=vault_key, whatsapp_api_base=graph.base_url)
+    settings = make_settings(
+        data_dir, database_url, vault_key=vault_key, whatsapp_api_base=graph.base_url, **overrides
+    )
     runtime, business_id = demo_runtime(settings, analyzer, embeddings)
     with session_scope(runtime.engine) as session:
         key = issue_api_key(session, business_id=business_id, name="faults").secret
@@ -143,7 +149,10 @@ def served(tmp_path: Path, graph: GraphStandIn, analyzer, embeddings) -> Iterato
         "WEPOS_WORKER_POLL_S": "0.2",
         "WEPOS_LOG_LEVEL": "WARNING",
         "WEPOS_MODEL_CACHE_DIR": str(MODEL_CACHE),
+        **{f"WEPOS_{name.upper()}": str(value) for name, value in overrides.items()},
     }
+    if not database_url.startswith("sqlite"):
+        env["WEPOS_DATABASE_URL"] = database_url
     serve = Serve(env)
     serve.start()
     check = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
@@ -152,6 +161,50 @@ def served(tmp_path: Path, graph: GraphStandIn, analyzer, embeddings) -> Iterato
     finally:
         serve.stop()
         check.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path, graph: GraphStandIn, analyzer, embeddings) -> Iterator[tuple[Serve, str, Runtime]]:  # type: ignore[no-untyped-def]
+    data_dir = tmp_path / "var"
+    database_url = f"sqlite:///{(data_dir / 'wepos.db').resolve()}"  # the embedded default's own path
+    yield from _serve(data_dir, graph, analyzer, embeddings, database_url)
+
+
+@pytest.fixture
+def chroma(tmp_path: Path) -> Iterator[ChromaProcess]:
+    server = ChromaProcess(tmp_path / "chroma-server")
+    if not server.installed:
+        pytest.skip("the chroma command is not installed")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm() -> Iterator[OpenAIStandIn]:
+    stand_in = OpenAIStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture
+def scaled(  # type: ignore[no-untyped-def]
+    tmp_path: Path, graph: GraphStandIn, chroma: ChromaProcess, llm: OpenAIStandIn, analyzer, embeddings
+) -> Iterator[tuple[Serve, str, Runtime]]:
+    """PostgreSQL, a Chroma server and a language model, each a process of its own, as the scaled setup runs."""
+    for database_url in fresh_postgres():
+        yield from _serve(
+            tmp_path / "var",
+            graph,
+            analyzer,
+            embeddings,
+            database_url,
+            chroma_url=chroma.url,
+            llm_provider="openai",
+            llm_base_url=llm.base_url,
+            llm_model="loopback-model",
+            llm_timeout_s=2,
+        )
 
 
 def test_every_customer_gets_one_reply_through_uploads_kills_restarts_and_outages(
@@ -211,6 +264,76 @@ def test_every_customer_gets_one_reply_through_uploads_kills_restarts_and_outage
     serve.start()
     assert _all_answered(graph, customers)
 
+    _each_answered_once(graph, customers, check)
+
+
+def test_the_scaled_setup_answers_through_a_chroma_outage_dropped_connections_and_a_hung_model(
+    scaled: tuple[Serve, str, Runtime], graph: GraphStandIn, chroma: ChromaProcess, llm: OpenAIStandIn
+) -> None:
+    serve, key, check = scaled
+    headers = {"Authorization": f"Bearer {key}"}
+    customers = Customers(serve)
+    customers.write(4)
+    assert _all_answered(graph, customers)
+
+    # A document uploaded while customers write reaches the answers (through the model) once its job is done.
+    writing = threading.Thread(target=customers.write, args=(6,), kwargs={"every_s": 0.3})
+    writing.start()
+    job = httpx.post(
+        f"{serve.url}/v1/knowledge/documents", files={"files": ("bicycles.md", BICYCLES)}, headers=headers
+    ).json()
+    job_url = f"{serve.url}/v1/knowledge/jobs/{job['id']}"
+    assert wait_until(lambda: httpx.get(job_url, headers=headers).json()["status"] == "done", 60)
+    writing.join()
+    (renter,) = customers.write(1, RENTAL)
+    assert _all_answered(graph, customers)
+    assert "35 pounds" in graph.body([r for r in graph.sends if r["json"]["to"] == renter][-1])
+
+    # The Chroma server stopped for 10 s while customers write: turns wait and retry, then answer.
+    chroma.stop()
+    customers.write(4, every_s=2.5)
+    chroma.start()
+    assert _all_answered(graph, customers, timeout=120)
+
+    # Every PostgreSQL connection of Wepos's processes terminated, twice, while customers write.
+    writing = threading.Thread(target=customers.write, args=(8,), kwargs={"every_s": 0.25})
+    writing.start()
+    for _ in range(2):
+        time.sleep(0.7)
+        assert _terminate_connections(check) > 0
+    writing.join()
+    assert _all_answered(graph, customers)
+
+    # The model hangs: each turn gives up on it after its timeout and answers from the passages.
+    llm.mode, llm.delay = "slow", 600
+    (hung,) = customers.write(1)
+    assert _all_answered(graph, customers)
+    assert ANSWER in graph.body([r for r in graph.sends if r["json"]["to"] == hung][-1])
+    llm.mode = "obey"
+
+    # Stopped with messages acknowledged but not yet answered, then started again: each answered once.
+    customers.write(6)
+    serve.stop()
+    serve.start()
+    assert _all_answered(graph, customers)
+    _each_answered_once(graph, customers, check)
+
+
+def _terminate_connections(check: Runtime) -> int:
+    """`pg_terminate_backend` on every other connection to the database: how many there were."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(check.settings.database_url_resolved)
+    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False)) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
+
+
+def _each_answered_once(graph: GraphStandIn, customers: Customers, check: Runtime) -> None:
     time.sleep(2)  # a late duplicate would arrive now
     delivered = _delivered(graph)
     assert {s: delivered[s] for s in customers.sent} == dict(customers.sent)
