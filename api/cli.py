@@ -103,6 +103,8 @@ def serve(
 
     from api.main import create_app
     from api.supervisor import Supervisor
+    from bot.outbox import claim_owner
+    from bot.worker import release_claims_of
     from core.settings import load_settings
     from retrieval.local_store import LocalChromaServer
 
@@ -124,13 +126,21 @@ def serve(
     # The embedded Chroma directory gets one owner: a server child of this process that the API, the
     # workers and any `wepos` command reach over loopback (retrieval.local_store).
     store = None if settings.chroma_url else LocalChromaServer(settings.chroma_dir)
-    supervisor = Supervisor(workers, store=store)
+    web = create_app(run_worker=worker and not workers)
+
+    def requeue_claims_of(pid: int) -> None:
+        # A killed worker's turn in flight goes back in the queue now, not after the lease (bot.worker).
+        runtime = getattr(web.state, "runtime", None)
+        if runtime is not None:
+            release_claims_of(runtime.engine, claim_owner(pid))
+
+    supervisor = Supervisor(workers, store=store, on_death=requeue_claims_of)
     try:
         if store is not None:
             store.start()
         supervisor.start()
         uvicorn.run(
-            create_app(run_worker=worker and not workers),
+            web,
             host=host,
             port=port,
             log_level="warning",

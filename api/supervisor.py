@@ -45,13 +45,17 @@ class Supervisor:
         store: LocalChromaServer | None = None,
         command: list[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_death: Callable[[int], None] | None = None,
     ) -> None:
+        """`on_death(pid)` runs once for each worker that died, before it is replaced (`wepos serve` puts the
+        dead process's claimed work back in the queue there)."""
         # -P: the worker imports Wepos from where this process did, never from an `api` package that happens
         # to lie in the working directory (`-m` would put the working directory first on its path).
         self._command = command or [sys.executable, "-P", "-m", "api.cli", "worker"]
         self._count = workers
         self._store = store
         self._clock = clock
+        self._on_death = on_death
         self._children: list[_Child] = []
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,6 +100,8 @@ class Supervisor:
                     "worker process exited; starting another",
                     extra={"pid": child.process.pid, "code": code, "restart_in_s": round(child.due - now, 1)},
                 )
+                if self._on_death is not None:
+                    self._on_death(child.process.pid)
             if now >= child.due:
                 replacement = self._spawn()
                 replacement.quick_deaths = child.quick_deaths

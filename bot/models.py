@@ -104,6 +104,7 @@ class Message(SQLModel, table=True):
     next_attempt_at: datetime | None = None
     # When a worker claimed the row (processing / sending); an old claim is a dead worker's, and is retaken.
     claimed_at: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=64)  # host:pid of the claiming process
     in_reply_to_id: int | None = Field(default=None, foreign_key="message.id")
     reply_id: str | None = Field(default=None, max_length=256)  # id of the tapped button or list row
     sources: str | None = Field(default=None, max_length=500)  # document ids the answer came from

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,6 +79,11 @@ def _delivery_read() -> Select[Message, Conversation, Business, Contact, datetim
     )
 
 
+def claim_owner(pid: int | None = None) -> str:
+    """Who holds a claim: this machine and a process (this one by default), as `Message.claimed_by` says."""
+    return f"{socket.gethostname()[:40]}:{os.getpid() if pid is None else pid}"
+
+
 @cache
 def _claim_statement() -> Update:
     earlier = aliased(Message)
@@ -90,7 +97,7 @@ def _claim_statement() -> Update:
         update(Message)
         .where(col(Message.id) == bindparam("message_id"), col(Message.status) == OutboundStatus.QUEUED)
         .where(~unsettled)
-        .values(status=OutboundStatus.SENDING, claimed_at=bindparam("now"))
+        .values(status=OutboundStatus.SENDING, claimed_at=bindparam("now"), claimed_by=bindparam("owner"))
     )
 
 
@@ -247,7 +254,9 @@ class Outbox:
         """Take the reply for this deliverer alone (a conditional update), so it is never sent twice, and
         only once every earlier reply to its customer is settled, so that deliverers in several processes
         never send a conversation's replies out of order."""
-        result = session.exec(_claim_statement(), params={"message_id": message_id, "now": utcnow()})
+        result = session.exec(
+            _claim_statement(), params={"message_id": message_id, "now": utcnow(), "owner": claim_owner()}
+        )
         return bool(result.rowcount)
 
     def acknowledge(self, receipt: ReadReceipt) -> None:

@@ -3,8 +3,9 @@
 The database is the queue. A worker claims the oldest due message of a conversation that has no other
 message in flight (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several worker processes never take the same
 row), marks it `processing` with the time of the claim, and answers it in one transaction with its reply.
-A worker that dies mid-turn leaves the claim behind; once older than the lease it is taken again, so the
-message is answered exactly once. Messages of one conversation are handled in order and never two at once.
+A worker that dies mid-turn leaves the claim behind, stamped with its owner (`claim_owner`): `wepos serve`
+puts a dead worker process's claims back at once (`release_claims_of`), and any claim older than the lease
+is taken again as well (a worker on a machine that died), so the message is answered exactly once. Messages of one conversation are handled in order and never two at once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlmodel.sql.expression import Select
 
 from bot.assistant import Assistant, TurnOutcome
 from bot.models import Conversation, Direction, InboundStatus, Message, OutboundStatus
-from bot.outbox import Outbox, ReadReceipt, backoff_seconds
+from bot.outbox import Outbox, ReadReceipt, backoff_seconds, claim_owner
 from bot.rate_limit import SenderRateLimit
 from bot.sender import SendLanes
 from core.db import session_scope, utcnow
@@ -32,6 +33,26 @@ from core.tenants import Business
 log = logging.getLogger(__name__)
 
 MAX_TURN_ATTEMPTS = 5
+
+
+def release_claims_of(engine: Engine, owner: str) -> int:
+    """Put the work a dead process had claimed back in the queue now, rather than after the lease. A reply
+    it was sending may or may not have reached Meta: at-least-once, it is sent again."""
+    with session_scope(engine) as session:
+        turns = session.exec(
+            update(Message)
+            .where(col(Message.status) == InboundStatus.PROCESSING, col(Message.claimed_by) == owner)
+            .values(status=InboundStatus.RECEIVED, claimed_at=None)
+        )
+        sends = session.exec(
+            update(Message)
+            .where(col(Message.status) == OutboundStatus.SENDING, col(Message.claimed_by) == owner)
+            .values(status=OutboundStatus.QUEUED, claimed_at=None)
+        )
+        count = (turns.rowcount or 0) + (sends.rowcount or 0)
+    if count:
+        log.warning("requeued work of a dead worker process", extra={"count": count})
+    return count
 
 
 @cache
@@ -208,7 +229,7 @@ class TurnWorker:
                         .where(
                             col(Message.id).in_(list(receipts)), col(Message.status) == InboundStatus.RECEIVED
                         )
-                        .values(status=InboundStatus.PROCESSING, claimed_at=now)
+                        .values(status=InboundStatus.PROCESSING, claimed_at=now, claimed_by=claim_owner())
                         .returning(col(Message.id))
                     )
                     .scalars()

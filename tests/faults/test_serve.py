@@ -240,10 +240,12 @@ def test_every_customer_gets_one_reply_through_uploads_kills_restarts_and_outage
     worker = serve.child("worker")
     assert worker is not None
     customers.write(3)
-    os.kill(worker, signal.SIGKILL)
-    # A reply the killed worker was sending may have reached Meta before the kill, with no record of it:
-    # the Graph API takes no idempotency key, so it is sent again (at least once, never lost).
+    # A reply the worker is sending when it dies may have reached Meta with no record of it: the Graph API
+    # takes no idempotency key, so it is sent again (at least once, never lost). Stopped first, so that
+    # which replies were in flight can be read before `wepos serve` puts them back in the queue.
+    os.kill(worker, signal.SIGSTOP)
     in_flight = _being_sent(check)
+    os.kill(worker, signal.SIGKILL)
     assert wait_until(lambda: serve.child("worker") not in (None, worker), 15), "no new worker"
     customers.write(3)
     assert _all_answered(graph, customers)
@@ -331,6 +333,35 @@ def test_the_scaled_setup_answers_through_a_chroma_outage_dropped_connections_an
     serve.stop()
     serve.start()
     assert _all_answered(graph, customers)
+    _each_answered_once(graph, customers, check)
+
+
+@pytest.fixture
+def slow_turns(
+    tmp_path: Path, graph: GraphStandIn, llm: OpenAIStandIn, analyzer, embeddings
+) -> Iterator[tuple[Serve, str, Runtime]]:  # type: ignore[no-untyped-def]
+    """The embedded defaults with a model, and the default two-minute lease on a claim."""
+    data_dir = tmp_path / "var"
+    database_url = f"sqlite:///{(data_dir / 'wepos.db').resolve()}"
+    model = {"llm_provider": "openai", "llm_base_url": llm.base_url, "llm_model": "loopback-model"}
+    yield from _serve(
+        data_dir, graph, analyzer, embeddings, database_url, **model, llm_timeout_s=60, worker_lease_s=120
+    )
+
+
+def test_a_worker_killed_mid_turn_hands_its_turn_back_at_once_not_after_the_lease(
+    slow_turns: tuple[Serve, str, Runtime], graph: GraphStandIn, llm: OpenAIStandIn
+) -> None:
+    serve, _key, check = slow_turns
+    customers = Customers(serve)
+    llm.mode, llm.delay = "slow", 120
+    customers.write(1)
+    assert wait_until(lambda: len(llm.requests) == 1, 60), "the turn never started"
+    worker = serve.child("worker")
+    assert worker is not None
+    os.kill(worker, signal.SIGKILL)  # mid-turn: the model has not answered
+    llm.mode = "obey"
+    assert _all_answered(graph, customers, timeout=45), "the turn waited for its claim's lease (120 s)"
     _each_answered_once(graph, customers, check)
 
 
