@@ -9,7 +9,8 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +19,7 @@ from functools import cache
 from sqlalchemy import Update, bindparam, exists
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select, update
 from sqlmodel.sql.expression import Select
 
@@ -200,6 +202,7 @@ class Outbox:
             token = self._box.open(business.access_token_sealed)
             to = self._box.open(contact.wa_id_sealed)
         message.attempts += 1  # on the detached row: written with the outcome below
+        attempts = message.attempts
         try:
             if message.kind == "template":
                 template = json.loads(message.text_masked or "{}")
@@ -223,13 +226,13 @@ class Outbox:
                     phone_number_id=business.phone_number_id, token=token, to=to, body=body
                 )
         except ChannelError as exc:
-            with session_scope(self._outcome_engine) as session:
-                settled = self._record_failure(message, exc)
+            settled = self._record_failure(message, exc)
+            with self._outcome(message_id) as session:
                 self._settle(session, message, message.status if settled else OutboundStatus.QUEUED)
                 if settled:
                     _hand_over_undelivered(session, message, str(exc.graph_code or "no_answer"))
             return Attempt.SETTLED if settled else Attempt.RETRY
-        with session_scope(self._outcome_engine) as session:
+        with self._outcome(message_id) as session:
             message.wa_message_id = wa_id
             message.sent_at = utcnow()
             message.next_attempt_at = None
@@ -239,8 +242,18 @@ class Outbox:
         if inbound_at is not None:
             REPLY_SECONDS.observe((utcnow() - inbound_at).total_seconds())
         SENDS.labels("sent").inc()
-        log.info("reply sent", extra={"message_id": message_id, "attempts": message.attempts})
+        log.info("reply sent", extra={"message_id": message_id, "attempts": attempts})
         return Attempt.SETTLED
+
+    @contextmanager
+    def _outcome(self, message_id: int) -> Iterator[Session]:
+        """A session to record a send's outcome on its row. The customer may have been erased while the
+        request was out (the row is gone): there is nothing left to record, and nothing went wrong."""
+        try:
+            with session_scope(self._outcome_engine) as session:
+                yield session
+        except StaleDataError:
+            log.info("reply erased while it was being sent", extra={"message_id": message_id})
 
     @staticmethod
     def _settle(session: Session, message: Message, status: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 from sqlmodel import col, select
 
 from api.runtime import Runtime
+from bot.data_rights import erase_contact_data
 from bot.models import Contact, Conversation, Direction, InboundStatus, Message, OutboundStatus
 from bot.outbox import Attempt
 from bot.sender import SendLanes
@@ -158,3 +161,28 @@ def _conversation_of(runtime: Runtime, message_id: int) -> int:
         row = session.get(Message, message_id)
         assert row is not None
         return row.conversation_id
+
+
+def test_a_reply_whose_customer_is_erased_while_it_is_out_settles_quietly(
+    runtime: Runtime, graph: GraphStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    wa_id = "447700900321"
+    (message_id,) = _receive(runtime, (wa_id, "When are you open on Sunday?"))
+    runtime.assistant.handle(message_id)
+    with session_scope(runtime.engine) as session:
+        reply_id = session.exec(select(Message.id).where(Message.direction == Direction.OUTBOUND)).one()
+    assert reply_id is not None
+    graph.gate.clear()  # the request reaches Meta and waits for its answer
+    attempts: list[Attempt] = []
+    sending = threading.Thread(target=lambda: attempts.append(runtime.outbox.deliver(reply_id)))
+    sending.start()
+    assert wait_until(lambda: graph.count_to(wa_id) == 1)
+    erase_contact_data(runtime.engine, runtime.box, business_id=1, phone=f"+{wa_id}")
+    with caplog.at_level(logging.INFO, logger="bot.outbox"):
+        graph.gate.set()
+        sending.join(30)
+    assert attempts == [Attempt.SETTLED]
+    assert "reply erased while it was being sent" in [r.getMessage() for r in caplog.records]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    with session_scope(runtime.engine) as session:
+        assert session.exec(select(Message)).all() == []
