@@ -610,7 +610,8 @@ def _demo_users(runtime: Runtime) -> None:
         business_id = get_business_by_name(session, DEMO_TENANT).id or 0
         for role in Role:
             email = f"{role.value}@{DEMO_TENANT}.example"
-            if session.exec(select(StaffUser).where(StaffUser.email == email)).first() is None:
+            taken = select(StaffUser).where(StaffUser.business_id == business_id, StaffUser.email == email)
+            if session.exec(taken).first() is None:
                 password = secrets.token_urlsafe(12)
                 create_user(session, business_id=business_id, email=email, role=role, password=password)
                 typer.echo(f"console user {email} ({role.value}), password (shown once): {password}")

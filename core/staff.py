@@ -12,6 +12,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from core.db import utcnow
@@ -41,10 +42,14 @@ class Role(StrEnum):
 class StaffUser(SQLModel, table=True):
     __tablename__ = "staff_user"
 
+    # An account belongs to one business; one address may hold accounts in several (a consultant, a person
+    # who works for two shops), each with its own password. No business can learn that another uses an
+    # address: adding it answers the same as for any new address.
+    __table_args__ = (UniqueConstraint("business_id", "email", name="uq_staff_user_business_email"),)
+
     id: int | None = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id", index=True)
-    # One address signs in to one business: the login form needs no tenant field.
-    email: str = Field(max_length=254, unique=True)
+    email: str = Field(max_length=254, index=True)
     role: str = Field(max_length=16)
     password_hash: str = Field(max_length=255)
     active: bool = True
@@ -117,8 +122,8 @@ def check_password_strength(password: str) -> None:
 def create_user(session: Session, *, business_id: int, email: str, role: Role, password: str) -> StaffUser:
     address = normalise_email(email)
     check_password_strength(password)
-    if session.exec(select(StaffUser).where(StaffUser.email == address)).first() is not None:
-        raise Conflict("a user with this e-mail address exists already")
+    if _account(session, business_id, address) is not None:
+        raise Conflict("this business has a user with this e-mail address already")
     user = StaffUser(
         business_id=business_id, email=address, role=Role(role), password_hash=_hasher.hash(password)
     )
@@ -128,10 +133,21 @@ def create_user(session: Session, *, business_id: int, email: str, role: Role, p
 
 
 def find_user(session: Session, *, business_id: int, email: str) -> StaffUser:
-    user = session.exec(select(StaffUser).where(StaffUser.email == normalise_email(email))).first()
-    if user is None or user.business_id != business_id:
+    user = _account(session, business_id, normalise_email(email))
+    if user is None:
         raise NotFound("no such user in this business")
     return user
+
+
+def _account(session: Session, business_id: int, address: str) -> StaffUser | None:
+    query = select(StaffUser).where(StaffUser.business_id == business_id, StaffUser.email == address)
+    return session.exec(query).first()
+
+
+def _accounts(session: Session, address: str) -> list[StaffUser]:
+    """Every account of an address, locked for the sign-in's update, oldest first."""
+    query = select(StaffUser).where(StaffUser.email == address).order_by(col(StaffUser.id)).with_for_update()
+    return list(session.exec(query).all())
 
 
 def list_users(session: Session, *, business_id: int) -> list[StaffUser]:
@@ -173,23 +189,27 @@ def sign_in(session: Session, *, email: str, password: str) -> SignedIn:
         address = normalise_email(email)
     except InvalidInput:
         raise refused from None
-    user = session.exec(select(StaffUser).where(StaffUser.email == address).with_for_update()).first()
-    if user is None or not user.active:
-        _verify(_dummy_hash(), password)
+    # The password says which account it is, where an address has several: each has its own.
+    open_to_guesses = [
+        user
+        for user in _accounts(session, address)
+        if user.active and (user.locked_until is None or user.locked_until <= now)
+    ]
+    if not open_to_guesses:
+        _verify(_dummy_hash(), password)  # as slow as a wrong password: no address is confirmed
         raise refused
-    if user.locked_until is not None and user.locked_until > now:
-        _verify(_dummy_hash(), password)  # as slow as any refusal; guessing this account cannot continue
-        raise refused
-    if not _verify(user.password_hash, password):
+    for user in open_to_guesses:
+        if _verify(user.password_hash, password):
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = _hasher.hash(password)
+            return _open_session(session, user)
+    for user in open_to_guesses:
         user.failed_logins += 1
         if user.failed_logins >= MAX_FAILED_LOGINS:
             user.locked_until, user.failed_logins = now + LOCK_OUT, 0
         session.add(user)
-        session.commit()  # the failure counts even though the caller's transaction ends in an error
-        raise refused
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    return _open_session(session, user)
+    session.commit()  # the failures count even though the caller's transaction ends in an error
+    raise refused
 
 
 def sign_in_verified(session: Session, *, email: str) -> SignedIn:
@@ -200,10 +220,18 @@ def sign_in_verified(session: Session, *, email: str) -> SignedIn:
         address = normalise_email(email)
     except InvalidInput:
         raise refused from None
-    user = session.exec(select(StaffUser).where(StaffUser.email == address).with_for_update()).first()
-    if user is None or not user.active or (user.locked_until is not None and user.locked_until > utcnow()):
+    now = utcnow()
+    usable = [
+        user
+        for user in _accounts(session, address)
+        if user.active and (user.locked_until is None or user.locked_until <= now)
+    ]
+    if not usable:
         raise refused
-    return _open_session(session, user)
+    if len(usable) > 1:
+        # The provider vouches for the address, not for a business: the password tells them apart.
+        raise Unauthenticated("this address has accounts in several businesses: sign in with a password")
+    return _open_session(session, usable[0])
 
 
 def _open_session(session: Session, user: StaffUser) -> SignedIn:

@@ -25,6 +25,7 @@ from core.staff import (
     set_active,
     set_password,
     sign_in,
+    sign_in_verified,
 )
 from core.tenants import create_business
 
@@ -79,6 +80,41 @@ def test_addresses_are_case_insensitive_and_unique(engine: Engine, business_id: 
         assert (
             sign_in(session, email="SAM@CRUMB.EXAMPLE", password=PASSWORD).user.email == "sam@crumb.example"
         )
+
+
+def test_an_address_another_business_uses_is_added_like_any_other_and_its_password_picks_the_account(
+    engine: Engine, business_id: int
+) -> None:
+    """A 409 for an address another business uses would tell one business who works for another."""
+    with session_scope(engine) as session:
+        rival = create_business(
+            session, name="rival", phone_number_id="2", box=SecretBox([Fernet.generate_key()])
+        )
+        assert rival.id is not None
+        create_user(
+            session, business_id=business_id, email="sam@crumb.example", role=Role.AGENT, password=PASSWORD
+        )
+        # Same as for an address nobody uses: created.
+        create_user(
+            session,
+            business_id=rival.id,
+            email="sam@crumb.example",
+            role=Role.ADMIN,
+            password="rival's own password",
+        )
+    with session_scope(engine) as session:
+        assert sign_in(session, email="sam@crumb.example", password=PASSWORD).user.business_id == business_id
+    with session_scope(engine) as session:
+        assert (
+            sign_in(session, email="sam@crumb.example", password="rival's own password").user.role
+            == Role.ADMIN
+        )
+    with session_scope(engine) as session, pytest.raises(Unauthenticated):
+        sign_in(session, email="sam@crumb.example", password="neither of the two")
+    with session_scope(engine) as session:
+        assert [u.failed_logins for u in session.exec(select(StaffUser)).all()] == [1, 1]
+    with session_scope(engine) as session, pytest.raises(Unauthenticated, match="several businesses"):
+        sign_in_verified(session, email="sam@crumb.example")  # an identity provider cannot pick one
 
 
 def test_sessions_end_when_idle_when_the_user_is_disabled_and_when_the_password_changes(

@@ -143,3 +143,23 @@ def test_a_stranger_business_user_cannot_touch_the_victims_objects(wepos: Wepos)
         assert session.get(StaffUser, user.id).active  # type: ignore[union-attr]
         assert session.get(CannedReply, reply.id) is not None
         assert session.get(DataSubjectRequest, data_request.id).status == "open"  # type: ignore[union-attr]
+
+
+def test_adding_an_address_another_business_uses_answers_like_any_new_address(wepos: Wepos) -> None:
+    """A refusal would tell one business who works for another (cross-tenant enumeration)."""
+    runtime = wepos.runtime
+    add_user(runtime, wepos.business_id, Role.AGENT, "sam@crumb.example")
+    stranger = stranger_business(runtime)
+    browsers = Browsers(wepos.url)
+    try:
+        admin = browsers.sign_in(add_user(runtime, stranger, Role.ADMIN, "admin@stranger.example"))
+        for email in ("sam@crumb.example", "nobody@crumb.example"):
+            form = {"csrf": csrf(admin), "email": email, "role": "agent"}
+            response = admin.post("/console/admin/users", data=form)
+            assert response.status_code == 200, response.text
+            assert f"Created {email}. Their password, shown this once" in response.text
+    finally:
+        browsers.close()
+    with session_scope(runtime.engine) as session:
+        crumbs = session.exec(select(StaffUser).where(StaffUser.email == "sam@crumb.example")).all()
+    assert sorted(u.business_id for u in crumbs) == sorted([wepos.business_id, stranger])
