@@ -103,8 +103,8 @@ def serve(
 
     from api.main import create_app
     from api.supervisor import Supervisor
-    from bot.outbox import claim_owner
-    from bot.worker import release_claims_of
+    from bot.channel.outbox import claim_owner
+    from bot.channel.worker import release_claims_of
     from core.settings import load_settings
     from retrieval.local_store import LocalChromaServer
 
@@ -129,7 +129,7 @@ def serve(
     web = create_app(run_worker=worker and not workers)
 
     def requeue_claims_of(pid: int) -> None:
-        # A killed worker's turn in flight goes back in the queue now, not after the lease (bot.worker).
+        # A killed worker's turn in flight goes back in the queue now, not after the lease (bot.channel.worker).
         runtime = getattr(web.state, "runtime", None)
         if runtime is not None:
             release_claims_of(runtime.engine, claim_owner(pid))
@@ -207,7 +207,7 @@ def tenant_create(
     ] = True,
 ) -> None:
     """Register a business and its WhatsApp number."""
-    from bot.conversations import configure_policy
+    from bot.desk.conversations import configure_policy
     from core.db import session_scope
     from core.tenants import create_business
 
@@ -279,7 +279,7 @@ def tenant_configure(
     ] = None,
 ) -> None:
     """Set how the assistant behaves for a business."""
-    from bot.conversations import configure_policy
+    from bot.desk.conversations import configure_policy
     from core.db import session_scope
     from core.tenants import get_business_by_name
 
@@ -312,7 +312,7 @@ def conversation_list(
     waiting: Annotated[bool, typer.Option("--waiting", help="Only those waiting for a person.")] = False,
 ) -> None:
     """List conversations (ids, status, why they were handed over)."""
-    from bot.conversations import list_conversations
+    from bot.desk.conversations import list_conversations
     from core.db import session_scope
     from core.tenants import get_business_by_name
 
@@ -337,7 +337,7 @@ def conversation_reply(
     language: Annotated[str, typer.Option(help="The template's language code.")] = "en_US",
 ) -> None:
     """Reply as a person; the server's worker sends it (masked at rest, restored when sent)."""
-    from bot.conversations import queue_agent_reply
+    from bot.desk.conversations import queue_agent_reply
     from core.db import session_scope
     from core.tenants import get_business_by_name
 
@@ -361,7 +361,7 @@ def conversation_handback(
     tenant: Annotated[str, typer.Option(help="The business's name.")],
 ) -> None:
     """Give a conversation back to the bot after a person has dealt with it."""
-    from bot.conversations import hand_back_to_bot
+    from bot.desk.conversations import hand_back_to_bot
     from core.db import session_scope
     from core.tenants import get_business_by_name
 
@@ -568,7 +568,7 @@ def demo() -> None:
     """Create the demo business (console mode) with its knowledge base, if missing."""
     from sqlmodel import select
 
-    from bot.conversations import configure_policy
+    from bot.desk.conversations import configure_policy
     from core.db import session_scope
     from core.tenants import Business, create_business
 
@@ -624,8 +624,8 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Answer a question from a business's knowledge base, showing sources, scores and what was masked."""
-    from bot.assistant import question_policy
-    from bot.responders import AnswerRequest
+    from bot.turn.assistant import question_policy
+    from bot.turn.responders import AnswerRequest
     from core.db import session_scope
     from core.tenants import get_business_by_name
     from privacy.masker import unmask_text
@@ -688,8 +688,8 @@ def chat(
     import httpx
     from sqlmodel import col, select
 
+    from bot.channel.whatsapp import signed_headers, text_webhook
     from bot.models import Message
-    from bot.whatsapp import signed_headers, text_webhook
     from core.db import session_scope
     from core.tenants import get_business_by_name
     from privacy.masker import unmask_text

@@ -47,7 +47,7 @@ def dsar_export(
     """Everything held about one customer, as JSON, with their original values restored."""
     import os
 
-    from bot.data_rights import export_contact_data
+    from compliance.data_rights import export_contact_data
     from core.db import session_scope
 
     runtime = _runtime()
@@ -73,7 +73,7 @@ def dsar_erase(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
 ) -> None:
     """Erase one customer: messages, conversations, vault originals, redaction log, consent, the contact."""
-    from bot.data_rights import erase_contact_data
+    from compliance.data_rights import erase_contact_data
 
     if not yes:
         typer.secho("error: erasure cannot be undone; add --yes to confirm", fg="red", err=True)
@@ -92,7 +92,7 @@ def dsar_erase(
 @retention_app.command("run")
 def retention_run() -> None:
     """Purge conversations idle longer than their business's retention days (`tenant configure`)."""
-    from bot.retention import run_retention
+    from compliance.retention import run_retention
 
     report = run_retention(_runtime().engine)
     for business_id, counts in report.purged.items():
@@ -139,7 +139,7 @@ def privacy_rotate_key(
     sealed under the new key until it restarts with it."""
     from cryptography.fernet import Fernet
 
-    from bot.key_rotation import rotate_vault_key
+    from compliance.key_rotation import rotate_vault_key
     from core.crypto import SecretBox, key_file, load_or_create_keys, write_secret
 
     runtime = _runtime()

@@ -19,7 +19,7 @@ from api.console.pages import STATIC_DIR, error_page
 from api.console.session import login_redirect
 from api.routes import analytics, compliance, health, knowledge, transparency, webhooks
 from api.runtime import Runtime
-from bot.retention import RetentionSchedule
+from compliance.retention import RetentionSchedule
 from core import migrate
 from core.errors import InvalidInput, WeposError
 from core.logs import configure_logging

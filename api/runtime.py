@@ -10,15 +10,15 @@ import httpx
 from langchain_core.embeddings import Embeddings
 from sqlalchemy.engine import Engine
 
-from bot.assistant import Assistant
-from bot.inbound import WebhookIntake
-from bot.outbox import Outbox
-from bot.playground import KnowledgeSearch
-from bot.rate_limit import SenderRateLimit
-from bot.responders import Responder, build_responder
-from bot.sender import SendLanes
-from bot.whatsapp import CloudAPIClient
-from bot.worker import TurnWorker
+from bot.channel.inbound import WebhookIntake
+from bot.channel.outbox import Outbox
+from bot.channel.rate_limit import SenderRateLimit
+from bot.channel.sender import SendLanes
+from bot.channel.whatsapp import CloudAPIClient
+from bot.channel.worker import TurnWorker
+from bot.desk.playground import KnowledgeSearch
+from bot.turn.assistant import Assistant
+from bot.turn.responders import Responder, build_responder
 from core import migrate
 from core.crypto import SecretBox, load_or_create_keys, read_or_create_secret
 from core.db import create_db_engine

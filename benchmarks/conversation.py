@@ -17,10 +17,10 @@ import uuid
 
 import httpx
 
-from api.loopback import running_server
 from benchmarks._setup import APP_SECRET, EXAMPLES, PHONE_NUMBER_ID, demo_business, fresh_runtime, summary
-from bot.stand_in import GraphStandIn
-from bot.whatsapp import signed_headers, text_webhook
+from bot.channel.whatsapp import signed_headers, text_webhook
+from testing.graph_api import GraphStandIn
+from testing.servers import running_server
 
 QUESTIONS = [
     "When are you open on Sunday?",

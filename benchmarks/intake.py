@@ -18,7 +18,7 @@ import time
 import uuid
 
 from benchmarks._setup import PHONE_NUMBER_ID, RoundTrips, demo_business, fresh_runtime, throwaway_postgres
-from bot.whatsapp import InboundMessage, WebhookBatch
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
 
 
 def _measure(database_url: str | None, messages: int, customers: int) -> dict[str, object]:

@@ -41,10 +41,10 @@ from pathlib import Path
 import httpx
 from cryptography.fernet import Fernet
 
-from api.loopback import free_port
 from benchmarks._setup import APP_SECRET, EXAMPLES, PHONE_NUMBER_ID, percentile, throwaway_postgres
-from bot.stand_in import GraphStandIn
-from bot.whatsapp import signed_headers, text_webhook
+from bot.channel.whatsapp import signed_headers, text_webhook
+from testing.graph_api import GraphStandIn
+from testing.servers import free_port
 
 # Questions the demo knowledge base answers with confidence: a "not sure" would hand the customer to a
 # person and silence the bot, which this benchmark would count as lost.

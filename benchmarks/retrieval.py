@@ -126,7 +126,7 @@ class IngestedSet:
     def ranker(self, retriever: Retriever) -> Callable[[str], list[str]]:
         # The question is masked first, as the bot masks a customer's message before it searches: under the
         # business's policy and its knowledge base's vocabulary (`question_policy`).
-        from bot.assistant import question_policy
+        from bot.turn.assistant import question_policy
         from core.db import session_scope
 
         with session_scope(self.runtime.engine) as session:

@@ -25,8 +25,8 @@ from benchmarks._setup import (
     throwaway_postgres,
 )
 from benchmarks.load import QUESTIONS
-from bot.stand_in import GraphStandIn
-from bot.whatsapp import InboundMessage, WebhookBatch
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
+from testing.graph_api import GraphStandIn
 
 
 def _count(database_url: str | None, messages: int, customers: int) -> dict[str, float]:

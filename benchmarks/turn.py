@@ -16,10 +16,10 @@ import uuid
 
 from benchmarks._setup import EXAMPLES, PHONE_NUMBER_ID, demo_business, fresh_runtime
 from benchmarks.conversation import QUESTIONS
-from bot.stand_in import GraphStandIn
-from bot.whatsapp import InboundMessage, WebhookBatch
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
 from privacy.detect import build_analyzer
 from retrieval.embeddings import MiniLMEmbeddings
+from testing.graph_api import GraphStandIn
 
 
 def _median_turn_ms(embeddings: MiniLMEmbeddings, analyzer: object, turns: int) -> float:

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint, false
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
 import core.staff  # noqa: F401  (the staff_user table that assignments and notes name)
 from core.db import utcnow
@@ -132,12 +132,18 @@ class AssistantPolicy(SQLModel, table=True):
     # Conversations idle longer than this are purged (messages, originals, redaction log): `wepos retention`.
     retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, sa_column_kwargs={"server_default": "365"})
     # The privacy notice a new contact gets once, before the first answer (off until the business turns it
-    # on); an empty text means the default built from the business's name (bot.transparency).
+    # on); an empty text means the default built from the business's name (bot.turn.transparency).
     privacy_notice_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     privacy_notice: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": ""})
     # Who customers can reach about their data (the compliance officer's e-mail or phone), shown in the notice.
     compliance_contact: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+def policy_for(session: Session, business_id: int) -> AssistantPolicy:
+    """The business's assistant policy, or the defaults when it never set one."""
+    policy = session.exec(select(AssistantPolicy).where(AssistantPolicy.business_id == business_id)).first()
+    return policy or AssistantPolicy(business_id=business_id)
 
 
 class ConversationNote(SQLModel, table=True):

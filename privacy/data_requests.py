@@ -1,7 +1,7 @@
 """The compliance queue of data-subject requests: a customer asked for a copy of their data or its erasure.
 
-Requests are opened from the customer's own words in the chat (bot.assistant) and closed by a compliance
-officer (bot.data_requests fulfils them). Opening one never erases or exports anything by itself: whoever
+Requests are opened from the customer's own words in the chat (bot.turn.assistant) and closed by a compliance
+officer (compliance.data_requests fulfils them). Opening one never erases or exports anything by itself: whoever
 writes from a number is not proven to be its owner.
 """
 

@@ -9,13 +9,11 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from core.metrics import MASKING_SECONDS
+from core.placeholders import LOOSE_PLACEHOLDER, canonical_placeholder, placeholder
 from privacy.detect import Detection, Detector, KnownValue
 from privacy.models import PrivacyPolicy
 from privacy.policy import DEFAULT_POLICY, MaskingPolicy, load_policy, policy_from_row
 from privacy.vault import DOCUMENT_LABEL, PlaceholderPlan, Vault, VaultScope, normalise_value
-
-# Tolerates what language models do to placeholders: case, spaces, a lost underscore ("<person 1>").
-_PLACEHOLDER = re.compile(r"<\s*([A-Za-z]+(?:[ _]+[A-Za-z]+)*)[ _]*(\d+)\s*>")
 
 
 @dataclass(frozen=True)
@@ -34,14 +32,6 @@ class MaskedSpan:
 class MaskResult:
     text: str
     spans: tuple[MaskedSpan, ...]
-
-
-def canonical_placeholder(raw: str) -> str | None:
-    """`< person 1 >` -> `<PERSON_1>`; None when the text is no placeholder at all."""
-    match = _PLACEHOLDER.fullmatch(raw.strip())
-    if not match:
-        return None
-    return f"<{re.sub(r'[ _]+', '_', match.group(1).upper())}_{match.group(2)}>"
 
 
 class Masker:
@@ -131,7 +121,7 @@ class Masker:
             key = (d.entity_type, normalise_value(d.entity_type, text[d.start : d.end]))
             if key not in numbering:
                 counts[d.entity_type] = counts.get(d.entity_type, 0) + 1
-                numbering[key] = f"<{d.entity_type}_{counts[d.entity_type]}>"
+                numbering[key] = placeholder("", d.entity_type, counts[d.entity_type])
             return numbering[key]
 
         detections = self.detector.detect(
@@ -185,7 +175,7 @@ def unmask_text(session: Session, vault: Vault, text: str, scopes: Iterable[Vaul
 
 def placeholders_in(text: str) -> set[str]:
     """The placeholders a text holds, in canonical form."""
-    return {ph for ph in (canonical_placeholder(m.group(0)) for m in _PLACEHOLDER.finditer(text)) if ph}
+    return {ph for ph in (canonical_placeholder(m.group(0)) for m in LOOSE_PLACEHOLDER.finditer(text)) if ph}
 
 
 def restore(text: str, originals: dict[str, str]) -> str:
@@ -195,7 +185,7 @@ def restore(text: str, originals: dict[str, str]) -> str:
         placeholder = canonical_placeholder(match.group(0))
         return originals.get(placeholder, "") if placeholder else ""
 
-    restored = _PLACEHOLDER.sub(substitute, text)
+    restored = LOOSE_PLACEHOLDER.sub(substitute, text)
     restored = re.sub(r"[ \t]{2,}", " ", restored)
     return re.sub(r" +([,.!?;:])", r"\1", restored)
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, delete, func, select
 
 from core.crypto import SecretBox
 from core.db import savepoint
+from core.placeholders import placeholder_prefix
 from privacy.models import VaultEntry
 
 DOCUMENT_LABEL = "DOC_"
@@ -59,7 +60,7 @@ class Vault:
         ).first()
         if found:
             return found
-        prefix = f"<{scope.label}{entity_type}_"
+        prefix = placeholder_prefix(scope.label, entity_type)
         for _attempt in range(5):
             count = session.exec(
                 select(func.count())
@@ -149,7 +150,7 @@ class PlaceholderPlan:
         found = self._known.get(value_hash)
         if found:
             return found
-        prefix = f"<{self.scope.label}{entity_type}_"
+        prefix = placeholder_prefix(self.scope.label, entity_type)
         count = sum(1 for placeholder in self._known.values() if placeholder.startswith(prefix))
         placeholder = self._known[value_hash] = f"{prefix}{count + 1}>"
         self._new.append((placeholder, entity_type, value))

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-_PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
+from core.placeholders import without_placeholders
+
 _WORD = re.compile(r"[a-z0-9]+")
 
 # Function words that carry no topic; question words too, since every question has them.
@@ -32,7 +33,7 @@ STOPWORDS = frozenset(_STOPWORD_LIST.split())
 def tokenize(text: str) -> list[str]:
     """Lowercase content words, crudely singular ("orders" -> "order"); placeholders such as <PERSON_1>
     are dropped, since they say nothing about the topic and every masked text has some."""
-    words = _WORD.findall(_PLACEHOLDER.sub(" ", text).lower())
+    words = _WORD.findall(without_placeholders(text).lower())
     return [_singular(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 

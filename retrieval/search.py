@@ -15,6 +15,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from sqlmodel import Session, col, select
 
+from core.placeholders import PLACEHOLDER, without_placeholders
 from retrieval.lexical import ChunkLexicon, tokenize
 from retrieval.models import KnowledgeChunk, KnowledgeDocument
 from retrieval.store import Hit, KnowledgeIndex, StoredChunks, cosines
@@ -66,7 +67,6 @@ class Candidate:
     focused: float  # dense cosine to the question without its topic words (`similarity` if it has none)
 
 
-_PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 # Split after each run of sentence ends ("?!", "..."); the pieces join back into the exact text.
 _SENTENCE_END = re.compile(r"(?<=[.!?\n])(?=[^.!?\n])")
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
@@ -86,10 +86,10 @@ def search_query(masked_text: str) -> str:
     "Do you deliver?"). Every other sentence stays, question or not: in "I shared an album on fb with a
     friend who is not on facebook. Is this possible?" the question alone says nothing."""
     kept = "".join(piece for piece in _SENTENCE_END.split(masked_text) if not _is_small_talk(piece))
-    text = _PLACEHOLDER.sub(" ", kept)
+    text = without_placeholders(kept)
     if not _LETTER_OR_DIGIT.search(text):
         # Small talk alone ("Thanks!") is searched whole: there is nothing better to go on.
-        text = _PLACEHOLDER.sub(" ", masked_text)
+        text = without_placeholders(masked_text)
     return " ".join(text.split())
 
 
@@ -97,7 +97,7 @@ def _is_small_talk(sentence: str) -> bool:
     words = tokenize(sentence)
     topical = [word for word in words if word not in _SMALL_TALK]
     # "How much?" has no content word either, but it is a question about the topic: keep it.
-    return not topical and (len(words) > 0 or _PLACEHOLDER.search(sentence) is not None)
+    return not topical and (len(words) > 0 or PLACEHOLDER.search(sentence) is not None)
 
 
 def current_passages(session: Session, business_id: int, passages: list[Passage]) -> list[Passage]:

@@ -145,7 +145,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-from bot.stand_in import GraphStandIn  # noqa: E402
+from testing.graph_api import GraphStandIn  # noqa: E402
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from api.loopback import running_server  # noqa: F401  (re-exported for tests)
 from api.runtime import Runtime
+from bot.channel.whatsapp import signed_headers, text_webhook, webhook_envelope
 from bot.models import Message
-from bot.whatsapp import signed_headers, text_webhook, webhook_envelope
 from core.settings import Settings
+from testing.servers import running_server  # noqa: F401  (re-exported for tests)
 from tests.conftest import APP_SECRET
 
 PHONE_NUMBER_ID = "100000000000001"
@@ -138,7 +138,7 @@ class ChromaProcess:
         import shutil
         import sys
 
-        from api.loopback import free_port
+        from testing.servers import free_port
 
         self.command = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
         self.path = path

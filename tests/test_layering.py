@@ -1,4 +1,6 @@
-"""Imports point one way: api -> bot -> (retrieval, privacy) -> core; ingest -> (retrieval, privacy) -> core."""
+"""Imports point one way: api -> compliance -> bot -> (retrieval, privacy) -> core; ingest -> (retrieval, privacy)
+-> core. Inside `bot`, the desk may use the turn and the channel, the channel the turn, the turn neither. Nothing
+that ships imports `testing`."""
 
 from __future__ import annotations
 
@@ -12,8 +14,20 @@ ALLOWED = {
     "retrieval": {"core"},
     "ingest": {"core", "privacy", "retrieval"},
     "bot": {"core", "privacy", "retrieval"},
-    "api": {"core", "privacy", "retrieval", "ingest", "bot"},
+    "compliance": {"core", "privacy", "retrieval", "bot"},
+    "api": {"core", "privacy", "retrieval", "ingest", "bot", "compliance"},
 }
+BOT_PARTS = {"turn": set(), "channel": {"turn"}, "desk": {"turn", "channel"}}
+
+
+def _modules(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
 
 
 def _imports(path: Path) -> set[str]:
@@ -30,9 +44,20 @@ def test_packages_import_only_downwards() -> None:
     violations = []
     for package, allowed in ALLOWED.items():
         for path in (ROOT / package).rglob("*.py"):
-            for imported in _imports(path) & set(ALLOWED):
+            for imported in _imports(path) & {*ALLOWED, "testing", "tests"}:
                 if imported != package and imported not in allowed:
                     violations.append(f"{path.relative_to(ROOT)} imports {imported}")
+    assert violations == []
+
+
+def test_the_bots_parts_import_only_downwards() -> None:
+    violations = []
+    for part, allowed in BOT_PARTS.items():
+        for path in (ROOT / "bot" / part).rglob("*.py"):
+            for module in _modules(path):
+                parts = module.split(".")
+                if parts[0] == "bot" and len(parts) > 2 and parts[1] not in {part, *allowed}:
+                    violations.append(f"{path.relative_to(ROOT)} imports {module}")
     assert violations == []
 
 

@@ -14,9 +14,9 @@ from api.console.auth import AdminDep, CheckedForm, check_origin
 from api.console.pages import back_to, render
 from api.deps import ObjectId, RuntimeDep
 from api.uploads import read_uploads
-from bot.assistant import policy_for
-from bot.conversations import configure_policy
-from bot.inbox import actor_label, add_canned_reply, canned_replies, delete_canned_reply
+from bot.desk.conversations import configure_policy
+from bot.desk.inbox import actor_label, add_canned_reply, canned_replies, delete_canned_reply
+from bot.models import policy_for
 from core.audit_trail import record_action
 from core.db import session_scope
 from core.errors import Forbidden, InvalidInput, NotFound

@@ -14,8 +14,13 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.auth import CheckedForm, ComplianceDep
 from api.console.pages import back_to, render
 from api.deps import MAX_ROW_ID, ObjectId, RuntimeDep
-from bot.data_rights import erase_contact_data, export_contact_data, find_contact, review_redaction_event
-from bot.inbox import actor_label
+from bot.desk.inbox import actor_label
+from compliance.data_rights import (
+    erase_contact_data,
+    export_contact_data,
+    find_contact,
+    review_redaction_event,
+)
 from core.audit_trail import list_entries, record_action, to_public, verify_chain
 from core.db import session_scope
 from core.errors import InvalidInput

@@ -16,9 +16,9 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from api.console.auth import AgentDep, CheckedForm
 from api.console.pages import back_to, render
 from api.deps import ObjectId, RuntimeDep
-from bot import inbox
-from bot.conversations import hand_back_to_bot, queue_agent_reply
-from bot.inbox import Queue
+from bot.desk import inbox
+from bot.desk.conversations import hand_back_to_bot, queue_agent_reply
+from bot.desk.inbox import Queue
 from core.db import session_scope
 from core.errors import InvalidInput
 from core.staff import list_users

@@ -14,10 +14,10 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.auth import AdminDep, CheckedForm, ComplianceDep
 from api.console.pages import back_to, render
 from api.deps import ObjectId, RuntimeDep
-from bot.analytics import business_analytics
-from bot.data_requests import close_data_request
-from bot.inbox import actor_label
-from bot.processing_record import processing_record
+from bot.desk.inbox import actor_label
+from compliance.analytics import business_analytics
+from compliance.data_requests import close_data_request
+from compliance.processing_record import processing_record
 from core.audit_trail import activity_by_actor, export_entries, record_action, verify_chain
 from core.db import session_scope
 from core.errors import InvalidInput

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CurrentBusiness, RuntimeDep
-from bot.analytics import Analytics, business_analytics
+from compliance.analytics import Analytics, business_analytics
 from core.db import session_scope
 
 router = APIRouter(prefix="/v1", tags=["analytics"])

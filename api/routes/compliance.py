@@ -11,8 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import MAX_ROW_ID, CurrentBusiness, ObjectId, RuntimeDep
-from bot.data_requests import ErasureSummary
-from bot.data_rights import (
+from compliance.data_requests import ErasureSummary
+from compliance.data_rights import (
     change_contact_consent,
     contact_consent,
     erase_contact_data,

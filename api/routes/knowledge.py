@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CurrentBusiness, ObjectId, RuntimeDep
 from api.uploads import read_uploads
-from bot.playground import SearchResultPublic
+from bot.desk.playground import SearchResultPublic
 from ingest.models import IngestJobPublic
 from retrieval.models import KnowledgeDocumentPublic
 

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentBusiness, ObjectId, RuntimeDep
-from bot.data_requests import ClosedDataRequest, close_data_request
-from bot.processing_record import HTML_CSP, ProcessingRecord, processing_record, render_html
+from compliance.data_requests import ClosedDataRequest, close_data_request
+from compliance.processing_record import HTML_CSP, ProcessingRecord, processing_record, render_html
 from core.db import session_scope
 from privacy.data_requests import DataRequestPublic, RequestStatus, list_data_requests, to_public
 

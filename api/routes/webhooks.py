@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 from api.deps import RuntimeDep
-from bot.whatsapp import SIGNATURE_HEADER, parse_webhook, verify_signature
+from bot.channel.whatsapp import SIGNATURE_HEADER, parse_webhook, verify_signature
 from core.errors import Forbidden, InvalidInput, PayloadTooLarge
 from core.metrics import WEBHOOK_ACK_SECONDS
 

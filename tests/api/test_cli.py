@@ -130,7 +130,7 @@ def test_every_command_has_help() -> None:
 
 
 def test_configure_list_reply_and_hand_back(runtime: Runtime) -> None:
-    from bot.whatsapp import InboundMessage, WebhookBatch
+    from bot.channel.whatsapp import InboundMessage, WebhookBatch
 
     runner.invoke(
         cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555", "--access-token", "EAAx"]
@@ -206,7 +206,7 @@ def test_knowledge_and_api_key_commands(runtime: Runtime) -> None:
 
 
 def test_a_new_tenant_tells_new_customers_its_privacy_notice_unless_told_not_to(runtime: Runtime) -> None:
-    from bot.assistant import policy_for
+    from bot.models import policy_for
     from core.db import session_scope
     from core.tenants import get_business_by_name
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
+from bot.channel.whatsapp import preference_webhook
 from bot.models import Contact
-from bot.whatsapp import preference_webhook
 from core.api_keys import issue_api_key
 from core.db import session_scope
 from core.tenants import create_business

@@ -13,8 +13,8 @@ from sqlmodel import select, update
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from bot.data_rights import export_contact_data
 from bot.models import Conversation, ConversationNote, ConversationStatus, Message
+from compliance.data_rights import export_contact_data
 from core.audit_trail import AuditEntry, verify_chain
 from core.db import session_scope, utcnow
 from core.staff import Role, StaffUser

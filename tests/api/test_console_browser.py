@@ -13,11 +13,11 @@ from sqlmodel import select
 
 from api.runtime import Runtime
 from bot.models import Conversation, ConversationStatus
-from bot.stand_in import GraphStandIn
 from core.db import session_scope
 from core.staff import Role
 from core.tenants import create_business
 from privacy.models import RedactionEvent
+from testing.graph_api import GraphStandIn
 from tests.conftest import make_settings
 from tests.console_helpers import PASSWORD, add_user
 from tests.helpers import demo_runtime, post, running_server, text_payload, wait_until

@@ -12,12 +12,12 @@ import pytest
 from sqlmodel import select
 
 from api.runtime import Runtime
-from bot.conversations import configure_policy, hand_back_to_bot
-from bot.inbox import Queue, list_inbox
+from bot.desk.conversations import configure_policy, hand_back_to_bot
+from bot.desk.inbox import Queue, list_inbox
 from bot.models import Conversation, ConversationStatus, Direction, InboundStatus, Message, OutboundStatus
-from bot.policies import BUTTON_HANDOFF
-from bot.stand_in import GraphStandIn
+from bot.turn.policies import BUTTON_HANDOFF
 from core.db import session_scope, utcnow
+from testing.graph_api import GraphStandIn
 from tests.api.conftest import Wepos
 from tests.conftest import make_settings
 from tests.helpers import (
@@ -277,7 +277,7 @@ def test_a_reply_outside_the_24_hour_window_is_refused_without_calling_meta(wepo
 
 
 def test_an_agent_reply_goes_out_restored_and_a_template_is_allowed_after_the_window(wepos: Wepos) -> None:
-    from bot.conversations import queue_agent_reply
+    from bot.desk.conversations import queue_agent_reply
     from core.errors import InvalidInput
 
     _say(wepos, "agent please")

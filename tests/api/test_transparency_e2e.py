@@ -8,8 +8,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot.conversations import configure_policy
-from bot.processing_record import HTML_CSP
+from bot.desk.conversations import configure_policy
+from compliance.processing_record import HTML_CSP
 from core.api_keys import issue_api_key
 from core.db import session_scope
 from privacy.models import VaultEntry

@@ -12,11 +12,11 @@ import pytest
 from sqlmodel import select
 
 from api.runtime import Runtime
+from bot.channel.rate_limit import SenderRateLimit
 from bot.models import Direction, InboundStatus, OutboundStatus
-from bot.rate_limit import SenderRateLimit
-from bot.stand_in import GraphStandIn
 from core.db import session_scope
 from privacy.models import RedactionEvent, VaultEntry
+from testing.graph_api import GraphStandIn
 from tests.api.conftest import Wepos
 from tests.conftest import PAYLOADS, VERIFY_TOKEN, make_settings
 from tests.helpers import (

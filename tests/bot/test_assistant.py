@@ -10,10 +10,10 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from sqlmodel import select
 
 from api.runtime import Runtime
+from bot.channel.outbox import Attempt
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
 from bot.models import Message, OutboundStatus
-from bot.outbox import Attempt
-from bot.responders import Answer, AnswerRequest, ChatModelResponder, ExtractiveResponder
-from bot.whatsapp import InboundMessage, WebhookBatch
+from bot.turn.responders import Answer, AnswerRequest, ChatModelResponder, ExtractiveResponder
 from core.db import session_scope
 from core.tenants import create_business
 from retrieval.search import Passage

@@ -10,9 +10,9 @@ import pytest
 from sqlmodel import col, select
 
 from api.runtime import Runtime
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
 from bot.models import Conversation, ConversationStatus, Direction, InboundStatus, Message
-from bot.responders import Answer, AnswerRequest
-from bot.whatsapp import InboundMessage, WebhookBatch
+from bot.turn.responders import Answer, AnswerRequest
 from core.db import session_scope
 from core.tenants import create_business
 from privacy.consent import Purpose, current_consent

@@ -10,10 +10,10 @@ import pytest
 from sqlmodel import select
 
 from api.runtime import Runtime
-from bot.data_rights import erase_contact_data
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
 from bot.models import Contact, Conversation, Message
-from bot.responders import Answer, AnswerRequest
-from bot.whatsapp import InboundMessage, WebhookBatch
+from bot.turn.responders import Answer, AnswerRequest
+from compliance.data_rights import erase_contact_data
 from core.db import session_scope
 from core.tenants import create_business
 from privacy.models import ConsentRecord, ErasureRecord, RedactionEvent, VaultEntry

@@ -10,10 +10,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.data_rights import erase_contact_data
-from bot.inbound import WebhookIntake
+from bot.channel.inbound import WebhookIntake
+from bot.channel.whatsapp import InboundMessage, PreferenceUpdate, WebhookBatch
 from bot.models import Contact, Conversation, Message
-from bot.whatsapp import InboundMessage, PreferenceUpdate, WebhookBatch
+from compliance.data_rights import erase_contact_data
 from core.crypto import SecretBox
 from core.db import create_db_engine, session_scope
 from core.migrate import upgrade

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.language import detect_language
-from bot.policies import (
+from bot.turn.language import detect_language
+from bot.turn.policies import (
     BUTTON_HANDOFF,
     BUTTON_HELPED,
     BusinessHours,

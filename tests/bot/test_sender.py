@@ -11,13 +11,13 @@ import pytest
 from sqlmodel import col, select
 
 from api.runtime import Runtime
-from bot.data_rights import erase_contact_data
+from bot.channel.outbox import Attempt
+from bot.channel.sender import SendLanes
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
 from bot.models import Contact, Conversation, Direction, InboundStatus, Message, OutboundStatus
-from bot.outbox import Attempt
-from bot.sender import SendLanes
-from bot.stand_in import GraphStandIn
-from bot.whatsapp import InboundMessage, WebhookBatch
+from compliance.data_rights import erase_contact_data
 from core.db import session_scope
+from testing.graph_api import GraphStandIn
 from tests.conftest import make_settings
 from tests.helpers import PHONE_NUMBER_ID, demo_runtime, wait_until
 
@@ -178,7 +178,7 @@ def test_a_reply_whose_customer_is_erased_while_it_is_out_settles_quietly(
     sending.start()
     assert wait_until(lambda: graph.count_to(wa_id) == 1)
     erase_contact_data(runtime.engine, runtime.box, business_id=1, phone=f"+{wa_id}")
-    with caplog.at_level(logging.INFO, logger="bot.outbox"):
+    with caplog.at_level(logging.INFO, logger="bot.channel.outbox"):
         graph.gate.set()
         sending.join(30)
     assert attempts == [Attempt.SETTLED]

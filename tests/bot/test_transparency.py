@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from api import cli
 from api.runtime import Runtime
-from bot.conversations import configure_policy
-from bot.data_requests import close_data_request
-from bot.data_rights import erase_contact_data
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
+from bot.desk.conversations import configure_policy
 from bot.models import Contact, Direction, InboundStatus, Message
-from bot.policies import Intent, classify
-from bot.responders import Answer, AnswerRequest
-from bot.whatsapp import InboundMessage, WebhookBatch
+from bot.turn.policies import Intent, classify
+from bot.turn.responders import Answer, AnswerRequest
+from compliance.data_requests import close_data_request
+from compliance.data_rights import erase_contact_data
 from core.db import session_scope
 from core.errors import Conflict, InvalidInput, NotFound
 from core.tenants import create_business

@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import select, update
 
 from api.runtime import Runtime
-from bot.assistant import HANDOFF_REPLY
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
+from bot.channel.worker import MAX_TURN_ATTEMPTS
 from bot.models import Conversation, ConversationStatus, Direction, InboundStatus, Message
-from bot.responders import Answer, AnswerRequest
-from bot.whatsapp import InboundMessage, WebhookBatch
-from bot.worker import MAX_TURN_ATTEMPTS
+from bot.turn.assistant import HANDOFF_REPLY
+from bot.turn.responders import Answer, AnswerRequest
 from core.db import session_scope
 from core.metrics import HANDOFFS, TURN_FAILURES
 from core.tenants import create_business

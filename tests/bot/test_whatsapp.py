@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.whatsapp import (
+from bot.channel.whatsapp import (
     CloudAPIClient,
     PreferenceUpdate,
     parse_webhook,
     preference_webhook,
     sign,
-    split_text,
     verify_signature,
 )
+from bot.turn.message_limits import split_text
 from core.errors import ChannelError, Forbidden, InvalidInput, Unauthenticated
 from tests.conftest import PAYLOADS
 

@@ -20,12 +20,12 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import col, select
 
-from api.loopback import free_port
 from api.runtime import Runtime
 from bot.models import Contact, Conversation, Direction, InboundStatus, Message, OutboundStatus
-from bot.stand_in import GraphStandIn
 from core.api_keys import issue_api_key
 from core.db import session_scope
+from testing.graph_api import GraphStandIn
+from testing.servers import free_port
 from tests.conftest import APP_SECRET, MODEL_CACHE, VERIFY_TOKEN, fresh_postgres, make_settings
 from tests.helpers import ChromaProcess, demo_runtime, post, text_payload, wait_until
 from tests.llm_stand_in import OpenAIStandIn

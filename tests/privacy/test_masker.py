@@ -9,8 +9,9 @@ from sqlmodel import Session, SQLModel, select
 
 from core.crypto import SecretBox
 from core.db import create_db_engine
+from core.placeholders import canonical_placeholder
 from privacy.detect import Detector, KnownValue
-from privacy.masker import Masker, canonical_placeholder, restore
+from privacy.masker import Masker, restore
 from privacy.models import VaultEntry
 from privacy.vault import Vault, VaultScope
 

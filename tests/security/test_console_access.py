@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from api.main import CONSOLE_CSP
-from bot.inbox import add_canned_reply
+from bot.desk.inbox import add_canned_reply
 from bot.models import CannedReply, Conversation
 from core.db import session_scope
 from core.staff import Role, StaffUser

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from api.runtime import Runtime
-from bot.conversations import configure_policy
+from bot.desk.conversations import configure_policy
 from bot.models import InboundStatus, OutboundStatus
-from bot.stand_in import GraphStandIn
 from core.db import session_scope
-from privacy.masker import canonical_placeholder
+from core.placeholders import canonical_placeholder
+from testing.graph_api import GraphStandIn
 from tests.conftest import make_settings
 from tests.helpers import demo_runtime, post, running_server, stored_messages, text_payload, wait_until
 from tests.llm_stand_in import OpenAIStandIn

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from bot.channel.rate_limit import SLOW_DOWN_REPLY, SenderRateLimit
 from bot.models import Direction, InboundStatus
-from bot.rate_limit import SLOW_DOWN_REPLY, SenderRateLimit
 from tests.helpers import post, stored_messages, text_payload, wait_until
 from tests.security.conftest import Wepos
 

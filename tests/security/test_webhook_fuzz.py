@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from bot.channel.whatsapp import webhook_envelope
 from bot.models import Contact, Conversation, Direction, InboundStatus, Message, OutboundStatus
-from bot.whatsapp import webhook_envelope
 from core.db import session_scope
 from tests.helpers import PHONE_NUMBER_ID, post, signed, stored_messages, text_payload
 from tests.security.conftest import Wepos

@@ -20,12 +20,10 @@ from core.errors import ChannelError, Forbidden, InvalidInput, Unauthenticated
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-MAX_INTERACTIVE_BODY = 1024
 # Meta's throttling codes come with HTTP 400 as well as 429: retry them with backoff.
 RATE_LIMIT_CODES = frozenset({4, 80007, 130429, 131056})
 # Re-engagement window closed (131047): only an approved template can reach the customer now.
 OUTSIDE_WINDOW_CODE = 131047
-MAX_TEXT_LENGTH = 4096
 TEXT_KINDS = {"text", "button", "interactive"}
 # Recorded for the conversation's history, never answered.
 SILENT_KINDS = {"reaction", "system", "revoke", "edit", "ephemeral", "request_welcome"}
@@ -375,26 +373,6 @@ def text_webhook(
     }
     contact = {"wa_id": sender, "profile": {"name": name} if name else {}}
     return webhook_envelope(phone_number_id, contacts=[contact], messages=[message])
-
-
-def split_text(body: str, limit: int = MAX_TEXT_LENGTH) -> list[str]:
-    """Split a long reply at paragraph, line, sentence or word boundaries into parts WhatsApp accepts."""
-    parts: list[str] = []
-    remaining = body.strip()
-    while len(remaining) > limit:
-        window = remaining[:limit]
-        cut = limit
-        # The strongest boundary in the second half of the window wins: paragraph, line, sentence, word.
-        for boundary in ("\n\n", "\n", ". ", " "):
-            position = window.rfind(boundary)
-            if position > limit // 2:
-                cut = position + len(boundary.rstrip(" ")) if boundary == ". " else position + 1
-                break
-        parts.append(remaining[:cut].strip())
-        remaining = remaining[cut:].strip()
-    if remaining:
-        parts.append(remaining)
-    return parts
 
 
 class CloudAPIClient:

@@ -23,9 +23,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select, update
 from sqlmodel.sql.expression import Select
 
+from bot.channel.whatsapp import OUTSIDE_WINDOW_CODE, CloudAPIClient
 from bot.models import Contact, Conversation, ConversationStatus, Direction, Message, OutboundStatus
-from bot.policies import BUTTON_HANDOFF, BUTTON_HELPED, within_service_window
-from bot.whatsapp import OUTSIDE_WINDOW_CODE, CloudAPIClient
+from bot.turn.policies import BUTTON_HANDOFF, BUTTON_HELPED, within_service_window
 from core.crypto import SecretBox
 from core.db import autocommit, session_scope, utcnow
 from core.errors import ChannelError

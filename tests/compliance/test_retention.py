@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from api import cli
 from api.runtime import Runtime
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
 from bot.models import Contact, Conversation, Message
-from bot.retention import RetentionSchedule, run_retention
-from bot.whatsapp import InboundMessage, WebhookBatch
+from compliance.retention import RetentionSchedule, run_retention
 from core.db import session_scope, utcnow
 from core.tenants import create_business
 from privacy.consent import ConsentSource, Purpose, allows, record_consent

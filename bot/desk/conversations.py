@@ -7,10 +7,17 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from bot.assistant import policy_for
-from bot.models import AssistantPolicy, Conversation, ConversationStatus, Direction, Message, OutboundStatus
-from bot.policies import BusinessHours, within_service_window
-from bot.transparency import validate_contact, validate_notice
+from bot.models import (
+    AssistantPolicy,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    OutboundStatus,
+    policy_for,
+)
+from bot.turn.policies import BusinessHours, within_service_window
+from bot.turn.transparency import validate_contact, validate_notice
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
 from privacy.masker import Masker

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.assistant import question_policy
+from bot.turn.assistant import question_policy
 from core.db import session_scope
 from core.errors import InvalidInput
 from privacy.masker import Masker

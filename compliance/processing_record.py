@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from bot.assistant import policy_for
+from bot.models import policy_for
 from core.db import utcnow
 from core.errors import ConfigError
 from core.settings import LLMProvider, Settings

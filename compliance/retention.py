@@ -11,9 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from bot.assistant import policy_for
-from bot.data_rights import PurgeCounts, purge_conversations
-from bot.models import Conversation, Message
+from bot.models import Conversation, Message, policy_for
+from compliance.data_rights import PurgeCounts, purge_conversations
 from core.db import scrub_deleted_rows, session_scope, utcnow
 from core.tenants import Business
 

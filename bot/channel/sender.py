@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from functools import partial
 
-from bot.outbox import Outbox, ReadReceipt
+from bot.channel.outbox import Outbox, ReadReceipt
 
 log = logging.getLogger(__name__)
 

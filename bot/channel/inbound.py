@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, col, select, update
 from sqlmodel.sql.expression import Select
 
+from bot.channel.whatsapp import InboundMessage, PreferenceUpdate, StatusUpdate, WebhookBatch
 from bot.models import (
     OUTBOUND_RANK,
     Contact,
@@ -25,7 +26,6 @@ from bot.models import (
     Message,
     OutboundStatus,
 )
-from bot.whatsapp import InboundMessage, PreferenceUpdate, StatusUpdate, WebhookBatch
 from core.crypto import SecretBox
 from core.db import autocommit, session_scope, utcnow
 from core.tenants import Business, find_business_by_phone_number_id

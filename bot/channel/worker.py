@@ -21,11 +21,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, or_, select, update
 from sqlmodel.sql.expression import Select
 
-from bot.assistant import Assistant, TurnOutcome
+from bot.channel.outbox import Outbox, ReadReceipt, backoff_seconds, claim_owner
+from bot.channel.rate_limit import SenderRateLimit
+from bot.channel.sender import SendLanes
 from bot.models import Conversation, Direction, InboundStatus, Message, OutboundStatus
-from bot.outbox import Outbox, ReadReceipt, backoff_seconds, claim_owner
-from bot.rate_limit import SenderRateLimit
-from bot.sender import SendLanes
+from bot.turn.assistant import Assistant, TurnOutcome
 from core.db import session_scope, utcnow
 from core.metrics import TURN_FAILURES
 from core.tenants import Business
@@ -98,7 +98,7 @@ class TurnWorker:
         claim_batch_size: int = 4,
         lanes: SendLanes | None = None,
     ) -> None:
-        """With `lanes`, replies and read receipts leave from their threads (`bot.sender`); without, the
+        """With `lanes`, replies and read receipts leave from their threads (`bot.channel.sender`); without, the
         turn loop sends them itself, between turns."""
         self._engine = engine
         self._claim_batch_size = claim_batch_size

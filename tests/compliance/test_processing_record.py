@@ -11,8 +11,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 
-from bot.conversations import configure_policy
-from bot.processing_record import STYLE, STYLE_HASH, ProcessingRecord, processing_record, render_html
+from bot.desk.conversations import configure_policy
+from compliance.processing_record import STYLE, STYLE_HASH, ProcessingRecord, processing_record, render_html
 from core import migrate
 from core.crypto import SecretBox
 from core.db import create_db_engine, session_scope

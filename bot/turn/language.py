@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from core.placeholders import without_placeholders
+
 _STOPWORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
         [
@@ -194,7 +196,6 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 _WORD = re.compile(r"[^\W\d_]+")
-_PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 
 NOT_COVERED = {
     "en": "Sorry, I can only answer in English from our information. I've asked a member of our team to help you.",
@@ -217,7 +218,7 @@ _PLAIN_STOPWORDS = {lang: frozenset(_plain(w) for w in words) for lang, words in
 
 def detect_language(text: str, default: str = "en") -> str:
     """The language with the most stop words in `text`; `default` when too little evidence (under 2 hits)."""
-    words = [_plain(w) for w in _WORD.findall(_PLACEHOLDER.sub(" ", text))]
+    words = [_plain(w) for w in _WORD.findall(without_placeholders(text))]
     if not words:
         return default
     votes = {lang: sum(w in _PLAIN_STOPWORDS[lang] for w in words) for lang in _STOPWORDS}

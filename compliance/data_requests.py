@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.data_rights import erase_contact_data, export_contact_data
 from bot.models import Contact
+from compliance.data_rights import erase_contact_data, export_contact_data
 from core.crypto import SecretBox
 from core.db import session_scope
 from core.errors import Conflict

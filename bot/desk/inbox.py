@@ -21,7 +21,7 @@ from bot.models import (
     Direction,
     Message,
 )
-from bot.policies import within_service_window
+from bot.turn.policies import within_service_window
 from core.audit_trail import record_action
 from core.db import utcnow
 from core.errors import Conflict, InvalidInput, NotFound

@@ -19,7 +19,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from bot.language import NOT_COVERED, detect_language
 from bot.models import (
     AssistantPolicy,
     Contact,
@@ -30,10 +29,11 @@ from bot.models import (
     Message,
     OutboundStatus,
 )
-from bot.policies import BusinessHours, Intent, classify, is_follow_up, mentions_topic, strongly_negative
-from bot.responders import AnswerRequest, Responder
-from bot.transparency import privacy_notice, request_reply
-from bot.whatsapp import MAX_INTERACTIVE_BODY, split_text
+from bot.turn.language import NOT_COVERED, detect_language
+from bot.turn.message_limits import MAX_INTERACTIVE_BODY, split_text
+from bot.turn.policies import BusinessHours, Intent, classify, is_follow_up, mentions_topic, strongly_negative
+from bot.turn.responders import AnswerRequest, Responder
+from bot.turn.transparency import privacy_notice, request_reply
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.metrics import HANDOFFS, TURN_SECONDS
@@ -454,12 +454,6 @@ def question_policy(policy: MaskingPolicy, retriever: Retriever, business_id: in
     base keeps using (a lone one is its subject, not a customer's name). The turn, the knowledge playground
     and `wepos ask` mask alike."""
     return replace(policy, vocabulary=retriever.vocabulary(business_id))
-
-
-def policy_for(session: Session, business_id: int) -> AssistantPolicy:
-    """The business's assistant policy, or the defaults when it never set one."""
-    policy = session.exec(select(AssistantPolicy).where(AssistantPolicy.business_id == business_id)).first()
-    return policy or AssistantPolicy(business_id=business_id)
 
 
 def _first_contact_notice(

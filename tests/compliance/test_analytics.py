@@ -12,10 +12,10 @@ import pytest
 from sqlmodel import Session, select
 
 from api.runtime import Runtime
-from bot.analytics import Analytics, _Suppressor, business_analytics, keywords
+from bot.channel.whatsapp import InboundMessage, WebhookBatch
 from bot.models import Contact, Conversation, Direction, InboundStatus, Message, OutboundStatus
-from bot.responders import Answer, AnswerRequest
-from bot.whatsapp import InboundMessage, WebhookBatch
+from bot.turn.responders import Answer, AnswerRequest
+from compliance.analytics import Analytics, _Suppressor, business_analytics, keywords
 from core.db import session_scope
 from core.errors import InvalidInput
 from core.tenants import create_business
