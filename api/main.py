@@ -23,6 +23,7 @@ from compliance.retention import RetentionSchedule
 from core import migrate
 from core.errors import InvalidInput, WeposError
 from core.logs import configure_logging
+from core.memory import scrub_freed_memory
 from core.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -89,20 +90,14 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scrub_freed_memory()  # before any request puts personal data on the heap (see core.memory)
         rt = runtime or Runtime(settings)
         configure_logging(rt.settings.log_level, rt.settings.log_dir)
         migrate.ensure_current(rt.engine)
-
-        def warm() -> None:
-            # Load every heavy engine now, so no request ever pays for a model load.
-            _ = rt.masker, rt.retriever, rt.assistant, rt.outbox
-            rt.masker.detector.detect("warm up")
-            rt.embeddings.embed_query("warm up")
-
         app.state.runtime = rt
         app.state.run_worker = run_worker
         if run_worker:
-            await run_in_threadpool(warm)
+            await run_in_threadpool(rt.build)
             rt.worker.start()
             # Knowledge uploads are processed where turns are answered (the `wepos worker` processes
             # otherwise): their masking and embedding never hold the CPU the acknowledgements need.

@@ -1,8 +1,13 @@
-"""Builds Wepos's parts from settings, once per process, each on first use (the CLI needs only some)."""
+"""The composition root: Wepos's parts, built from settings once per process.
+
+The app's lifespan builds every part at start-up (`Runtime.build`), so no request pays for a model load;
+a CLI command builds only the parts it uses (`wepos tenant create` never loads spaCy). Each part is handed
+what it needs through its constructor, and nothing reaches into this object but the entry points (the
+lifespan, the CLI, the HTTP dependencies in `api.deps`). A test hands its fakes to the constructor."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -22,7 +27,6 @@ from bot.turn.responders import Responder, build_responder
 from core import migrate
 from core.crypto import SecretBox, load_or_create_keys, read_or_create_secret
 from core.db import create_db_engine
-from core.memory import scrub_freed_memory
 from core.oidc import OidcClient
 from core.settings import Settings
 from ingest.jobs import IngestJobs
@@ -41,7 +45,8 @@ if TYPE_CHECKING:
 
 
 class Runtime:
-    """The process's parts. Heavy engines (Presidio, MiniLM) may be passed in to share them (tests)."""
+    """The process's parts. What is passed in is used instead of building it: the heavy engines (Presidio,
+    MiniLM) to share them across runtimes, a retriever or responder to fake one (tests)."""
 
     def __init__(
         self,
@@ -49,18 +54,25 @@ class Runtime:
         *,
         analyzer: AnalyzerEngine | None = None,
         embeddings: Embeddings | None = None,
+        retriever: Retriever | None = None,
+        responder: Responder | None = None,
         graph_transport: httpx.BaseTransport | None = None,
-        console: object = None,
+        console: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self._analyzer = analyzer
         self._embeddings = embeddings
+        self._retriever = retriever
+        self._responder = responder
         self._graph_transport = graph_transport
         self._console = console
-        # Backstop for embedders that did not call it at their entry point (see core.memory).
-        scrub_freed_memory()
-        # Chroma's client library reads this before any client exists.
-        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+    def build(self) -> None:
+        """Build every part a serving process uses now, and load its models: the lifespan calls this, so
+        no request or turn ever pays for a model load."""
+        _ = self.assistant, self.outbox, self.worker, self.intake, self.ingest_jobs, self.knowledge_search
+        self.masker.detector.detect("warm up")
+        self.embeddings.embed_query("warm up")
 
     # --- storage -------------------------------------------------------------------------------------
     @cached_property
@@ -98,7 +110,7 @@ class Runtime:
     @cached_property
     def masker(self) -> Masker:
         detector = Detector(self.analyzer, score_threshold=self.settings.mask_score_threshold)
-        return Masker(detector, Vault(self.box))
+        return Masker(detector, self.vault)
 
     @cached_property
     def vault(self) -> Vault:
@@ -119,6 +131,8 @@ class Runtime:
 
     @cached_property
     def retriever(self) -> Retriever:
+        if self._retriever is not None:
+            return self._retriever
         return Retriever(self.embeddings, self.index, top_k=self.settings.retrieval_top_k)
 
     @cached_property
@@ -153,7 +167,7 @@ class Runtime:
     # --- conversation --------------------------------------------------------------------------------
     @cached_property
     def responder(self) -> Responder:
-        return build_responder(self.settings, self.embeddings)
+        return self._responder or build_responder(self.settings, self.embeddings)
 
     @cached_property
     def assistant(self) -> Assistant:
@@ -176,10 +190,10 @@ class Runtime:
 
     @cached_property
     def outbox(self) -> Outbox:
-        kwargs = {"console": self._console} if callable(self._console) else {}
+        kwargs = {"console": self._console} if self._console is not None else {}
         return Outbox(
             engine=self.engine, box=self.box, masker=self.masker, client=self.graph_client, **kwargs
-        )  # type: ignore[arg-type]
+        )
 
     @cached_property
     def intake(self) -> WebhookIntake:

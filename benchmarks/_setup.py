@@ -27,8 +27,11 @@ from sqlalchemy.engine import Connection  # noqa: E402
 
 from api.runtime import Runtime  # noqa: E402
 from core.db import session_scope  # noqa: E402
+from core.memory import scrub_freed_memory  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.tenants import create_business  # noqa: E402
+
+scrub_freed_memory()  # as the entry points do (see core.memory)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "demo-bakery"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ def build_chroma_client(*, url: str | None, path: Path) -> ClientAPI:
     off."""
     from retrieval import local_store
 
+    # Every client passes anonymized_telemetry=False; this covers what Chroma reads before a client exists.
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     return local_store.http_client(url) if url else local_store.open_client(path)
 
 

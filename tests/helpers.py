@@ -65,6 +65,20 @@ def post(url: str, body: bytes | dict[str, Any], headers: dict[str, str] | None 
     return httpx.post(f"{url}/webhooks/whatsapp", content=raw, headers=headers, timeout=10)
 
 
+class ResponderSlot:
+    """A responder handed to a `Runtime` when it is built, answering with the one a test puts in (`use`);
+    until then with `default`, the responder the settings would build."""
+
+    def __init__(self, default: Any) -> None:
+        self.inner = default
+
+    def use(self, responder: Any) -> None:
+        self.inner = responder
+
+    def answer(self, request: Any) -> Any:
+        return self.inner.answer(request)
+
+
 def demo_runtime(settings: Settings, analyzer: Any, embeddings: Any) -> tuple[Runtime, int]:
     """A migrated runtime with the demo bakery (Cloud API mode) and its documents indexed."""
     from core.db import session_scope

@@ -18,6 +18,7 @@ from core.db import session_scope
 from core.tenants import create_business
 from retrieval.search import Passage
 from tests.conftest import EXAMPLES, make_settings
+from tests.helpers import ResponderSlot
 
 RAW = ["Maria", "Lopez", "maria.lopez@example.com", "7700 900123", "447700900123"]
 
@@ -32,12 +33,21 @@ class RecordingResponder:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, sqlite_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+def responder_slot(embeddings) -> ResponderSlot:  # type: ignore[no-untyped-def]
+    """The runtime's responder: the extractive one until a test puts its own in."""
+    return ResponderSlot(ExtractiveResponder(embeddings))
+
+
+@pytest.fixture
+def runtime(
+    tmp_path: Path, sqlite_url: str, analyzer, embeddings, responder_slot: ResponderSlot
+) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
     printed: list[str] = []
     rt = Runtime(
         make_settings(tmp_path / "var", sqlite_url),
         analyzer=analyzer,
         embeddings=embeddings,
+        responder=responder_slot,
         console=printed.append,
     )
     rt.printed = printed  # type: ignore[attr-defined]
@@ -56,9 +66,11 @@ def _receive(runtime: Runtime, text: str) -> int:
     return message_id
 
 
-def test_the_responder_sees_only_masked_text_and_invented_placeholders_are_dropped(runtime: Runtime) -> None:
+def test_the_responder_sees_only_masked_text_and_invented_placeholders_are_dropped(
+    runtime: Runtime, responder_slot: ResponderSlot
+) -> None:
     recorder = RecordingResponder()
-    runtime.__dict__["responder"] = recorder
+    responder_slot.use(recorder)
     message_id = _receive(
         runtime, "I'm Maria Lopez (maria.lopez@example.com, +44 7700 900123). Do you deliver?"
     )
@@ -87,8 +99,8 @@ def runtime_scope(message: Message):  # type: ignore[no-untyped-def]
     return VaultScope.conversation(message.conversation_id)
 
 
-def test_a_handled_message_is_not_handled_twice(runtime: Runtime) -> None:
-    runtime.__dict__["responder"] = RecordingResponder()
+def test_a_handled_message_is_not_handled_twice(runtime: Runtime, responder_slot: ResponderSlot) -> None:
+    responder_slot.use(RecordingResponder())
     message_id = _receive(runtime, "hello")
     assert runtime.assistant.handle(message_id) is not None
     assert runtime.assistant.handle(message_id) is None
@@ -175,9 +187,11 @@ class LockProbingResponder(RecordingResponder):
         return super().answer(request)
 
 
-def test_a_turn_holds_no_write_lock_while_it_answers(runtime: Runtime, sqlite_url: str) -> None:
+def test_a_turn_holds_no_write_lock_while_it_answers(
+    runtime: Runtime, sqlite_url: str, responder_slot: ResponderSlot
+) -> None:
     probe = LockProbingResponder(sqlite_url)
-    runtime.__dict__["responder"] = probe
+    responder_slot.use(probe)
     # New values (a name, an address, the sender's number) all need vault entries: planned, written last.
     message_id = _receive(runtime, "I'm Maria Lopez, maria.lopez@example.com. Do you deliver?")
     outcome = runtime.assistant.handle(message_id)
@@ -215,9 +229,11 @@ def runtime_scope_of(conversation_id: int):  # type: ignore[no-untyped-def]
     return VaultScope.conversation(conversation_id)
 
 
-def test_a_turn_whose_placeholder_was_taken_meanwhile_is_computed_again(runtime: Runtime) -> None:
+def test_a_turn_whose_placeholder_was_taken_meanwhile_is_computed_again(
+    runtime: Runtime, responder_slot: ResponderSlot
+) -> None:
     recorder = NoteWritingResponder(runtime)
-    runtime.__dict__["responder"] = recorder
+    responder_slot.use(recorder)
     message_id = _receive(runtime, "Please mail maria.lopez@example.com")
     outcome = runtime.assistant.handle(message_id)
     assert outcome is not None and len(outcome.replies) == 1
@@ -258,11 +274,14 @@ class WebhookDuringAnswer(RecordingResponder):
 
 
 @pytest.fixture
-def any_db_runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+def any_db_runtime(
+    tmp_path: Path, database_url: str, analyzer, embeddings, responder_slot: ResponderSlot
+) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
     rt = Runtime(
         make_settings(tmp_path / "var", database_url),
         analyzer=analyzer,
         embeddings=embeddings,
+        responder=responder_slot,
         console=lambda _line: None,
     )
     rt.migrate()
@@ -274,10 +293,11 @@ def any_db_runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> I
 
 def test_the_next_webhook_of_a_conversation_is_stored_while_its_turn_is_answered(
     any_db_runtime: Runtime,
+    responder_slot: ResponderSlot,
 ) -> None:
     runtime = any_db_runtime
     responder = WebhookDuringAnswer(runtime)
-    runtime.__dict__["responder"] = responder
+    responder_slot.use(responder)
     message_id = _receive(runtime, "Hi, I'm Maria Lopez. Do you deliver?")
     assert runtime.assistant.handle(message_id) is not None
     assert responder.stored_in_time
@@ -297,9 +317,11 @@ COVID_FAQ = "\n\n".join(
 )
 
 
-def test_the_words_a_knowledge_base_keeps_using_are_no_customer_names(runtime: Runtime) -> None:
+def test_the_words_a_knowledge_base_keeps_using_are_no_customer_names(
+    runtime: Runtime, responder_slot: ResponderSlot
+) -> None:
     recorder = RecordingResponder()
-    runtime.__dict__["responder"] = recorder
+    responder_slot.use(recorder)
     with session_scope(runtime.engine) as session:
         business_id = create_business(session, name="clinic", phone_number_id="43", box=runtime.box).id
     assert business_id is not None
@@ -321,10 +343,12 @@ def test_the_words_a_knowledge_base_keeps_using_are_no_customer_names(runtime: R
     assert recorder.requests[-1].question == "What does <PERSON_2> and <PERSON_3> mean?"
 
 
-def test_a_reply_claimed_by_another_deliverer_is_neither_read_nor_sent(runtime: Runtime) -> None:
+def test_a_reply_claimed_by_another_deliverer_is_neither_read_nor_sent(
+    runtime: Runtime, responder_slot: ResponderSlot
+) -> None:
     """`Outbox.deliver` claims before it reads: a reply another deliverer holds is left alone, and one
     queued again (a dead deliverer's) is printed once."""
-    runtime.__dict__["responder"] = RecordingResponder()
+    responder_slot.use(RecordingResponder())
     outcome = runtime.assistant.handle(_receive(runtime, "Do you deliver?"))
     assert outcome is not None
     (reply_id,) = outcome.replies

@@ -47,11 +47,14 @@ class RecordingResponder:
 @pytest.fixture
 def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
     rt = Runtime(
-        make_settings(tmp_path / "var", database_url), analyzer=analyzer, embeddings=embeddings, console=print
+        make_settings(tmp_path / "var", database_url),
+        analyzer=analyzer,
+        embeddings=embeddings,
+        retriever=RecordingRetriever(),
+        responder=RecordingResponder(),
+        console=print,
     )
     rt.migrate()
-    rt.__dict__["retriever"] = RecordingRetriever()
-    rt.__dict__["responder"] = RecordingResponder()
     with session_scope(rt.engine) as session:
         create_business(session, name="demo", phone_number_id="42", box=rt.box, display_name="Crumb")
     yield rt

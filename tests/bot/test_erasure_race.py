@@ -12,12 +12,13 @@ from sqlmodel import select
 from api.runtime import Runtime
 from bot.channel.whatsapp import InboundMessage, WebhookBatch
 from bot.models import Contact, Conversation, Message
-from bot.turn.responders import Answer, AnswerRequest
+from bot.turn.responders import Answer, AnswerRequest, ExtractiveResponder
 from compliance.data_rights import erase_contact_data
 from core.db import session_scope
 from core.tenants import create_business
 from privacy.models import ConsentRecord, ErasureRecord, RedactionEvent, VaultEntry
 from tests.conftest import make_settings
+from tests.helpers import ResponderSlot
 
 PHONE = "447700900123"
 
@@ -43,10 +44,17 @@ class ErasingResponder:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    rt = Runtime(
-        make_settings(tmp_path / "var", database_url, send_lanes=0), analyzer=analyzer, embeddings=embeddings
-    )
+def responder_slot(embeddings) -> ResponderSlot:  # type: ignore[no-untyped-def]
+    """The runtime's responder: the extractive one until a test puts its own in."""
+    return ResponderSlot(ExtractiveResponder(embeddings))
+
+
+@pytest.fixture
+def runtime(
+    tmp_path: Path, database_url: str, analyzer, embeddings, responder_slot: ResponderSlot
+) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path / "var", database_url, send_lanes=0)
+    rt = Runtime(settings, analyzer=analyzer, embeddings=embeddings, responder=responder_slot)
     rt.migrate()
     with session_scope(rt.engine) as session:
         create_business(session, name="demo", phone_number_id="42", box=rt.box)
@@ -54,9 +62,11 @@ def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator
     rt.close()
 
 
-def test_an_erasure_during_a_turn_leaves_no_trace_of_the_customer(runtime: Runtime) -> None:
+def test_an_erasure_during_a_turn_leaves_no_trace_of_the_customer(
+    runtime: Runtime, responder_slot: ResponderSlot
+) -> None:
     responder = ErasingResponder(runtime)
-    runtime.__dict__["responder"] = responder
+    responder_slot.use(responder)
     text = "Hi, I'm Maria Lopez, maria.lopez@example.com. Do you deliver on Sundays?"
     batch = WebhookBatch(messages=[InboundMessage("42", "wamid.1", PHONE, "Maria Lopez", "text", text)])
     assert len(runtime.intake.accept(batch).stored) == 1

@@ -52,11 +52,14 @@ class FixedResponder:
 @pytest.fixture
 def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
     rt = Runtime(
-        make_settings(tmp_path / "var", database_url), analyzer=analyzer, embeddings=embeddings, console=print
+        make_settings(tmp_path / "var", database_url),
+        analyzer=analyzer,
+        embeddings=embeddings,
+        retriever=NoPassages(),
+        responder=FixedResponder(),
+        console=print,
     )
     rt.migrate()
-    rt.__dict__["retriever"] = NoPassages()
-    rt.__dict__["responder"] = FixedResponder()
     with session_scope(rt.engine) as session:
         create_business(session, name="crumb", phone_number_id="42", box=rt.box, display_name="Crumb")
     yield rt

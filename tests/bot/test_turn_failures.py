@@ -35,13 +35,13 @@ def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator
         make_settings(tmp_path / "var", database_url, send_lanes=0),
         analyzer=analyzer,
         embeddings=embeddings,
+        responder=BrokenResponder(),
         console=printed.append,
     )
     rt.printed = printed  # type: ignore[attr-defined]
     rt.migrate()
     with session_scope(rt.engine) as session:
         create_business(session, name="demo", phone_number_id="42", box=rt.box)
-    rt.__dict__["responder"] = BrokenResponder()
     yield rt
     rt.close()
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
@@ -18,6 +19,7 @@ from bot.turn.responders import Answer, AnswerRequest
 from compliance.analytics import Analytics, _Suppressor, business_analytics, keywords
 from core.db import session_scope
 from core.errors import InvalidInput
+from core.settings import Settings
 from core.tenants import create_business
 from privacy.models import VaultEntry
 from retrieval.models import KnowledgeDocument
@@ -31,14 +33,26 @@ DAY_2 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 _ids = itertools.count()
 
 
-@pytest.fixture
-def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    rt = Runtime(
-        make_settings(tmp_path / "var", database_url), analyzer=analyzer, embeddings=embeddings, console=print
-    )
+def _runtime(settings: Settings, analyzer, embeddings, **fakes: Any) -> Runtime:  # type: ignore[no-untyped-def]
+    rt = Runtime(settings, analyzer=analyzer, embeddings=embeddings, console=print, **fakes)
     rt.migrate()
     with session_scope(rt.engine) as session:
         create_business(session, name="crumb", phone_number_id="42", box=rt.box, display_name="Crumb")
+    return rt
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    rt = _runtime(make_settings(tmp_path / "var", database_url), analyzer, embeddings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def unanswered_runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+    """A bot that finds no passage and is never sure."""
+    settings = make_settings(tmp_path / "var", database_url)
+    rt = _runtime(settings, analyzer, embeddings, retriever=NoPassages(), responder=NotSure())
     yield rt
     rt.close()
 
@@ -229,9 +243,10 @@ def _ask(runtime: Runtime, name: str, phone: str, text: str) -> None:
     runtime.assistant.handle(message_id)
 
 
-def test_analytics_never_holds_a_vault_value_and_clusters_only_shared_words(runtime: Runtime) -> None:
-    runtime.__dict__["retriever"] = NoPassages()
-    runtime.__dict__["responder"] = NotSure()
+def test_analytics_never_holds_a_vault_value_and_clusters_only_shared_words(
+    unanswered_runtime: Runtime,
+) -> None:
+    runtime = unanswered_runtime
     for name, email, phone in CUSTOMERS:
         _ask(
             runtime,
