@@ -105,7 +105,7 @@ class Runtime:
     # --- privacy -------------------------------------------------------------------------------------
     @cached_property
     def analyzer(self) -> AnalyzerEngine:
-        return self._analyzer or build_analyzer()
+        return self._analyzer or build_analyzer(self.settings.analyzer_backend)
 
     @cached_property
     def masker(self) -> Masker:

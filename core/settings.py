@@ -32,6 +32,14 @@ class LLMProvider(StrEnum):
 class EmbeddingsBackend(StrEnum):
     TORCH = "torch"
     ONNX = "onnx"  # the same model exported to int8 ONNX into `<data dir>/models` on first use
+    MOCK = "mock"  # hashed words, no model: deterministic and instant, for tests (refused in production)
+
+
+class AnalyzerBackend(StrEnum):
+    PRESIDIO = "presidio"  # Presidio on spaCy's small English model, with Wepos's recognizers
+    MOCK = (
+        "mock"  # Presidio's and Wepos's pattern recognizers only, no model: for tests (refused in production)
+    )
 
 
 class Settings(BaseSettings):
@@ -66,6 +74,7 @@ class Settings(BaseSettings):
     llm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
 
     embeddings_backend: EmbeddingsBackend = EmbeddingsBackend.ONNX
+    analyzer_backend: AnalyzerBackend = AnalyzerBackend.PRESIDIO
     model_cache_dir: Path | None = None  # where the ONNX export lives; default <data dir>/models
 
     chunk_size: Annotated[int, Field(ge=100, le=8000)] = 700
@@ -137,6 +146,12 @@ class Settings(BaseSettings):
         if self.llm_provider is LLMProvider.OPENAI and not self.llm_model:
             raise ValueError("WEPOS_LLM_MODEL must be set when WEPOS_LLM_PROVIDER=openai")
         if self.env is Environment.PRODUCTION:
+            # A mock analyzer would let names through to the model and the stores; mock vectors answer badly.
+            if (
+                self.analyzer_backend is AnalyzerBackend.MOCK
+                or self.embeddings_backend is EmbeddingsBackend.MOCK
+            ):
+                raise ValueError("the mock analyzer and embeddings are for tests, never for production")
             # Generated secrets in the data dir are a development convenience only.
             for name in ("whatsapp_app_secret", "whatsapp_verify_token", "vault_key"):
                 secret: SecretStr | None = getattr(self, name)

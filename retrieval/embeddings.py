@@ -90,6 +90,28 @@ class OnnxEncoder:
         return out
 
 
+class HashingEncoder:
+    """The mock encoder (`WEPOS_EMBEDDINGS_BACKEND=mock`): each word hashed to a signed coordinate, the sum
+    normalised. Deterministic, instant and model-free, for tests: texts sharing words are near, others are
+    not, and nothing is understood."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import re
+        import zlib
+
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = zlib.crc32(word.encode())
+                out[row, digest % DIMENSIONS] += 1.0 if digest & 0x80000000 else -1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm:
+                out[row] /= norm
+            else:
+                out[row, 0] = 1.0  # no word at all: one fixed unit vector, never a zero one
+        return out
+
+
 class MiniLMEmbeddings(Embeddings):
     """Normalised 384-dimension vectors, so a dot product is the cosine similarity.
 
@@ -256,5 +278,7 @@ def build_embeddings(settings: Settings) -> MiniLMEmbeddings:
             return MiniLMEmbeddings.load()
         case EmbeddingsBackend.ONNX:
             return MiniLMEmbeddings.load_onnx(settings.models_dir / ONNX_MODEL_NAME)
+        case EmbeddingsBackend.MOCK:
+            return MiniLMEmbeddings(HashingEncoder())
         case _:
             raise ConfigError(f"WEPOS_EMBEDDINGS_BACKEND: unknown backend {settings.embeddings_backend!r}")

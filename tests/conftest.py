@@ -51,6 +51,22 @@ def embeddings():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def mock_analyzer():  # type: ignore[no-untyped-def]
+    """Pattern recognizers only, no model (`WEPOS_ANALYZER_BACKEND=mock`): for tests not about masking."""
+    from privacy.detect import build_analyzer
+
+    return build_analyzer("mock")
+
+
+@pytest.fixture(scope="session")
+def mock_embeddings():  # type: ignore[no-untyped-def]
+    """Hashed words, no model (`WEPOS_EMBEDDINGS_BACKEND=mock`): for tests not about retrieval quality."""
+    from retrieval.embeddings import HashingEncoder, MiniLMEmbeddings
+
+    return MiniLMEmbeddings(HashingEncoder())
+
+
+@pytest.fixture(scope="session")
 def onnx_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The int8 ONNX export of the packaged model, made once per run (about 5 s)."""
     from retrieval.embeddings import ONNX_MODEL_NAME, export_onnx_int8
@@ -70,16 +86,73 @@ def _postgres_admin_url() -> str | None:
     return os.environ.get("WEPOS_TEST_DATABASE_URL") or None
 
 
+class SchemaTemplates:
+    """A database migrated once per run, copied for each test that wants one at the current schema: a file
+    copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL. Running every migration costs about a
+    second a database; a copy, a few milliseconds."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._sqlite: Path | None = None
+        self._postgres: str | None = None
+
+    def sqlite(self, target: Path) -> str:
+        import shutil
+
+        from core import migrate
+
+        if self._sqlite is None:
+            template = self._directory / "template.db"
+            migrate.upgrade(f"sqlite:///{template}")  # its engine is disposed: no WAL is left beside it
+            self._sqlite = template
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self._sqlite, target)
+        return f"sqlite:///{target}"
+
+    def postgres_template(self) -> str:
+        """The name of the migrated template database (made on first use)."""
+        if self._postgres is None:
+            from core import migrate
+
+            url, name = _create_postgres()
+            migrate.upgrade(url)
+            self._postgres = name
+        return self._postgres
+
+    def close(self) -> None:
+        if self._postgres is not None:
+            _drop_postgres(self._postgres)
+
+
+@pytest.fixture(scope="session")
+def schema_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchemaTemplates]:
+    templates = SchemaTemplates(tmp_path_factory.mktemp("schema"))
+    yield templates
+    templates.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database for one test: a SQLite file, or a new PostgreSQL database."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, schema_templates: SchemaTemplates
+) -> Iterator[str]:
+    """A fresh database at the current schema for one test: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield schema_templates.sqlite(tmp_path / "var" / "wepos.db")
+        return
+    template = schema_templates.postgres_template()
+    yield from fresh_postgres(template=template)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database (no schema) for one test: a SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'var' / 'wepos.db'}"
         return
     yield from fresh_postgres()
 
 
-def fresh_postgres() -> Iterator[str]:
+def _admin_connection() -> tuple[Any, Any]:
     admin = _postgres_admin_url()
     if not admin:
         pytest.skip(
@@ -94,13 +167,30 @@ def fresh_postgres() -> Iterator[str]:
         connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL at WEPOS_TEST_DATABASE_URL is unreachable: {type(exc).__name__}")
+    return connection, url
+
+
+def fresh_postgres(*, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (empty, or a copy of `template`), dropped afterwards."""
+    url, name = _create_postgres(template)
+    try:
+        yield url
+    finally:
+        _drop_postgres(name)
+
+
+def _create_postgres(template: str | None = None) -> tuple[str, str]:
+    connection, url = _admin_connection()
     name = f"wepos_test_{uuid.uuid4().hex[:12]}"
     with connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return url.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_postgres(name: str) -> None:
+    connection, _url = _admin_connection()
+    with connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -126,8 +216,9 @@ def chroma_mode(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'var' / 'wepos.db'}"
+def sqlite_url(tmp_path: Path, schema_templates: SchemaTemplates) -> str:
+    """A fresh SQLite database at the current schema, in the test's data dir."""
+    return schema_templates.sqlite(tmp_path / "var" / "wepos.db")
 
 
 def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:

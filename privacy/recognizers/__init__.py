@@ -21,20 +21,22 @@ if TYPE_CHECKING:
     from spacy.language import Language
 
 
-def wepos_recognizers(nlp: Language) -> list[EntityRecognizer]:
+def wepos_recognizers(nlp: Language, *, names: bool = True) -> list[EntityRecognizer]:
     """Recognizers added on top of Presidio's predefined ones (and Presidio's UK ones it leaves out).
 
     `nlp` is the spaCy pipeline the analyzer runs: its lemmatizer's word lists tell first names from words.
+    Without `names` (a pipeline with no lemmatizer: the mock analyzer) the two that need them are left out.
     """
-    lexicon = NameLexicon.from_spacy(nlp)
-    return [
+    recognizers: list[EntityRecognizer] = [
         ChatPhoneRecognizer(),
         StreetAddressRecognizer(),
         CardNumberRecognizer(),
         NameIntroductionRecognizer(),
-        PersonNameRecognizer(lexicon),
-        SpeakerLabelRecognizer(lexicon),
         DateOfBirthRecognizer(),
         PassportRecognizer(),
         UkNinoRecognizer(),
     ]
+    if names:
+        lexicon = NameLexicon.from_spacy(nlp)
+        recognizers[4:4] = [PersonNameRecognizer(lexicon), SpeakerLabelRecognizer(lexicon)]
+    return recognizers

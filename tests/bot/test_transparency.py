@@ -50,11 +50,11 @@ class FixedResponder:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+def runtime(tmp_path: Path, database_url: str, mock_analyzer, mock_embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
     rt = Runtime(
         make_settings(tmp_path / "var", database_url),
-        analyzer=analyzer,
-        embeddings=embeddings,
+        analyzer=mock_analyzer,
+        embeddings=mock_embeddings,
         retriever=NoPassages(),
         responder=FixedResponder(),
         console=print,

@@ -28,13 +28,13 @@ class BrokenResponder:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
+def runtime(tmp_path: Path, database_url: str, mock_analyzer, mock_embeddings) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
     printed: list[str] = []
     # No send lanes: the worker's run_once sends the replies itself.
     rt = Runtime(
         make_settings(tmp_path / "var", database_url, send_lanes=0),
-        analyzer=analyzer,
-        embeddings=embeddings,
+        analyzer=mock_analyzer,
+        embeddings=mock_embeddings,
         responder=BrokenResponder(),
         console=printed.append,
     )

@@ -15,7 +15,8 @@ from core.db import create_db_engine
 from core.errors import ConfigError
 
 
-def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
+def test_migrations_build_exactly_the_models_schema(empty_database_url: str) -> None:
+    database_url = empty_database_url
     engine = create_db_engine(database_url)
     with pytest.raises(ConfigError, match="run `wepos migrate`"):
         migrate.ensure_current(engine)
@@ -27,7 +28,8 @@ def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
     assert diff == []
 
 
-def test_upgrading_twice_changes_nothing(sqlite_url: str) -> None:
+def test_upgrading_twice_changes_nothing(empty_database_url: str) -> None:
+    sqlite_url = empty_database_url
     migrate.upgrade(sqlite_url)
     migrate.upgrade(sqlite_url)
     migrate.ensure_current(create_db_engine(sqlite_url))
