@@ -83,7 +83,12 @@ def _delivery_read() -> Select[Message, Conversation, Business, Contact, datetim
 
 def claim_owner(pid: int | None = None) -> str:
     """Who holds a claim: this machine and a process (this one by default), as `Message.claimed_by` says."""
-    return f"{socket.gethostname()[:40]}:{os.getpid() if pid is None else pid}"
+    return f"{_hostname()}:{os.getpid() if pid is None else pid}"
+
+
+@cache
+def _hostname() -> str:
+    return socket.gethostname()[:40]
 
 
 @cache

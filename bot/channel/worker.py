@@ -15,7 +15,7 @@ import threading
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import BindParameter, and_, bindparam, exists
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, exists
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import col, or_, select, update
@@ -36,23 +36,30 @@ MAX_TURN_ATTEMPTS = 5
 
 
 def release_claims_of(engine: Engine, owner: str) -> int:
-    """Put the work a dead process had claimed back in the queue now, rather than after the lease. A reply
-    it was sending may or may not have reached Meta: at-least-once, it is sent again."""
-    with session_scope(engine) as session:
-        turns = session.exec(
-            update(Message)
-            .where(col(Message.status) == InboundStatus.PROCESSING, col(Message.claimed_by) == owner)
-            .values(status=InboundStatus.RECEIVED, claimed_at=None)
-        )
-        sends = session.exec(
-            update(Message)
-            .where(col(Message.status) == OutboundStatus.SENDING, col(Message.claimed_by) == owner)
-            .values(status=OutboundStatus.QUEUED, claimed_at=None)
-        )
-        count = (turns.rowcount or 0) + (sends.rowcount or 0)
+    """Put the work a dead process had claimed back in the queue now, rather than after the lease."""
+    count = _requeue(engine, col(Message.claimed_by) == owner)
     if count:
         log.warning("requeued work of a dead worker process", extra={"count": count})
     return count
+
+
+def _requeue(engine: Engine, claimed: ColumnElement[bool]) -> int:
+    """Put the claimed turns and sends that match `claimed` back in the queue; how many. A reply claimed but
+    never confirmed may or may not have reached Meta: at-least-once, it is sent again."""
+    with session_scope(engine) as session:
+        counts = [
+            session.exec(
+                update(Message)
+                .where(col(Message.status) == claimed_status, claimed)
+                .values(status=queued, claimed_at=None)
+            ).rowcount
+            or 0
+            for claimed_status, queued in (
+                (InboundStatus.PROCESSING, InboundStatus.RECEIVED),
+                (OutboundStatus.SENDING, OutboundStatus.QUEUED),
+            )
+        ]
+    return sum(counts)
 
 
 @cache
@@ -179,20 +186,7 @@ class TurnWorker:
 
     def reclaim_expired(self) -> int:
         """Claims older than the lease belong to dead workers: put their rows back in the queue."""
-        cutoff = utcnow() - self._lease
-        with session_scope(self._engine) as session:
-            turns = session.exec(
-                update(Message)
-                .where(col(Message.status) == InboundStatus.PROCESSING, col(Message.claimed_at) < cutoff)
-                .values(status=InboundStatus.RECEIVED, claimed_at=None)
-            )
-            # A reply claimed but never confirmed may or may not have reached Meta: at-least-once, send again.
-            sends = session.exec(
-                update(Message)
-                .where(col(Message.status) == OutboundStatus.SENDING, col(Message.claimed_at) < cutoff)
-                .values(status=OutboundStatus.QUEUED, claimed_at=None)
-            )
-            count = (turns.rowcount or 0) + (sends.rowcount or 0)
+        count = _requeue(self._engine, col(Message.claimed_at) < utcnow() - self._lease)
         if count:
             log.warning("requeued work of a dead worker", extra={"count": count})
         return count

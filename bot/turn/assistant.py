@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cache
 
 from sqlalchemy import bindparam
@@ -29,17 +29,17 @@ from bot.models import (
     Message,
     OutboundStatus,
 )
+from bot.turn.checks import HANDOFF_REPLY, Reply, Turn, TurnDecision, first_decision
 from bot.turn.language import NOT_COVERED, detect_language
 from bot.turn.message_limits import MAX_INTERACTIVE_BODY, split_text
-from bot.turn.policies import BusinessHours, Intent, classify, is_follow_up, mentions_topic, strongly_negative
+from bot.turn.policies import BusinessHours, is_follow_up
 from bot.turn.responders import AnswerRequest, Responder
-from bot.turn.transparency import privacy_notice, request_reply
+from bot.turn.transparency import privacy_notice
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.metrics import HANDOFFS, TURN_SECONDS
 from core.tenants import Business
-from privacy.consent import ConsentSource, Purpose, current_consent, record_consent, states_under_age
-from privacy.data_requests import RequestKind, open_data_request
+from privacy.consent import Purpose, current_consent, states_under_age
 from privacy.detect import KnownValue
 from privacy.masker import MaskedSpan, Masker
 from privacy.models import PrivacyPolicy
@@ -50,43 +50,12 @@ from retrieval.search import Retriever, current_passages
 
 log = logging.getLogger(__name__)
 
-UNSUPPORTED_REPLY = (
-    "Thanks{name}! I can only read text messages for now. "
-    "Please type your question and I'll answer from {business}'s information."
-)
-HANDOFF_REPLY = "I've asked a member of our team to take over; they will reply here."
-STOPPED_REPLY = "You won't get any more messages from {business}. Send START if you want to talk to us again."
-STARTED_REPLY = "Welcome back{name}! How can I help?"
-HELPED_REPLY = "Glad that helped{name}! Anything else?"
-NOT_HELPED_REPLY = (
-    "Sorry about that{name}. Could you say it another way? You can also tap 'Talk to a person' at any time."
-)
 DEFAULT_LANGUAGE = "en"
-DATA_REQUESTS = {Intent.DATA_EXPORT: RequestKind.EXPORT, Intent.DATA_ERASURE: RequestKind.ERASURE}
 MAX_PLAN_ATTEMPTS = 3
 
 
 class _PlaceholderTaken(Exception):
     """A placeholder the turn planned was given to another value meanwhile: roll back and plan again."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str  # masked
-    with_buttons: bool = False
-
-
-@dataclass
-class TurnDecision:
-    replies: list[Reply] = field(default_factory=list)
-    confident: bool | None = None
-    sources: list[int] = field(default_factory=list)
-    top_score: float | None = None
-    escalate: str | None = None  # the handoff reason, when the conversation goes to a person
-    notify_handoff: bool = True  # add the "a person will reply" notice (unless a reply already says so)
-    silent: bool = False
-    informs: bool = False  # the replies are the privacy notice itself
-    first_contact_notice: bool = True  # a new contact's privacy notice may go first (not after a STOP)
 
 
 @dataclass(frozen=True)
@@ -268,82 +237,28 @@ class Assistant:
         question: str,
         minor: bool,
     ) -> TurnDecision:
-        name = f", {customer}" if customer else ""
-        intent = classify(question, message.reply_id, json.loads(policy.escalation_keywords))
-        assert contact.id is not None and business.id is not None
-        business_id, contact_id = business.id, contact.id
-
-        allowed = current_consent(session, contact_id)  # every purpose in one read
-
-        def consent(purpose: Purpose, granted: bool, source: ConsentSource = ConsentSource.KEYWORD) -> None:
-            record_consent(
-                session,
-                business_id=business_id,
-                contact_id=contact_id,
-                purpose=purpose,
-                granted=granted,
-                source=source,
-            )
-            allowed[purpose] = granted
-
-        replying = allowed[Purpose.SERVICE_REPLIES]
-        if intent is Intent.STOP:
-            if not replying:
-                return TurnDecision(silent=True)  # confirmed once already
-            consent(Purpose.SERVICE_REPLIES, False)
-            return TurnDecision(
-                [Reply(STOPPED_REPLY.format(business=business.display_name))], first_contact_notice=False
-            )
-        if intent is Intent.START and not replying:
-            consent(Purpose.SERVICE_REPLIES, True)
-            return TurnDecision([Reply(STARTED_REPLY.format(name=name))])
-        if minor and allowed[Purpose.AI_PROCESSING]:
-            # A child's messages get no automated processing: a person takes over, whoever has the chat now.
-            consent(Purpose.AI_PROCESSING, False, ConsentSource.AGE_STATEMENT)
-            if replying and conversation.status != ConversationStatus.WAITING_FOR_AGENT:
-                return TurnDecision(escalate="under_16")
-        # Opted out, a person has the conversation, or no AI processing allowed: record, stay silent.
-        silent = (
-            not replying
-            or conversation.status == ConversationStatus.WAITING_FOR_AGENT
-            or not allowed[Purpose.AI_PROCESSING]
+        turn = Turn(
+            session,
+            message=message,
+            conversation=conversation,
+            contact=contact,
+            business=business,
+            policy=policy,
+            customer=customer,
+            question=question,
+            minor=minor,
         )
-        kind = DATA_REQUESTS.get(intent)
-        if kind is not None:
-            # A legal right: filed in the compliance queue even when the bot stays silent, never carried out
-            # on the chat's word alone (whoever writes is not proven to own the number).
-            request, new = open_data_request(
-                session, business_id=business_id, contact_id=contact_id, kind=kind
-            )
-            log.info(
-                "data request filed",
-                extra={"business_id": business_id, "request_id": request.id, "kind": kind.value, "new": new},
-            )
-            return (
-                TurnDecision(silent=True)
-                if silent
-                else TurnDecision([Reply(request_reply(request, new=new))])
-            )
-        if silent:
-            return TurnDecision(silent=True)
-        if not question.strip():
-            return TurnDecision([Reply(UNSUPPORTED_REPLY.format(name=name, business=business.display_name))])
-        if intent is Intent.DATA_INFO:
-            return TurnDecision([Reply(privacy_notice(policy, business.display_name))], informs=True)
-        if intent is Intent.HANDOFF:
-            return TurnDecision(escalate="customer_request")
-        if intent is Intent.HELPED:
-            conversation.failed_turns = 0
-            return TurnDecision([Reply(HELPED_REPLY.format(name=name))])
-        if intent is Intent.NOT_HELPED:
-            conversation.failed_turns += 1
-            if conversation.failed_turns >= 2:
-                return TurnDecision(escalate="failed_twice")
-            return TurnDecision([Reply(NOT_HELPED_REPLY.format(name=name))])
-        if strongly_negative(question):
-            return TurnDecision(escalate="negative_sentiment")
-        if mentions_topic(question, json.loads(policy.refuse_topics)):
-            return TurnDecision(escalate="restricted_topic")
+        decision = first_decision(turn)
+        return decision if decision is not None else self._answer(session, turn)
+
+    def _answer(self, session: Session, turn: Turn) -> TurnDecision:
+        """The knowledge base's answer to a turn no check took."""
+        message, conversation, business, question = (
+            turn.message,
+            turn.conversation,
+            turn.business,
+            turn.question,
+        )
         language = detect_language(question)
 
         assert conversation.id is not None and message.id is not None and business.id is not None
@@ -363,10 +278,10 @@ class Assistant:
                 question=question,
                 passages=passages,
                 business_name=business.display_name,
-                customer=customer,
+                customer=turn.customer,
                 history=history,
                 min_confidence=self._min_confidence,
-                instructions=policy.instructions,
+                instructions=turn.policy.instructions,
                 search_text=search_for,
             )
         )
