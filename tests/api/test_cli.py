@@ -26,31 +26,31 @@ def runtime(
     tmp_path: Path,
     sqlite_url: str,
     analyzer,
-    embeddings,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    embeddings,  # type: ignore[no-untyped-def]
     graph: GraphStandIn,
 ) -> Iterator[Runtime]:
     settings = make_settings(tmp_path / "var", sqlite_url, whatsapp_api_base=graph.base_url)
     rt = Runtime(settings, analyzer=analyzer, embeddings=embeddings, console=lambda _line: None)
     rt.migrate()
-    monkeypatch.setattr(cli, "_runtime", lambda: rt)
     yield rt
     rt.close()
 
 
 def test_tenant_ingest_and_ask(runtime: Runtime) -> None:
-    created = runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"])
+    created = runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"], obj=runtime)
     assert created.exit_code == 0, created.output
     assert "console mode" in created.output
-    duplicate = runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "556"])
+    duplicate = runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "556"], obj=runtime)
     assert duplicate.exit_code != 0
-    ingested = runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)])
+    ingested = runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)], obj=runtime)
     assert ingested.exit_code == 0, ingested.output
     assert ingested.output.count("added") == 5
-    again = runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)])
+    again = runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)], obj=runtime)
     assert again.output.count("unchanged") == 5
     asked = runner.invoke(
-        cli.app, ["ask", "--tenant", "crumb", "--json", "I'm Maria Lopez, do you have gluten-free bread?"]
+        cli.app,
+        ["ask", "--tenant", "crumb", "--json", "I'm Maria Lopez, do you have gluten-free bread?"],
+        obj=runtime,
     )
     assert asked.exit_code == 0, asked.output
     result = json.loads(asked.output)
@@ -62,11 +62,13 @@ def test_tenant_ingest_and_ask(runtime: Runtime) -> None:
 
 
 def test_ingest_reports_a_corrupt_file_and_exits_non_zero(runtime: Runtime, tmp_path: Path) -> None:
-    runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"])
+    runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"], obj=runtime)
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 nope")
     (tmp_path / "good.txt").write_text("Hours\nWe open at 9.\n")
     result = runner.invoke(
-        cli.app, ["ingest", "--tenant", "crumb", str(tmp_path / "bad.pdf"), str(tmp_path / "good.txt")]
+        cli.app,
+        ["ingest", "--tenant", "crumb", str(tmp_path / "bad.pdf"), str(tmp_path / "good.txt")],
+        obj=runtime,
     )
     assert result.exit_code == 1
     assert "bad.pdf: the file is damaged or not a valid pdf file" in result.output
@@ -75,14 +77,17 @@ def test_ingest_reports_a_corrupt_file_and_exits_non_zero(runtime: Runtime, tmp_
 
 def test_chat_signs_real_webhooks_and_shows_the_unmasked_reply(runtime: Runtime) -> None:
     runner.invoke(
-        cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555", "--display-name", "Crumb"]
+        cli.app,
+        ["tenant", "create", "crumb", "--phone-number-id", "555", "--display-name", "Crumb"],
+        obj=runtime,
     )
-    runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)])
+    runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)], obj=runtime)
     with running_server(runtime) as url:
         result = runner.invoke(
             cli.app,
             ["chat", "--tenant", "crumb", "--url", url, "--name", "Zed Quixley"],
             input="Can I bring my dog?\n",
+            obj=runtime,
         )
     assert result.exit_code == 0, result.output
     assert "Crumb: Hi Zed Quixley! Dogs are welcome in both shops." in result.output
@@ -129,11 +134,33 @@ def test_every_command_has_help() -> None:
         assert result.exit_code == 0 and "Usage" in result.output, command
 
 
+def test_a_command_closes_the_runtime_it_built_never_one_handed_in(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[Runtime] = []
+    close = Runtime.close
+
+    def recording_close(self: Runtime) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(Runtime, "close", recording_close)
+    monkeypatch.setattr("core.logs.configure_logging", lambda *_args: None)  # the suite's logging stays
+    monkeypatch.setenv("WEPOS_DATA_DIR", str(tmp_path / "built"))
+    handed_in = runner.invoke(cli.app, ["tenant", "list"], obj=runtime)
+    assert (handed_in.exit_code, closed) == (0, [])
+    built = runner.invoke(cli.app, ["tenant", "list"])
+    assert (built.exit_code, built.output) == (0, "")
+    assert len(closed) == 1 and closed[0] is not runtime
+
+
 def test_configure_list_reply_and_hand_back(runtime: Runtime) -> None:
     from bot.channel.whatsapp import InboundMessage, WebhookBatch
 
     runner.invoke(
-        cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555", "--access-token", "EAAx"]
+        cli.app,
+        ["tenant", "create", "crumb", "--phone-number-id", "555", "--access-token", "EAAx"],
+        obj=runtime,
     )
     configured = runner.invoke(
         cli.app,
@@ -150,59 +177,87 @@ def test_configure_list_reply_and_hand_back(runtime: Runtime) -> None:
             "--escalation-keyword",
             "complaints desk",
         ],
+        obj=runtime,
     )
     assert configured.exit_code == 0, configured.output
     assert '"mon": ["09:00", "17:00"]' in configured.output and "Europe/London" in configured.output
-    bad = runner.invoke(cli.app, ["tenant", "configure", "crumb", "--hours", "weekdays 9-5"])
+    bad = runner.invoke(cli.app, ["tenant", "configure", "crumb", "--hours", "weekdays 9-5"], obj=runtime)
     assert bad.exit_code != 0
     batch = WebhookBatch(
         messages=[InboundMessage("555", "wamid.c1", "447700900123", "Zed", "text", "complaints desk")]
     )
     (message_id,) = runtime.intake.accept(batch).stored
     runtime.assistant.handle(message_id)
-    listed = runner.invoke(cli.app, ["conversation", "list", "--tenant", "crumb", "--waiting"])
+    listed = runner.invoke(cli.app, ["conversation", "list", "--tenant", "crumb", "--waiting"], obj=runtime)
     assert listed.output.startswith("1\twaiting_for_agent\tcustomer_request")
-    replied = runner.invoke(cli.app, ["conversation", "reply", "1", "--tenant", "crumb", "--text", "On it!"])
+    replied = runner.invoke(
+        cli.app, ["conversation", "reply", "1", "--tenant", "crumb", "--text", "On it!"], obj=runtime
+    )
     assert replied.exit_code == 0 and "queued" in replied.output
-    back = runner.invoke(cli.app, ["conversation", "handback", "1", "--tenant", "crumb"])
+    back = runner.invoke(cli.app, ["conversation", "handback", "1", "--tenant", "crumb"], obj=runtime)
     assert back.exit_code == 0
-    assert runner.invoke(cli.app, ["conversation", "list", "--tenant", "crumb", "--waiting"]).output == ""
+    assert (
+        runner.invoke(cli.app, ["conversation", "list", "--tenant", "crumb", "--waiting"], obj=runtime).output
+        == ""
+    )
 
 
 def test_knowledge_and_api_key_commands(runtime: Runtime) -> None:
-    assert runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"]).exit_code == 0
-    assert runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)]).exit_code == 0
+    assert (
+        runner.invoke(
+            cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"], obj=runtime
+        ).exit_code
+        == 0
+    )
+    assert runner.invoke(cli.app, ["ingest", "--tenant", "crumb", str(EXAMPLES)], obj=runtime).exit_code == 0
 
-    listed = json.loads(runner.invoke(cli.app, ["knowledge", "list", "--tenant", "crumb", "--json"]).output)
+    listed = json.loads(
+        runner.invoke(cli.app, ["knowledge", "list", "--tenant", "crumb", "--json"], obj=runtime).output
+    )
     assert sorted(d["source_name"] for d in listed) == sorted(p.name for p in EXAMPLES.iterdir())
     faq = next(d for d in listed if d["source_name"] == "faq.csv")
     assert faq["status"] == "indexed" and faq["enabled"] is True and faq["chunk_count"] > 0
 
     assert (
-        runner.invoke(cli.app, ["knowledge", "disable", str(faq["id"]), "--tenant", "crumb"]).exit_code == 0
+        runner.invoke(
+            cli.app, ["knowledge", "disable", str(faq["id"]), "--tenant", "crumb"], obj=runtime
+        ).exit_code
+        == 0
     )
     found = runtime.retriever.search(1, "do you have gluten-free bread?", 10)
     assert faq["id"] not in [p.document_id for p in found]
-    assert runner.invoke(cli.app, ["knowledge", "enable", str(faq["id"]), "--tenant", "crumb"]).exit_code == 0
+    assert (
+        runner.invoke(
+            cli.app, ["knowledge", "enable", str(faq["id"]), "--tenant", "crumb"], obj=runtime
+        ).exit_code
+        == 0
+    )
     assert runtime.retriever.search(1, "do you have gluten-free bread?")[0].document_id == faq["id"]
 
-    reindexed = runner.invoke(cli.app, ["knowledge", "reindex", "--tenant", "crumb"])
+    reindexed = runner.invoke(cli.app, ["knowledge", "reindex", "--tenant", "crumb"], obj=runtime)
     assert reindexed.exit_code == 0, reindexed.output
     assert reindexed.output.count("reindexed") == 5
-    deleted = runner.invoke(cli.app, ["knowledge", "delete", str(faq["id"]), "--tenant", "crumb", "--yes"])
+    deleted = runner.invoke(
+        cli.app, ["knowledge", "delete", str(faq["id"]), "--tenant", "crumb", "--yes"], obj=runtime
+    )
     assert deleted.exit_code == 0 and f"document {faq['id']} deleted" in deleted.output
-    missing = runner.invoke(cli.app, ["knowledge", "show", str(faq["id"]), "--tenant", "crumb"])
+    missing = runner.invoke(cli.app, ["knowledge", "show", str(faq["id"]), "--tenant", "crumb"], obj=runtime)
     assert isinstance(missing.exception, NotFound)  # `wepos` prints it as "error: no document N", exit 2
 
-    created = runner.invoke(cli.app, ["apikey", "create", "--tenant", "crumb", "--name", "zapier"])
+    created = runner.invoke(
+        cli.app, ["apikey", "create", "--tenant", "crumb", "--name", "zapier"], obj=runtime
+    )
     assert created.exit_code == 0
     secret = created.stdout.strip().splitlines()[0]
     assert secret.startswith("wpk_")
     lookup_id = secret.split("_")[1]
-    keys = runner.invoke(cli.app, ["apikey", "list", "--tenant", "crumb"]).output
+    keys = runner.invoke(cli.app, ["apikey", "list", "--tenant", "crumb"], obj=runtime).output
     assert lookup_id in keys and "zapier" in keys and "active" in keys and secret not in keys
-    assert runner.invoke(cli.app, ["apikey", "revoke", lookup_id, "--tenant", "crumb"]).exit_code == 0
-    assert "revoked" in runner.invoke(cli.app, ["apikey", "list", "--tenant", "crumb"]).output
+    assert (
+        runner.invoke(cli.app, ["apikey", "revoke", lookup_id, "--tenant", "crumb"], obj=runtime).exit_code
+        == 0
+    )
+    assert "revoked" in runner.invoke(cli.app, ["apikey", "list", "--tenant", "crumb"], obj=runtime).output
 
 
 def test_a_new_tenant_tells_new_customers_its_privacy_notice_unless_told_not_to(runtime: Runtime) -> None:
@@ -210,9 +265,9 @@ def test_a_new_tenant_tells_new_customers_its_privacy_notice_unless_told_not_to(
     from core.db import session_scope
     from core.tenants import get_business_by_name
 
-    on = runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"])
+    on = runner.invoke(cli.app, ["tenant", "create", "crumb", "--phone-number-id", "555"], obj=runtime)
     off = runner.invoke(
-        cli.app, ["tenant", "create", "quiet", "--phone-number-id", "556", "--no-privacy-notice"]
+        cli.app, ["tenant", "create", "quiet", "--phone-number-id", "556", "--no-privacy-notice"], obj=runtime
     )
     assert "privacy notice on" in on.output and "privacy notice off" in off.output
     with session_scope(runtime.engine) as session:

@@ -26,13 +26,6 @@ QUESTION = (
 RAW_VALUES = ["Maria", "Lopez", "maria.lopez@example.com", "447700900123", "7700 900123", "900123"]
 
 
-@pytest.fixture
-def wepos_cli(wepos: Wepos, monkeypatch: pytest.MonkeyPatch) -> Wepos:
-    """The `wepos` command in this process, on the running server's runtime."""
-    monkeypatch.setattr(cli, "_runtime", lambda: wepos.runtime)
-    return wepos
-
-
 def _converse(wepos: Wepos) -> None:
     post(wepos.url, text_payload(QUESTION))
     wepos.graph.wait_for_sends(1)
@@ -43,14 +36,14 @@ def _converse(wepos: Wepos) -> None:
     )
 
 
-def test_export_gives_the_customer_everything_restored_and_erase_leaves_nothing(wepos_cli: Wepos) -> None:
-    wepos = wepos_cli
+def test_export_gives_the_customer_everything_restored_and_erase_leaves_nothing(wepos: Wepos) -> None:
     _converse(wepos)
 
     out = wepos.data_dir.parent / "export.json"
     exported = runner.invoke(
         cli.app,
         ["dsar", "export", "--tenant", "demo-bakery", "--phone", "+44 7700 900123", "--out", str(out)],
+        obj=wepos.runtime,
     )
     assert exported.exit_code == 0, exported.output
     assert exported.output == f"exported 4 messages in 1 conversations to {out}\n"
@@ -87,10 +80,14 @@ def test_export_gives_the_customer_everything_restored_and_erase_leaves_nothing(
         ]
     assert len(traces) == 7 and all(traces)
 
-    refused = runner.invoke(cli.app, ["dsar", "erase", "--tenant", "demo-bakery", "--phone", "447700900123"])
+    refused = runner.invoke(
+        cli.app, ["dsar", "erase", "--tenant", "demo-bakery", "--phone", "447700900123"], obj=wepos.runtime
+    )
     assert refused.exit_code == 1 and "--yes" in refused.output
     erased = runner.invoke(
-        cli.app, ["dsar", "erase", "--tenant", "demo-bakery", "--phone", "+44 7700 900123", "--yes"]
+        cli.app,
+        ["dsar", "erase", "--tenant", "demo-bakery", "--phone", "+44 7700 900123", "--yes"],
+        obj=wepos.runtime,
     )
     assert erased.exit_code == 0, erased.output
     assert erased.output.startswith(
@@ -134,24 +131,27 @@ def test_export_gives_the_customer_everything_restored_and_erase_leaves_nothing(
     assert scanned >= 3
 
     again = runner.invoke(
-        cli.app, ["dsar", "export", "--tenant", "demo-bakery", "--phone", "+44 7700 900123"]
+        cli.app,
+        ["dsar", "export", "--tenant", "demo-bakery", "--phone", "+44 7700 900123"],
+        obj=wepos.runtime,
     )
     assert isinstance(again.exception, NotFound) and "holds no data about that number" in str(again.exception)
 
 
-def test_bad_phone_and_unknown_tenant_are_clear_errors(wepos_cli: Wepos) -> None:
-    bad = runner.invoke(cli.app, ["dsar", "export", "--tenant", "demo-bakery", "--phone", "call me"])
+def test_bad_phone_and_unknown_tenant_are_clear_errors(wepos: Wepos) -> None:
+    bad = runner.invoke(
+        cli.app, ["dsar", "export", "--tenant", "demo-bakery", "--phone", "call me"], obj=wepos.runtime
+    )
     assert isinstance(bad.exception, Exception) and "international number" in str(bad.exception)
     unknown = runner.invoke(
-        cli.app, ["dsar", "erase", "--tenant", "nope", "--phone", "447700900123", "--yes"]
+        cli.app, ["dsar", "erase", "--tenant", "nope", "--phone", "447700900123", "--yes"], obj=wepos.runtime
     )
     assert "no tenant named 'nope'" in str(unknown.exception)
 
 
-def test_audit_finds_nothing_after_a_conversation_and_reports_planted_values(wepos_cli: Wepos) -> None:
-    wepos = wepos_cli
+def test_audit_finds_nothing_after_a_conversation_and_reports_planted_values(wepos: Wepos) -> None:
     _converse(wepos)
-    clean = runner.invoke(cli.app, ["privacy", "audit", "--json"])
+    clean = runner.invoke(cli.app, ["privacy", "audit", "--json"], obj=wepos.runtime)
     assert clean.exit_code == 0, clean.output
     assert json.loads(clean.output) == []
 
@@ -168,7 +168,7 @@ def test_audit_finds_nothing_after_a_conversation_and_reports_planted_values(wep
     with (wepos.data_dir / "logs" / "wepos.log").open("a") as log:
         log.write('{"event": "oops", "phone": "+44 (7700) 900-123"}\n')
 
-    found = runner.invoke(cli.app, ["privacy", "audit", "--json"])
+    found = runner.invoke(cli.app, ["privacy", "audit", "--json"], obj=wepos.runtime)
     assert found.exit_code == 1
     assert all(value not in found.output for value in RAW_VALUES)
     findings = {(f["place"], f["entity_type"], f["vault_entry_id"]) for f in json.loads(found.output)}
@@ -176,20 +176,19 @@ def test_audit_finds_nothing_after_a_conversation_and_reports_planted_values(wep
         (f"conversation.handoff_reason#{conversation_id}", "EMAIL_ADDRESS", entries["EMAIL_ADDRESS"]),
         ("file:logs/wepos.log", "PHONE_NUMBER", entries["PHONE_NUMBER"]),
     }
-    text = runner.invoke(cli.app, ["privacy", "audit"])
+    text = runner.invoke(cli.app, ["privacy", "audit"], obj=wepos.runtime)
     assert text.exit_code == 1 and text.output.endswith("2 leak(s) found\n")
     assert all(value not in text.output for value in RAW_VALUES)
 
 
-def test_a_message_stored_unmasked_is_found(wepos_cli: Wepos) -> None:
-    wepos = wepos_cli
+def test_a_message_stored_unmasked_is_found(wepos: Wepos) -> None:
     _converse(wepos)
     with session_scope(wepos.runtime.engine) as session:
         inbound = session.exec(sm_select(Message).where(Message.direction == Direction.INBOUND)).first()
         assert inbound is not None
         inbound.text_masked = "Hi, this is maria lopez"  # as if masking had been skipped
         session.add(inbound)
-    found = runner.invoke(cli.app, ["privacy", "audit", "--json"])
+    found = runner.invoke(cli.app, ["privacy", "audit", "--json"], obj=wepos.runtime)
     assert found.exit_code == 1
     assert {(f["place"], f["entity_type"]) for f in json.loads(found.output)} == {
         (f"message.text_masked#{inbound.id}", "PERSON")
@@ -276,13 +275,12 @@ def test_compliance_routes_need_a_key_filter_the_log_and_export_and_erase(wepos:
     assert httpx.get(f"{base}/redactions", headers=headers).json()["total"] == chunks
 
 
-def test_rotate_key_reseals_everything_and_the_conversation_carries_on(wepos_cli: Wepos) -> None:
+def test_rotate_key_reseals_everything_and_the_conversation_carries_on(wepos: Wepos) -> None:
     from cryptography.fernet import Fernet, InvalidToken
     from pydantic import SecretStr
 
     from core.crypto import SecretBox
 
-    wepos = wepos_cli
     _converse(wepos)
     settings = wepos.runtime.settings
     assert settings.vault_key is not None
@@ -291,7 +289,7 @@ def test_rotate_key_reseals_everything_and_the_conversation_carries_on(wepos_cli
         before = {e.id: (e.value_sealed, e.value_hash) for e in session.exec(sm_select(VaultEntry)).all()}
         contact_hash = session.exec(sm_select(Contact)).one().wa_id_hash
 
-    rotated = runner.invoke(cli.app, ["privacy", "rotate-key", "--yes"])
+    rotated = runner.invoke(cli.app, ["privacy", "rotate-key", "--yes"], obj=wepos.runtime)
     assert rotated.exit_code == 0, rotated.output
     printed = [line for line in rotated.stdout.splitlines() if line.startswith("WEPOS_VAULT_KEY=")]
     ring = printed[0].removeprefix("WEPOS_VAULT_KEY=").split(",")

@@ -357,52 +357,46 @@ def test_an_admin_adds_users_changes_settings_and_uploads_documents(wepos: Wepos
     }
 
 
-def test_the_cli_creates_users_and_verifies_the_audit_log(
-    wepos: Wepos, browsers: Browsers, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from api import cli
-
-    monkeypatch.setattr(cli, "_runtime", lambda: wepos.runtime)
+def test_the_cli_creates_users_and_verifies_the_audit_log(wepos: Wepos, browsers: Browsers) -> None:
     runner = CliRunner()
     made = runner.invoke(
-        cli_app, ["user", "create", "Ops@Crumb.example", "--tenant", "demo-bakery", "--role", "compliance"]
+        cli_app,
+        ["user", "create", "Ops@Crumb.example", "--tenant", "demo-bakery", "--role", "compliance"],
+        obj=wepos.runtime,
     )
     assert made.exit_code == 0, made.output
     password = made.stdout.strip().splitlines()[-1]
     assert browsers.sign_in("ops@crumb.example", password).get("/console/compliance/audit").status_code == 200
-    listed = runner.invoke(cli_app, ["user", "list", "--tenant", "demo-bakery"])
+    listed = runner.invoke(cli_app, ["user", "list", "--tenant", "demo-bakery"], obj=wepos.runtime)
     assert "ops@crumb.example\tcompliance\tactive" in listed.stdout
     assert (
         runner.invoke(
-            cli_app, ["user", "create", "x@y.example", "--tenant", "demo-bakery", "--role", "boss"]
+            cli_app,
+            ["user", "create", "x@y.example", "--tenant", "demo-bakery", "--role", "boss"],
+            obj=wepos.runtime,
         ).exit_code
         == 1
     )
 
-    intact = runner.invoke(cli_app, ["audit", "verify"])
+    intact = runner.invoke(cli_app, ["audit", "verify"], obj=wepos.runtime)
     assert intact.exit_code == 0 and "audit log intact" in intact.stdout
     with session_scope(wepos.runtime.engine) as session:
         first = session.exec(select(AuditEntry).order_by(AuditEntry.seq)).first()  # type: ignore[arg-type]
         assert first is not None
         session.delete(first)
-    broken = runner.invoke(cli_app, ["audit", "verify", "--tenant", "demo-bakery"])
+    broken = runner.invoke(cli_app, ["audit", "verify", "--tenant", "demo-bakery"], obj=wepos.runtime)
     assert broken.exit_code == 1 and "missing" in broken.output
 
 
-def test_the_demo_creates_one_console_user_a_role_once(
-    wepos: Wepos, browsers: Browsers, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from api import cli
-
-    monkeypatch.setattr(cli, "_runtime", lambda: wepos.runtime)
-    first = CliRunner().invoke(cli_app, ["demo"])
+def test_the_demo_creates_one_console_user_a_role_once(wepos: Wepos, browsers: Browsers) -> None:
+    first = CliRunner().invoke(cli_app, ["demo"], obj=wepos.runtime)
     assert first.exit_code == 0, first.output
     lines = [line for line in first.stdout.splitlines() if line.startswith("console user ")]
     assert len(lines) == 3
     agent = next(line for line in lines if "agent@demo-bakery.example" in line)
     password = agent.rsplit(" ", 1)[1]
     assert browsers.sign_in("agent@demo-bakery.example", password).get("/console/inbox").status_code == 200
-    again = CliRunner().invoke(cli_app, ["demo"])
+    again = CliRunner().invoke(cli_app, ["demo"], obj=wepos.runtime)
     assert again.exit_code == 0 and "console user" not in again.stdout
 
 

@@ -208,17 +208,19 @@ def test_a_notice_that_could_not_be_sent_is_refused(
         _configure(runtime, **change)
 
 
-def test_the_cli_configures_the_notice(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_runtime", lambda: runtime)
+def test_the_cli_configures_the_notice(runtime: Runtime) -> None:
     result = CliRunner().invoke(
         cli.app,
         ["tenant", "configure", "crumb", "--privacy-notice", "--compliance-contact", "dpo@crumb.example"],
+        obj=runtime,
     )
     assert result.exit_code == 0, result.output
     assert result.output.rstrip().endswith("retention 365 days, privacy notice on")
     notice, _ = _turn(runtime, "hello")
     assert notice.endswith("Questions about your data: dpo@crumb.example.")
-    refused = CliRunner().invoke(cli.app, ["tenant", "configure", "crumb", "--notice-text", "<b>hi</b>"])
+    refused = CliRunner().invoke(
+        cli.app, ["tenant", "configure", "crumb", "--notice-text", "<b>hi</b>"], obj=runtime
+    )
     assert refused.exit_code == 1 and "cannot contain < or >" in str(refused.exception)
 
 

@@ -33,8 +33,7 @@ def runtime(
     tmp_path: Path,
     database_url: str,
     analyzer,
-    embeddings,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    embeddings,  # type: ignore[no-untyped-def]
 ) -> Iterator[Runtime]:
     rt = Runtime(
         make_settings(tmp_path / "var", database_url), analyzer=analyzer, embeddings=embeddings, console=print
@@ -43,7 +42,6 @@ def runtime(
     with session_scope(rt.engine) as session:
         create_business(session, name="shop", phone_number_id="42", box=rt.box)
         create_business(session, name="other", phone_number_id="43", box=rt.box)
-    monkeypatch.setattr(cli, "_runtime", lambda: rt)
     yield rt
     rt.close()
 
@@ -103,7 +101,9 @@ def test_conversations_past_retention_are_purged_and_consent_stays(runtime: Runt
             granted=False,
             source=ConsentSource.KEYWORD,
         )
-    configured = CliRunner().invoke(cli.app, ["tenant", "configure", "shop", "--retention-days", "30"])
+    configured = CliRunner().invoke(
+        cli.app, ["tenant", "configure", "shop", "--retention-days", "30"], obj=runtime
+    )
     assert configured.exit_code == 0 and "retention 30 days" in configured.output
     before = _counts(runtime)
     assert before == (3, 3, 6, 6, 3)
@@ -129,7 +129,9 @@ def test_conversations_past_retention_are_purged_and_consent_stays(runtime: Runt
 
 
 def test_retention_days_out_of_range_are_refused(runtime: Runtime) -> None:
-    result = CliRunner().invoke(cli.app, ["tenant", "configure", "shop", "--retention-days", "0"])
+    result = CliRunner().invoke(
+        cli.app, ["tenant", "configure", "shop", "--retention-days", "0"], obj=runtime
+    )
     assert "between 1 and 3650" in str(result.exception)
 
 
@@ -145,7 +147,7 @@ def test_the_schedule_purges_in_its_own_thread(runtime: Runtime) -> None:
 
 def test_retention_run_command_prints_counts_only(runtime: Runtime) -> None:
     _conversation(runtime, "42", "447700900001", days_ago=400)
-    result = CliRunner().invoke(cli.app, ["retention", "run"])
+    result = CliRunner().invoke(cli.app, ["retention", "run"], obj=runtime)
     assert result.exit_code == 0, result.output
     assert result.output == (
         "business 1: 1 conversations, 1 messages, 2 vault entries, 2 redaction events purged\n"

@@ -1,6 +1,4 @@
-"""`wepos user` (console users and their roles) and `wepos audit verify` (the audit log's hash chain).
-
-Registered on the `wepos` app by api/cli.py; the runtime comes from `cli._runtime` at call time."""
+"""`wepos user` (console users and their roles) and `wepos audit verify` (the audit log's hash chain)."""
 
 from __future__ import annotations
 
@@ -10,14 +8,15 @@ from typing import Annotated
 
 import typer
 
+from api.cli.context import TenantOption, business_id_for, fail, get_runtime
+
 user_app = typer.Typer(help="People who sign in to the console, one role each.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log of reveals and admin actions.", no_args_is_help=True)
-
-TenantOption = Annotated[str, typer.Option("--tenant", help="The business's name.")]
 
 
 @user_app.command("create")
 def user_create(
+    ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="Their e-mail address: what they sign in with.")],
     tenant: TenantOption,
     role: Annotated[str, typer.Option(help="agent, compliance or admin.")],
@@ -26,16 +25,15 @@ def user_create(
     ] = False,
 ) -> None:
     """Add a console user. Without --password-stdin a strong password is generated and printed once."""
-    from api import cli
     from core.audit_trail import record_action
     from core.db import session_scope
     from core.staff import Role, create_user
 
     if role not in {r.value for r in Role}:
-        cli._fail("--role must be agent, compliance or admin")
+        fail("--role must be agent, compliance or admin")
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
-    runtime = cli._runtime()
-    business_id = cli._business_id(runtime, tenant)
+    runtime = get_runtime(ctx)
+    business_id = business_id_for(runtime, tenant)
     with session_scope(runtime.engine) as session:
         user = create_user(session, business_id=business_id, email=email, role=Role(role), password=password)
         record_action(
@@ -53,29 +51,27 @@ def user_create(
 
 
 @user_app.command("list")
-def user_list(tenant: TenantOption) -> None:
+def user_list(ctx: typer.Context, tenant: TenantOption) -> None:
     """The business's console users, their roles and state."""
-    from api import cli
     from core.db import session_scope
     from core.staff import list_users, to_public
 
-    runtime = cli._runtime()
+    runtime = get_runtime(ctx)
     with session_scope(runtime.engine) as session:
-        for user in list_users(session, business_id=cli._business_id(runtime, tenant)):
+        for user in list_users(session, business_id=business_id_for(runtime, tenant)):
             row = to_public(user)
             state = ("active" if row.active else "disabled") + (", locked" if row.locked else "")
             last = f"{row.last_login_at:%Y-%m-%d %H:%M}" if row.last_login_at else "never"
             typer.echo(f"{row.email}\t{row.role.value}\t{state}\tlast sign-in {last}")
 
 
-def _set_active(email: str, tenant: str, active: bool) -> None:
-    from api import cli
+def _set_active(ctx: typer.Context, email: str, tenant: str, active: bool) -> None:
     from core.audit_trail import record_action
     from core.db import session_scope
     from core.staff import find_user, set_active
 
-    runtime = cli._runtime()
-    business_id = cli._business_id(runtime, tenant)
+    runtime = get_runtime(ctx)
+    business_id = business_id_for(runtime, tenant)
     with session_scope(runtime.engine) as session:
         user = set_active(session, find_user(session, business_id=business_id, email=email), active)
         action = "user.enable" if active else "user.disable"
@@ -84,28 +80,27 @@ def _set_active(email: str, tenant: str, active: bool) -> None:
 
 
 @user_app.command("disable")
-def user_disable(email: str, tenant: TenantOption) -> None:
+def user_disable(ctx: typer.Context, email: str, tenant: TenantOption) -> None:
     """Stop a user signing in; their open sessions end now."""
-    _set_active(email, tenant, False)
+    _set_active(ctx, email, tenant, False)
 
 
 @user_app.command("enable")
-def user_enable(email: str, tenant: TenantOption) -> None:
+def user_enable(ctx: typer.Context, email: str, tenant: TenantOption) -> None:
     """Let a disabled (or locked-out) user sign in again."""
-    _set_active(email, tenant, True)
+    _set_active(ctx, email, tenant, True)
 
 
 @user_app.command("set-password")
-def user_set_password(email: str, tenant: TenantOption) -> None:
+def user_set_password(ctx: typer.Context, email: str, tenant: TenantOption) -> None:
     """Give a user a new password, read from standard input; their open sessions end."""
-    from api import cli
     from core.audit_trail import record_action
     from core.db import session_scope
     from core.staff import find_user, set_password
 
     password = sys.stdin.readline().rstrip("\n")
-    runtime = cli._runtime()
-    business_id = cli._business_id(runtime, tenant)
+    runtime = get_runtime(ctx)
+    business_id = business_id_for(runtime, tenant)
     with session_scope(runtime.engine) as session:
         user = find_user(session, business_id=business_id, email=email)
         set_password(session, user, password)
@@ -117,17 +112,17 @@ def user_set_password(email: str, tenant: TenantOption) -> None:
 
 @audit_app.command("verify")
 def audit_verify(
+    ctx: typer.Context,
     tenant: Annotated[str | None, typer.Option("--tenant", help="One business; all when omitted.")] = None,
 ) -> None:
     """Check the audit log's hash chain: exit 1 and say where if any entry was changed, removed or inserted."""
     from sqlmodel import func, select
 
-    from api import cli
     from core.audit_trail import AuditEntry, verify_chain
     from core.db import session_scope
 
-    runtime = cli._runtime()
-    business_id = cli._business_id(runtime, tenant) if tenant else None
+    runtime = get_runtime(ctx)
+    business_id = business_id_for(runtime, tenant) if tenant else None
     with session_scope(runtime.engine) as session:
         breaks = verify_chain(session, business_id=business_id)
         query = select(func.count()).select_from(AuditEntry)
