@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from presidio_analyzer import RecognizerResult
 
 from privacy.detect import Detector
+from privacy.recognizers.name_lexicon import NameLexicon
+from privacy.recognizers.person_name import PersonNameRecognizer
+from privacy.recognizers.person_name_rules import RULES, PossessiveName
 
 
 @pytest.fixture
@@ -182,6 +186,77 @@ def found(detector: Detector, text: str) -> list[tuple[str, str]]:
 )
 def test_recognizes(detector: Detector, text: str, entity: str, span: str) -> None:
     assert (entity, span) in found(detector, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Kind regards, Maria van der Voet", [("Maria van der Voet", "spacy_name_run_on")]),
+        ("Call David Ogunleye tomorrow", [("David Ogunleye", "known_first_name")]),
+        ("The parcel is for Dobrosław Tomaszewski", [("Dobrosław Tomaszewski", "unknown_name_words")]),
+        (
+            "Is there a better song? Hermansen and Lowery were engineers.",
+            [("Hermansen", "known_surname"), ("Lowery", "known_surname")],
+        ),
+        (
+            "quirion and robinson were our engineers",
+            [("quirion", "lower_case_surname_list"), ("robinson", "lower_case_surname_list")],
+        ),
+        (
+            "Kasia, Bjorn and Okonkwo will collect it",
+            [("Kasia", "known_first_name"), ("Bjorn", "known_first_name"), ("Okonkwo", "listed_with_name")],
+        ),
+        ("Can you send it to Okonkwo's flat?", [("Okonkwo", "possessive_name")]),
+        ("Okwudili picked it up yesterday and he said it was cold", [("Okwudili", "pronoun_name")]),
+        ("Trivo lives on Grössgstötten 50", [("Trivo", "living_name")]),
+        ("a film starring Mikolčić", [("Mikolčić", "cued_name")]),
+        (
+            "The cake is for Brigida Wolanska. Wolanska is her married name",
+            [("Brigida Wolanska", "known_first_name"), ("Wolanska", "repeated_name")],
+        ),
+    ],
+)
+def test_a_person_name_says_which_rule_found_it(
+    analyzer,  # type: ignore[no-untyped-def]
+    text: str,
+    names: list[tuple[str, str]],
+) -> None:
+    # The recognizer itself: where another gives the same span and score, which one Presidio keeps is chance.
+    recognizer = next(r for r in analyzer.registry.recognizers if isinstance(r, PersonNameRecognizer))
+    scores = {rule.name: rule.score for rule in RULES}
+    results = recognizer.analyze(text, ["PERSON"], analyzer.nlp_engine.process_text(text, "en"))
+    assert [(text[r.start : r.end], r.recognition_metadata["rule"], r.score) for r in results] == [
+        (span, rule, scores[rule]) for span, rule in names
+    ]
+
+
+def test_a_person_name_carries_its_recognizer_and_rule(analyzer) -> None:  # type: ignore[no-untyped-def]
+    recognizer = next(r for r in analyzer.registry.recognizers if isinstance(r, PersonNameRecognizer))
+    text = "Can you send it to Okonkwo's flat?"
+    [result] = [
+        r
+        for r in analyzer.analyze(text=text, language="en", entities=["PERSON"], return_decision_process=True)
+        if r.recognition_metadata[RecognizerResult.RECOGNIZER_NAME_KEY] == "PersonNameRecognizer"
+    ]
+    assert result.recognition_metadata == {
+        RecognizerResult.RECOGNIZER_NAME_KEY: "PersonNameRecognizer",
+        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+        "rule": "possessive_name",
+    }
+    assert result.analysis_explanation.textual_explanation == "rule possessive_name"
+
+
+def test_a_person_name_scores_its_rules_score(analyzer) -> None:  # type: ignore[no-untyped-def]
+    class SurePossessiveName(PossessiveName):
+        score = 0.9
+
+    lexicon = NameLexicon.from_spacy(analyzer.nlp_engine.nlp["en"])
+    recognizer = PersonNameRecognizer(lexicon, rules=[SurePossessiveName()])
+    text = "Can you send it to Okonkwo's flat?"
+    results = recognizer.analyze(text, ["PERSON"], analyzer.nlp_engine.process_text(text, "en"))
+    assert [(text[r.start : r.end], r.recognition_metadata["rule"], r.score) for r in results] == [
+        ("Okonkwo", "possessive_name", 0.9)
+    ]
 
 
 @pytest.mark.parametrize(
