@@ -36,6 +36,20 @@ APP_SECRET = "test-app-secret-0123456789"
 VERIFY_TOKEN = "test-verify-token-0123456789"
 
 
+# Fixtures that start a server (ours under uvicorn, or Chroma's): a test using one is end to end, whatever
+# its module says, and stays out of `make check`.
+SERVER_FIXTURES = frozenset({"light", "wepos", "quota", "injected", "served", "chroma_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        on_chroma_server = callspec is not None and callspec.params.get("chroma_mode") == "server"
+        if fixtures & SERVER_FIXTURES or on_chroma_server:
+            item.add_marker(pytest.mark.e2e)
+
+
 # --- heavy engines, built once -------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def analyzer():  # type: ignore[no-untyped-def]

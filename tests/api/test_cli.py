@@ -75,6 +75,7 @@ def test_ingest_reports_a_corrupt_file_and_exits_non_zero(runtime: Runtime, tmp_
     assert "added      good.txt: 1 chunks" in result.output
 
 
+@pytest.mark.e2e  # a real server or the installed command in its own process
 def test_chat_signs_real_webhooks_and_shows_the_unmasked_reply(runtime: Runtime) -> None:
     runner.invoke(
         cli.app,
@@ -93,6 +94,7 @@ def test_chat_signs_real_webhooks_and_shows_the_unmasked_reply(runtime: Runtime)
     assert "Crumb: Hi Zed Quixley! Dogs are welcome in both shops." in result.output
 
 
+@pytest.mark.e2e  # a real server or the installed command in its own process
 def test_privacy_mask_json_through_the_installed_command(tmp_path: Path) -> None:
     wepos = Path(sys.executable).parent / "wepos"
     result = subprocess.run(
@@ -290,6 +292,7 @@ def _wepos(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.e2e  # a real server or the installed command in its own process
 def test_the_first_commands_work_on_a_fresh_embedded_data_dir(tmp_path: Path) -> None:
     created = _wepos(tmp_path, "tenant", "create", "acme", "--phone-number-id", "123")
     assert (created.returncode, created.stderr) == (0, "")
@@ -298,6 +301,7 @@ def test_the_first_commands_work_on_a_fresh_embedded_data_dir(tmp_path: Path) ->
     assert listed.stdout.split() == ["1", "acme", "123", "console"]
 
 
+@pytest.mark.e2e  # a real server or the installed command in its own process
 def test_a_command_on_an_unmigrated_or_unreachable_database_says_what_to_do_in_one_line(
     tmp_path: Path, postgres_url: str
 ) -> None:

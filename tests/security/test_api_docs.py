@@ -17,7 +17,7 @@ from api.runtime import Runtime
 from tests.conftest import make_settings
 from tests.helpers import running_server
 
-pytestmark = pytest.mark.security
+pytestmark = [pytest.mark.security, pytest.mark.e2e]  # each test serves the app
 
 DOCS = ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
 # Secrets production accepts (16+ characters, no placeholder words, app secret and verify token different).
