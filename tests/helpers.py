@@ -112,6 +112,19 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: f
     return False
 
 
+def settled(runtime: Runtime) -> bool:
+    """Nothing is left to do: every inbound message handled (or given up on), no reply waiting or in flight.
+    Waiting for this, not a fixed sleep, is how a test knows that nothing more will be sent."""
+    from bot.models import InboundStatus, OutboundStatus
+
+    busy = [InboundStatus.RECEIVED, InboundStatus.PROCESSING, OutboundStatus.QUEUED, OutboundStatus.SENDING]
+    return not any(m.status in busy for m in stored_messages(runtime))
+
+
+def wait_settled(runtime: Runtime, timeout: float = 30.0) -> None:
+    assert wait_until(lambda: settled(runtime), timeout), "the queue never settled"
+
+
 def stored_messages(runtime: Runtime) -> list[Message]:
     """Every message row, oldest first."""
     from core.db import session_scope

@@ -15,7 +15,7 @@ from core.db import session_scope
 from core.tenants import create_business
 from privacy.models import ConsentRecord
 from tests.api.conftest import Wepos
-from tests.helpers import PHONE_NUMBER_ID, post, text_payload
+from tests.helpers import PHONE_NUMBER_ID, post, text_payload, wait_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -114,7 +114,7 @@ def test_consent_is_changed_by_hand_and_read_back_by_the_business_only(wepos: We
 
     # The bot honours it: no AI processing, so the next question gets no answer.
     post(wepos.url, text_payload("And on Sundays?", sender=NUMBER))
-    time.sleep(1.0)
+    wait_settled(wepos.runtime)
     assert len(wepos.graph.sends) == 1
 
     change = {"phone": NUMBER, "purpose": "marketing", "granted": False}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from tests.helpers import (
     running_server,
     stored_messages,
     text_payload,
+    wait_settled,
     wait_until,
 )
 from tests.llm_stand_in import OpenAIStandIn
@@ -47,23 +47,11 @@ def _conversation(runtime: Runtime) -> Conversation:
         return session.exec(select(Conversation)).one()
 
 
-def _settled(runtime: Runtime) -> bool:
-    rows = stored_messages(runtime)
-    pending_in, pending_out = (
-        {InboundStatus.RECEIVED, InboundStatus.PROCESSING},
-        {OutboundStatus.QUEUED, OutboundStatus.SENDING},
-    )
-    inbound_done = all(m.status not in pending_in for m in rows if m.direction == Direction.INBOUND)
-    outbound_done = all(m.status not in pending_out for m in rows if m.direction == Direction.OUTBOUND)
-    return inbound_done and outbound_done
-
-
 def _say(wepos: Wepos, text: str, **kwargs: object) -> list[str]:
     """Send one customer message; wait until it is handled; return the bodies of the new replies."""
     before = len(wepos.graph.sends)
     assert post(wepos.url, text_payload(text, **kwargs)).status_code == 200  # type: ignore[arg-type]
-    time.sleep(0.05)
-    assert wait_until(lambda: _settled(wepos.runtime))
+    wait_settled(wepos.runtime)  # stored before the 200: from now on it is waiting or handled
     return [wepos.graph.body(s) for s in wepos.graph.sends[before:]]
 
 
@@ -159,7 +147,7 @@ def test_a_permanent_graph_error_is_recorded_not_retried_and_a_person_sees_it(
     before = failures()
     wepos.graph.failures.append((status, code))
     _say(wepos, "Do you sell vegan cakes?")
-    time.sleep(1.5)
+    wait_settled(wepos.runtime)
     assert len(wepos.graph.sends) == 1
     (outbound,) = [m for m in stored_messages(wepos.runtime) if m.direction == Direction.OUTBOUND]
     assert (outbound.status, outbound.error_code, outbound.attempts) == (OutboundStatus.FAILED, code, 1)

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from core.db import session_scope
 from testing.graph_api import GraphStandIn
 from testing.servers import free_port
 from tests.conftest import APP_SECRET, MODEL_CACHE, VERIFY_TOKEN, make_settings
-from tests.helpers import demo_runtime, post, text_payload, wait_until
+from tests.helpers import demo_runtime, post, text_payload, wait_settled, wait_until
 from tests.llm_stand_in import OpenAIStandIn
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +64,8 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactl
         tmp_path / "var", database_url, vault_key=vault_key, whatsapp_api_base=graph.base_url
     )
     runtime, _business_id = demo_runtime(settings, analyzer, embeddings)
-    runtime.close()
+    runtime.close()  # gives up the embedded vector store to the processes under test
+    check = Runtime(settings, analyzer=analyzer, embeddings=embeddings)  # reads their database only
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -87,7 +87,7 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactl
         second = subprocess.Popen([WEPOS, "worker"], **quiet)  # type: ignore[call-overload]
         processes.append(second)
         assert wait_until(lambda: len(graph.sends) == 1, 60), "the message was never answered"
-        time.sleep(1.5)
+        wait_settled(check)  # the killed worker's claim is settled too: nothing more will be sent
         assert len(graph.sends) == 1
         assert "Dogs are welcome" in graph.body(graph.sends[0])
 
@@ -109,7 +109,6 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactl
                 process.terminate()
                 process.wait(30)
 
-    check = Runtime(settings, analyzer=analyzer, embeddings=embeddings)
     with session_scope(check.engine) as session:
         rows = session.exec(select(Message).order_by(Message.id)).all()  # type: ignore[arg-type]
     check.close()
