@@ -192,9 +192,20 @@ class Assistant:
             mask = self._masker.plan(session, plain, plan, known=known, policy=masking)
             question, spans = mask.text, mask.spans
 
-        decision = self._decide(
-            session, message, conversation, contact, business, policy, customer, question, minor
+        turn = Turn(
+            session,
+            message=message,
+            conversation=conversation,
+            contact=contact,
+            business=business,
+            policy=policy,
+            customer=customer,
+            question=question,
+            minor=minor,
         )
+        decision = first_decision(turn)
+        if decision is None:  # no check took the turn: the knowledge base answers it
+            decision = self._answer(session, turn)
         # Writes from here on.
         if not plan.keep(session):
             raise _PlaceholderTaken
@@ -224,32 +235,6 @@ class Assistant:
         session.add(message)
         session.flush()
         return conversation.id, decision, [r.id for r in queued if r.id is not None]
-
-    def _decide(
-        self,
-        session: Session,
-        message: Message,
-        conversation: Conversation,
-        contact: Contact,
-        business: Business,
-        policy: AssistantPolicy,
-        customer: str | None,
-        question: str,
-        minor: bool,
-    ) -> TurnDecision:
-        turn = Turn(
-            session,
-            message=message,
-            conversation=conversation,
-            contact=contact,
-            business=business,
-            policy=policy,
-            customer=customer,
-            question=question,
-            minor=minor,
-        )
-        decision = first_decision(turn)
-        return decision if decision is not None else self._answer(session, turn)
 
     def _answer(self, session: Session, turn: Turn) -> TurnDecision:
         """The knowledge base's answer to a turn no check took."""
