@@ -33,6 +33,9 @@ from core.tenants import Business
 log = logging.getLogger(__name__)
 
 MAX_TURN_ATTEMPTS = 5
+# A turn waits on parts that restart (the vector store, the database, the model server): its retries are four
+# times a reply's, so its five attempts span 30 to 60 s and a restart is waited out, not handed to a person.
+TURN_BACKOFF_SCALE = 4.0
 
 
 def release_claims_of(engine: Engine, owner: str) -> int:
@@ -275,7 +278,9 @@ class TurnWorker:
             else:
                 message.claimed_at = None
                 message.status = InboundStatus.RECEIVED
-                message.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(message.attempts))
+                message.next_attempt_at = utcnow() + timedelta(
+                    seconds=TURN_BACKOFF_SCALE * backoff_seconds(message.attempts)
+                )
             session.add(message)
         log.error(
             "turn failed", extra={"message_id": message_id, "attempts": attempts, "error": type(exc).__name__}

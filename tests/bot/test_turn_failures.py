@@ -14,7 +14,7 @@ from bot.channel.worker import MAX_TURN_ATTEMPTS
 from bot.models import Conversation, ConversationStatus, Direction, InboundStatus, Message
 from bot.turn.assistant import HANDOFF_REPLY
 from bot.turn.responders import Answer, AnswerRequest
-from core.db import session_scope
+from core.db import session_scope, utcnow
 from core.metrics import HANDOFFS, TURN_FAILURES
 from core.tenants import create_business
 from tests.conftest import make_settings
@@ -70,6 +70,10 @@ def test_a_turn_failing_every_attempt_hands_the_conversation_to_a_person_and_tel
             message = session.get(Message, message_id)
             assert message is not None
             assert (message.status, message.attempts) == (InboundStatus.RECEIVED, attempt)
+            # Waits that a dependency's restart outlasts: 2-4 s, 4-8 s, 8-16 s, 16-32 s (30-60 s in all).
+            assert message.next_attempt_at is not None
+            wait = (message.next_attempt_at - utcnow()).total_seconds()
+            assert 2**attempt - 0.5 < wait <= 2 ** (attempt + 1)
     assert runtime.printed == []  # type: ignore[attr-defined]
 
     _run_attempt(runtime)
