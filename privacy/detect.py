@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,9 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
     "DATE_OF_BIRTH",
     "CRYPTO",
     "MEDICAL_LICENSE",
+    "ID_NUMBER",
+    "USERNAME",
+    "PASSWORD",
 )
 
 
@@ -183,7 +186,7 @@ class Detector:
             # The allow list wins over remembered values too: a word once masked by mistake, then allowed.
             if " ".join(value.value.casefold().split()) not in allowed:
                 found.extend(find_known(text, value))
-        return resolve_overlaps(found)
+        return resolve_overlaps(whole_numbers(text, found))
 
     def detect_many(
         self,
@@ -219,7 +222,7 @@ class Detector:
         for text, detections in zip(texts, found, strict=True):
             for value in remembered:
                 detections.extend(find_known(text, value))
-        return [resolve_overlaps(detections) for detections in found]
+        return [resolve_overlaps(whole_numbers(text, d)) for text, d in zip(texts, found, strict=True)]
 
 
 def _kept(
@@ -246,13 +249,17 @@ def _kept(
         span = text[start:end]
         if not span.strip() or " ".join(span.casefold().split()) in allowed:
             continue
-        if result.entity_type == "PERSON" and not _plausible_name(span, recognizer, document=document):
+        if result.entity_type == "PERSON" and (
+            not _plausible_name(span, recognizer, document=document) or _not_a_name(span)
+        ):
             continue
         if (
             result.entity_type == "PERSON"
             and recognizer in _GUESSING_RECOGNIZERS
             and span.strip().casefold() in vocabulary
         ):
+            continue
+        if recognizer == "IdentifierShapeRecognizer" and (document or _business_code(span, vocabulary)):
             continue
         kept.append(Detection(result.entity_type, start, end, result.score, recognizer))
     return kept
@@ -283,6 +290,19 @@ def _plausible_name(span: str, recognizer: str, *, document: bool) -> bool:
     return not (document and len(span.split()) == 1 and span.strip().casefold() not in _given_names())
 
 
+def _business_code(span: str, vocabulary: AbstractSet[str]) -> bool:
+    """Whether the business's knowledge base uses this code itself (a SKU, a model number)."""
+    return any(part in vocabulary for part in re.findall(r"\w+", span.casefold()))
+
+
+def _not_a_name(span: str) -> bool:
+    """A form's label ("Username", "Telefon") or only calendar words ("März"): a name by shape, not by sense."""
+    from privacy.recognizers.labelled_value import is_field_label
+    from privacy.recognizers.name_lexicon import CALENDAR
+
+    return is_field_label(span) or all(word.strip(".,").casefold() in CALENDAR for word in span.split())
+
+
 @lru_cache(maxsize=1)
 def _given_names() -> Mapping[str, int]:
     from privacy.recognizers.name_lexicon import load_given_names
@@ -306,6 +326,24 @@ def find_known(text: str, known: KnownValue) -> list[Detection]:
         Detection(known.entity_type, m.start(), m.end(), 1.0, "KnownValue")
         for m in re.finditer(pattern, text, flags=re.IGNORECASE)
     ]
+
+
+# A run of digits in groups: "1356 2467 8901 2345", "078-05-1120", "12.345.678".
+_DIGIT_RUN = re.compile(r"\d(?:[ \-.]?\d)*")
+
+
+def whole_numbers(text: str, detections: Iterable[Detection]) -> list[Detection]:
+    """Each detection that covers part of a run of digits widened to the whole run: a card number that fails
+    its check is never left half masked behind a phone number ("1356 2467 <PHONE_NUMBER_1>")."""
+    widened = []
+    for d in detections:
+        start, end = d.start, d.end
+        if any(ch.isdigit() for ch in text[start:end]):
+            for run in _DIGIT_RUN.finditer(text, max(0, start - 40), min(len(text), end + 40)):
+                if run.start() < end and run.end() > start:
+                    start, end = min(start, run.start()), max(end, run.end())
+        widened.append(d if (start, end) == (d.start, d.end) else replace(d, start=start, end=end))
+    return widened
 
 
 def resolve_overlaps(detections: Iterable[Detection]) -> list[Detection]:

@@ -70,6 +70,14 @@ class BM25Index:
             self._postings[term] = (rows_array, (idf * tf * (k1 + 1.0) / (tf + norm)).astype(np.float32))
             self._idf[term] = idf
 
+    def codes(self) -> frozenset[str]:
+        """The terms that mix digits with letters or run to five digits or more."""
+        return frozenset(
+            term
+            for term in self._postings
+            if any(ch.isdigit() for ch in term) and (not term.isdigit() or len(term) >= 5)
+        )
+
     def terms_in(self, min_rows: int) -> frozenset[str]:
         """The terms at least `min_rows` of the texts hold."""
         return frozenset(term for term, (rows, _) in self._postings.items() if len(rows) >= min_rows)
@@ -118,8 +126,9 @@ class ChunkLexicon:
         self._whole = BM25Index(texts)
 
     def vocabulary(self, min_chunks: int) -> frozenset[str]:
-        """The words (lower case, as indexed) that at least `min_chunks` of the chunks use."""
-        return self._whole.terms_in(min_chunks)
+        """The words (lower case, as indexed) that at least `min_chunks` of the chunks use, and every code
+        with a digit that any chunk uses (a SKU, a model number: no customer's identifier)."""
+        return self._whole.terms_in(min_chunks) | self._whole.codes()
 
     def scores(self, query: str) -> np.ndarray:
         """Every chunk's lexical score in 0..1, in the order of `ids`."""

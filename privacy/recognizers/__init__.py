@@ -10,6 +10,8 @@ from presidio_analyzer.predefined_recognizers import UkNinoRecognizer
 from privacy.recognizers.card_number import CardNumberRecognizer
 from privacy.recognizers.chat_phone import ChatPhoneRecognizer
 from privacy.recognizers.date_of_birth import DateOfBirthRecognizer
+from privacy.recognizers.identifier_shape import IdentifierShapeRecognizer
+from privacy.recognizers.labelled_value import LabelledValueRecognizer
 from privacy.recognizers.name_introduction import NameIntroductionRecognizer
 from privacy.recognizers.name_lexicon import NameLexicon
 from privacy.recognizers.passport import PassportRecognizer
@@ -35,6 +37,8 @@ def wepos_recognizers(nlp: Language, *, names: bool = True) -> list[EntityRecogn
         DateOfBirthRecognizer(),
         PassportRecognizer(),
         UkNinoRecognizer(),
+        LabelledValueRecognizer(),
+        IdentifierShapeRecognizer(),
     ]
     if names:
         lexicon = NameLexicon.from_spacy(nlp)
