@@ -192,8 +192,15 @@ def score(detector: Detector, records: Sequence[Record], label: str) -> dict[str
     caught_count: Counter[str] = Counter()
     gone_count: Counter[str] = Counter()
     predicted = false_positives = words = 0
+    by_rule: Counter[str] = Counter()
+    rule_misses: Counter[str] = Counter()
     for index, record in enumerate(records, 1):
-        masked = [(d.start, d.end) for d in detector.detect(record.text)]
+        detections = detector.detect(record.text)
+        masked = [(d.start, d.end) for d in detections]
+        for d in detections:
+            rule = f"{d.recognizer}/{d.rule}" if d.rule else d.recognizer
+            by_rule[rule] += 1
+            rule_misses[rule] += all(d.end <= g.start or d.start >= g.end for g in record.gold)
         after = masked_text(record.text, masked)
         for gold in record.gold:
             gold_count[gold.kind] += 1
@@ -223,6 +230,11 @@ def score(detector: Detector, records: Sequence[Record], label: str) -> dict[str
     result["masks_per_1000_words"] = round(1000 * predicted / max(1, words), 1)
     result["texts"] = len(records)
     result["kept_by_policy"] = sorted(k for k in gold_count if k in KEPT_BY_POLICY)
+    # Each rule's masks and the share of them on no labelled value: where to tune, rule by rule.
+    result["rules"] = {
+        rule: {"masks": count, "on_no_value": _share(rule_misses[rule], count)}
+        for rule, count in by_rule.most_common()
+    }
     return result
 
 

@@ -64,6 +64,7 @@ class Detection:
     end: int
     score: float
     recognizer: str
+    rule: str = ""  # which of the recognizer's rules or patterns found it ("id_label", "two_capitals")
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def _kept(
             continue
         if recognizer == "IdentifierShapeRecognizer" and (document or _business_code(span, vocabulary)):
             continue
-        kept.append(Detection(result.entity_type, start, end, result.score, recognizer))
+        kept.append(Detection(result.entity_type, start, end, result.score, recognizer, _rule(result)))
     return kept
 
 
@@ -288,6 +289,14 @@ def _plausible_name(span: str, recognizer: str, *, document: bool) -> bool:
     # In a business's own documents a lone word is a product far more often than a person: keep it only
     # when it is a known first name ("ask Sarah at the desk"), never "Gmail".
     return not (document and len(span.split()) == 1 and span.strip().casefold() not in _given_names())
+
+
+def _rule(result: RecognizerResult) -> str:
+    """The rule our recognizers name, or the pattern a Presidio pattern recognizer matched."""
+    rule = (result.recognition_metadata or {}).get("rule")
+    if rule is None and result.analysis_explanation is not None:
+        rule = result.analysis_explanation.pattern_name
+    return str(rule or "")[:60]
 
 
 def _business_code(span: str, vocabulary: AbstractSet[str]) -> bool:

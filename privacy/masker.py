@@ -26,6 +26,7 @@ class MaskedSpan:
     score: float
     recognizer: str
     placeholder: str
+    rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def restore(text: str, originals: dict[str, str]) -> str:
 
 def _replace(text: str, detections: list[Detection], allocate: Callable[[Detection], str]) -> MaskResult:
     spans = [
-        MaskedSpan(d.entity_type, d.start, d.end, d.score, d.recognizer, allocate(d))
+        MaskedSpan(d.entity_type, d.start, d.end, d.score, d.recognizer, allocate(d), d.rule)
         for d in sorted(detections, key=lambda d: d.start)
     ]
     pieces: list[str] = []

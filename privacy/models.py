@@ -39,6 +39,7 @@ class RedactionEvent(SQLModel, table=True):
     end: int
     score: float
     recognizer: str = Field(max_length=100)
+    rule: str = Field(default="", max_length=60)  # the recognizer's rule or pattern ("id_label")
     placeholder: str = Field(max_length=80)
     # A compliance officer's verdict: None (unreviewed), "confirmed" or "false_positive".
     review: str | None = Field(default=None, max_length=16)
@@ -86,6 +87,7 @@ class RedactionEventPublic(SQLModel):
     end: int
     score: float
     recognizer: str
+    rule: str = ""
     review: str | None = None
     created_at: datetime
 

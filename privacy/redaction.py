@@ -28,6 +28,7 @@ def record_redactions(
                 end=span.end,
                 score=round(span.score, 4),
                 recognizer=span.recognizer,
+                rule=span.rule,
                 placeholder=span.placeholder,
             )
         )
