@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from core.errors import EmptyDocument, IngestError, NoExtractableText
 from ingest.chunking import Chunk, split_document
 from ingest.loaders import format_of, load_document
 from ingest.loaders.limits import MAX_CHUNKS, check_count
+from privacy.detect import business_vocabulary
 from privacy.masker import Masker, MaskResult
 from privacy.policy import MaskingPolicy
 from privacy.redaction import record_redactions
@@ -169,6 +170,9 @@ class IngestPipeline:
             with session_scope(self._engine) as session:  # reads only: the policy and the scope's values
                 policy = self._masker.policy_for(session, business_id)
                 plan = self._masker.vault.planner(session, scope)
+            # The document's own terms, learnt from all of it first: its product and section names stay readable.
+            learnt = business_vocabulary([title, *(chunk.text for chunk in chunks)])
+            policy = replace(policy, vocabulary=policy.vocabulary | learnt)
             masked_title = self._masker.mask_many([title], plan, policy=policy)[0].text
             masks, vectors = self._mask_and_embed(
                 [chunk.text for chunk in chunks], plan, policy, between_batches

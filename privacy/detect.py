@@ -254,10 +254,17 @@ def _kept(
             not _plausible_name(span, recognizer, document=document) or _not_a_name(span)
         ):
             continue
+        guessed = recognizer in _GUESSING_RECOGNIZERS or (
+            # "Returns, ..." addresses no one; in a help text "It's Syncthing" introduces the product, while in
+            # a chat "It's Ana" is a name.
+            recognizer == "NameIntroductionRecognizer"
+            and _rule(result) in (("addressed", "introduced") if document else ("addressed",))
+        )
         if (
             result.entity_type == "PERSON"
-            and recognizer in _GUESSING_RECOGNIZERS
-            and span.strip().casefold() in vocabulary
+            and guessed
+            and _in_vocabulary(span, vocabulary)
+            and not _STATED_NAME.search(text, 0, start)
         ):
             continue
         if recognizer == "IdentifierShapeRecognizer" and (document or _business_code(span, vocabulary)):
@@ -297,6 +304,43 @@ def _rule(result: RecognizerResult) -> str:
     if rule is None and result.analysis_explanation is not None:
         rule = result.analysis_explanation.pattern_name
     return str(rule or "")[:60]
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+# What comes right before a name a customer states: masked whatever the vocabulary. (Presidio keeps one of two
+# results on the same span, so the name-introduction rule's may be gone behind spaCy's.)
+_STATED_NAME = re.compile(
+    r"(?:\bmy\s+name\s+is|\bmy\s+name['’]s|\bname\s*:|\bi['’]m|\bi\s+am|\bthis\s+is|\bcall\s+me|"
+    r"\bje\s+m['’]appelle|\bich\s+bin|\bich\s+heiße|\bme\s+llamo|\bmi\s+chiamo|\bme\s+chamo)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _in_vocabulary(span: str, vocabulary: AbstractSet[str]) -> bool:
+    """Whether every content word of `span` is the business's own ("Ambient Mode", "Returns, refunds and
+    exchanges"), plural or not; short words ("and", "of") go with the others."""
+    every = _LETTERS.findall(span.casefold())
+    words = [w for w in every if len(w) > 3] or every
+    return bool(words) and all(
+        w in vocabulary or w[:-1] in vocabulary or w[:-3] + "y" in vocabulary for w in words
+    )
+
+
+def business_vocabulary(texts: Sequence[str], *, min_texts: int = 3) -> frozenset[str]:
+    """The words (lower case) a business's upload uses as its own terms, learnt from the whole upload before
+    it is masked: every word of a chunk's first line (the document's title and headings) and every word
+    that `min_texts` of the texts use. A product, feature or section name is among them; a customer's name
+    that a document happens to hold once or twice is not."""
+    counts: dict[str, int] = {}
+    headings: set[str] = set()
+    for text in texts:
+        first, _, _ = text.partition("\n")
+        headings.update(_LETTERS.findall(first.casefold()))
+        for word in set(_LETTERS.findall(text.casefold())):
+            counts[word] = counts.get(word, 0) + 1
+    # A known first name stays out: a document that keeps naming a person ("ask Maria Lopez") is no brand.
+    given = _given_names()
+    return frozenset(w for w in headings | {w for w, n in counts.items() if n >= min_texts} if w not in given)
 
 
 def _business_code(span: str, vocabulary: AbstractSet[str]) -> bool:

@@ -25,7 +25,7 @@ _WORD = r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*"
 _NAME = rf"(?P<name>{_WORD}\.?(?:[ \t]+{_WORD}\.?){{0,3}})"
 
 # How sure each kind of phrase makes us, and what the words after it must be.
-_LABELLED, _INTRODUCED, _TITLED = "labelled", "introduced", "titled"
+_LABELLED, _INTRODUCED, _ADDRESSED, _TITLED = "labelled", "introduced", "addressed", "titled"
 # Parts of speech a lower-case word after "my name is" cannot have and be a name ("please", "and", "here").
 _NOT_NAME = frozenset(
     {"VERB", "AUX", "INTJ", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM"}
@@ -67,7 +67,7 @@ class NameIntroductionRecognizer(EntityRecognizer):
             0.6,
         ),
         # Someone addressed at the start of a message: "Mathilde, can I speak to your boss?"
-        Pattern(_INTRODUCED, rf"^{_NAME}(?=,)", 0.6),
+        Pattern(_ADDRESSED, rf"^{_NAME}(?=,)", 0.6),
         # "Mr. Alan Ng", and as typed in chat: "ms. Quinzia", "mr smith" (see `_title_fits`).
         Pattern(_TITLED, rf"(?P<title>\b(?i:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\b\.?)[ \t]+{_NAME}", 0.7),
     ]
@@ -97,7 +97,19 @@ class NameIntroductionRecognizer(EntityRecognizer):
                     continue
                 pos = end
                 start = match.start("title") if pattern.name == _TITLED else match.start("name")
-                results.append(RecognizerResult(self.ENTITY, start, end, pattern.score))
+                results.append(
+                    RecognizerResult(
+                        self.ENTITY,
+                        start,
+                        end,
+                        pattern.score,
+                        recognition_metadata={
+                            RecognizerResult.RECOGNIZER_NAME_KEY: "NameIntroductionRecognizer",
+                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                            "rule": pattern.name,  # labelled, introduced, addressed or titled
+                        },
+                    )
+                )
         return results
 
     @staticmethod
@@ -125,7 +137,11 @@ class NameIntroductionRecognizer(EntityRecognizer):
             capitalised = bare[0].isupper()
             if kind == _TITLED and not capitalised and (match.group("title")[0].isupper() or not lower_case):
                 break
-            if kind == _INTRODUCED and pos != "PROPN" and not (capitalised and pos in {"NOUN", "X"}):
+            if (
+                kind in (_INTRODUCED, _ADDRESSED)
+                and pos != "PROPN"
+                and not (capitalised and pos in {"NOUN", "X"})
+            ):
                 break
             if kind in (_LABELLED, _TITLED) and not capitalised and pos in _NOT_NAME:
                 break

@@ -216,6 +216,28 @@ def test_personal_data_in_documents_is_masked_before_indexing(runtime: Runtime, 
             assert b"Johanna" not in file.read_bytes() and b"900456" not in file.read_bytes()
 
 
+def test_the_documents_own_product_names_stay_readable_and_a_persons_name_is_still_masked(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    business = _business(runtime, "tv-shop", "202")
+    sections = "\n\n".join(
+        f"## Ambient Mode {topic}\n\nAmbient Mode {text}. Open Smart Hub to change it."
+        for topic, text in [
+            ("basics", "shows art while the TV rests"),
+            ("brightness", "follows the light in the room"),
+            ("sleep", "turns off after four hours"),
+        ]
+    )
+    path = tmp_path / "manual.md"
+    path.write_text(f"# Returns, refunds and exchanges\n\n{sections}\n\nQuestions? Ask Johanna Whitfield.\n")
+    runtime.pipeline.ingest_paths(business, [path])
+    stored = " ".join(
+        p.text for p in runtime.retriever.search(business, "ambient mode smart hub returns", k=10)
+    )
+    assert "Ambient Mode" in stored and "Smart Hub" in stored and "Returns, refunds" in stored
+    assert "Johanna" not in stored and "Whitfield" not in stored
+
+
 def test_one_business_never_retrieves_anothers_chunks(runtime: Runtime, tmp_path: Path) -> None:
     a, b = _business(runtime, "shop-a", "301"), _business(runtime, "shop-b", "302")
     (tmp_path / "a.txt").write_text("Shop A secret\nOur staff discount code is ALPHA-2291.\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from privacy.detect import Detection, Detector, whole_numbers
+from privacy.detect import Detection, Detector, business_vocabulary, whole_numbers
 from privacy.recognizers.labelled_value import is_field_label
 
 
@@ -101,3 +101,25 @@ def test_a_number_is_masked_whole_never_in_part() -> None:
     (widened,) = whole_numbers(text, [phone])
     assert text[widened.start : widened.end] == "1356 2467 8901 2345"
     assert whole_numbers("call 0123 or 4567", [Detection("PHONE_NUMBER", 5, 9, 0.5, "x")])[0].end == 9
+
+
+def test_the_business_vocabulary_is_its_headings_and_the_words_three_texts_use() -> None:
+    texts = [
+        "Manual > Ambient Mode\nAmbient Mode shows art.",
+        "Manual > Picture\nUse Smart Hub.",
+        "Manual > Sound\nSmart Hub again.",
+        "Manual > Network\nSmart Hub once more; ask Johanna.",
+    ]
+    vocabulary = business_vocabulary(texts)
+    assert {"ambient", "mode", "manual", "smart", "hub"} <= vocabulary
+    assert "johanna" not in vocabulary
+
+
+def test_a_name_guessed_from_shape_is_kept_when_all_its_words_are_the_business_s_own(
+    detector: Detector,
+) -> None:
+    vocabulary = frozenset({"ambient", "mode", "return", "refund", "exchange"})
+    text = "Returns, refunds and exchanges: how do I turn on Ambient Mode?"
+    assert [e for e, _ in _masked(detector, text, vocabulary=vocabulary)] == []
+    stated = "Hi, my name is Ambient Mode"  # a name a customer states is masked whatever the vocabulary
+    assert ("PERSON", "Ambient Mode") in _masked(detector, stated, vocabulary=vocabulary)
