@@ -41,7 +41,11 @@ ENTE_PAGES = {
     "docs/docs/photos/faq/storage-and-plans.md": "html",
 }
 SYNCTHING_COMMIT = "766daa6e2b02f68dacc98eccbe49663b6168cbfd"  # syncthing/docs, 2026-07-23
-SYNCTHING_FAQ = ("users/faq-parts/general.rst", "users/faq-parts/usage.rst", "users/faq-parts/troubleshooting.rst")
+SYNCTHING_FAQ = (
+    "users/faq-parts/general.rst",
+    "users/faq-parts/usage.rst",
+    "users/faq-parts/troubleshooting.rst",
+)
 SYNCTHING_TEXT = ("users/versioning.rst",)
 
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
