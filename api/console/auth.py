@@ -19,12 +19,10 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from api.deps import RuntimeDep
+from api.deps import SessionDep
 from api.runtime import Runtime
-from core.db import session_scope
 from core.errors import Forbidden, Unauthenticated
 from core.settings import Environment
 from core.staff import Role, StaffUser, session_user
@@ -66,25 +64,22 @@ def cookie_is_secure(request: Request, runtime: Runtime) -> bool:
     return request.url.scheme == "https" or runtime.settings.env is Environment.PRODUCTION
 
 
-async def signed_in(request: Request, runtime: RuntimeDep) -> Staff:
+def signed_in(request: Request, session: SessionDep) -> Staff:
     token = request.cookies.get(COOKIE, "")
     if not token:
         raise LoginRequired("sign in first")
-
-    def lookup() -> Staff:
-        with session_scope(runtime.engine) as session:
-            try:
-                user, row = session_user(session, token)
-            except Unauthenticated as exc:
-                raise LoginRequired(exc.message) from exc
-            business = session.get(Business, user.business_id)
-            if business is None:
-                raise LoginRequired("sign in first")
-            session.expunge(user)
-            session.expunge(business)
-            return Staff(user, business, row.csrf_token)
-
-    staff = await run_in_threadpool(lookup)
+    try:
+        user, row = session_user(session, token)
+    except Unauthenticated as exc:
+        raise LoginRequired(exc.message) from exc
+    business = session.get(Business, user.business_id)
+    if business is None:
+        raise LoginRequired("sign in first")
+    # The session's last use is committed now: its row lock (SQLite: the write lock) is not held through the page.
+    session.commit()
+    session.expunge(user)
+    session.expunge(business)
+    staff = Staff(user, business, row.csrf_token)
     request.state.staff = staff  # for the error pages' navigation
     return staff
 

@@ -12,10 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from sqlmodel import Session
 
-from api.console.auth import AgentDep, CheckedForm
+from api.console.auth import AgentDep, CheckedForm, Staff
 from api.console.pages import back_to, render
-from api.deps import ObjectId, RuntimeDep
+from api.deps import ObjectId, RuntimeDep, SessionDep
+from api.runtime import Runtime
 from bot.desk import inbox
 from bot.desk.conversations import hand_back_to_bot, queue_agent_reply
 from bot.desk.inbox import Queue
@@ -51,18 +53,17 @@ def inbox_query(
 InboxQueryDep = Annotated[InboxQuery, Depends(inbox_query)]
 
 
-def _inbox_context(runtime: RuntimeDep, staff: AgentDep, query: InboxQuery) -> dict[str, Any]:
-    with session_scope(runtime.engine) as session:
-        rows = inbox.list_inbox(
-            session,
-            business_id=staff.business_id,
-            user_id=staff.user_id,
-            queue=query.queue,
-            search=query.q,
-            reason=query.reason,
-        )
-        reasons = inbox.handoff_reasons(session, business_id=staff.business_id)
-        agents = {u.id: u.email for u in list_users(session, business_id=staff.business_id)}
+def _inbox_context(session: Session, staff: Staff, query: InboxQuery) -> dict[str, Any]:
+    rows = inbox.list_inbox(
+        session,
+        business_id=staff.business_id,
+        user_id=staff.user_id,
+        queue=query.queue,
+        search=query.q,
+        reason=query.reason,
+    )
+    reasons = inbox.handoff_reasons(session, business_id=staff.business_id)
+    agents = {u.id: u.email for u in list_users(session, business_id=staff.business_id)}
     return {
         "rows": rows,
         "queue": query.queue,
@@ -74,26 +75,21 @@ def _inbox_context(runtime: RuntimeDep, staff: AgentDep, query: InboxQuery) -> d
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-async def inbox_page(
-    request: Request, runtime: RuntimeDep, staff: AgentDep, query: InboxQueryDep
-) -> Response:
-    context = await run_in_threadpool(_inbox_context, runtime, staff, query)
-    return render(request, "inbox.html", context)
+def inbox_page(request: Request, session: SessionDep, staff: AgentDep, query: InboxQueryDep) -> Response:
+    return render(request, "inbox.html", _inbox_context(session, staff, query))
 
 
 @router.get("/inbox/list", response_class=HTMLResponse)
-async def inbox_list(
-    request: Request, runtime: RuntimeDep, staff: AgentDep, query: InboxQueryDep
-) -> Response:
+def inbox_list(request: Request, session: SessionDep, staff: AgentDep, query: InboxQueryDep) -> Response:
     """The list alone, for the page to swap in when an event says something changed."""
-    context = await run_in_threadpool(_inbox_context, runtime, staff, query)
-    return render(request, "_inbox_list.html", context)
+    return render(request, "_inbox_list.html", _inbox_context(session, staff, query))
 
 
 @router.get("/events")
 async def events(request: Request, runtime: RuntimeDep, staff: AgentDep) -> StreamingResponse:
     """`event: inbox` whenever a queue of this business may have changed (new message, claim, status)."""
 
+    # The stream runs after the route has returned (SessionDep is closed by then): one short session per poll.
     def signature() -> str:
         with session_scope(runtime.engine) as session:
             return inbox.inbox_signature(session, business_id=staff.business_id)
@@ -114,43 +110,49 @@ async def events(request: Request, runtime: RuntimeDep, staff: AgentDep) -> Stre
 
 
 def _conversation_context(
-    runtime: RuntimeDep, staff: AgentDep, conversation_id: int, reveal: bool = False
+    runtime: Runtime, session: Session, staff: Staff, conversation_id: int, reveal: bool = False
 ) -> dict[str, Any]:
-    with session_scope(runtime.engine) as session:
-        view = inbox.conversation_view(
-            session,
-            business_id=staff.business_id,
-            conversation_id=conversation_id,
-            reveal_with=runtime.vault if reveal else None,
-            viewer=staff.user,
-        )
-        agents = {u.id: u.email for u in list_users(session, business_id=staff.business_id)}
-        canned = list(inbox.canned_replies(session, business_id=staff.business_id))
+    view = inbox.conversation_view(
+        session,
+        business_id=staff.business_id,
+        conversation_id=conversation_id,
+        reveal_with=runtime.vault if reveal else None,
+        viewer=staff.user,
+    )
+    agents = {u.id: u.email for u in list_users(session, business_id=staff.business_id)}
+    canned = list(inbox.canned_replies(session, business_id=staff.business_id))
     return {"view": view, "agents": agents, "canned": canned}
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
-async def conversation_page(
-    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId
+def conversation_page(
+    request: Request, runtime: RuntimeDep, session: SessionDep, staff: AgentDep, conversation_id: ObjectId
 ) -> Response:
-    context = await run_in_threadpool(_conversation_context, runtime, staff, conversation_id)
-    return render(request, "conversation.html", context)
+    return render(
+        request, "conversation.html", _conversation_context(runtime, session, staff, conversation_id)
+    )
 
 
 @router.get("/conversations/{conversation_id}/transcript", response_class=HTMLResponse)
-async def transcript(
-    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId
+def transcript(
+    request: Request, runtime: RuntimeDep, session: SessionDep, staff: AgentDep, conversation_id: ObjectId
 ) -> Response:
-    context = await run_in_threadpool(_conversation_context, runtime, staff, conversation_id)
-    return render(request, "_transcript.html", context)
+    return render(
+        request, "_transcript.html", _conversation_context(runtime, session, staff, conversation_id)
+    )
 
 
 @router.post("/conversations/{conversation_id}/reveal", response_class=HTMLResponse)
-async def reveal(
-    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
+def reveal(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    staff: AgentDep,
+    conversation_id: ObjectId,
+    _form: CheckedForm,
 ) -> Response:
     """The originals, for this page view only (never cached), written to the audit log."""
-    context = await run_in_threadpool(_conversation_context, runtime, staff, conversation_id, True)
+    context = _conversation_context(runtime, session, staff, conversation_id, reveal=True)
     return render(request, "conversation.html", context)
 
 
@@ -159,45 +161,25 @@ def _here(conversation_id: int) -> str:
 
 
 @router.post("/conversations/{conversation_id}/claim")
-async def claim(
-    runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
-) -> Response:
-    def act() -> None:
-        with session_scope(runtime.engine) as session:
-            inbox.claim(
-                session, business_id=staff.business_id, conversation_id=conversation_id, user=staff.user
-            )
-
-    await run_in_threadpool(act)
+def claim(session: SessionDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm) -> Response:
+    inbox.claim(session, business_id=staff.business_id, conversation_id=conversation_id, user=staff.user)
     return back_to(_here(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/handback")
-async def handback(
-    runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
-) -> Response:
-    def act() -> None:
-        with session_scope(runtime.engine) as session:
-            hand_back_to_bot(session, business_id=staff.business_id, conversation_id=conversation_id)
-
-    await run_in_threadpool(act)
+def handback(session: SessionDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm) -> Response:
+    hand_back_to_bot(session, business_id=staff.business_id, conversation_id=conversation_id)
     return back_to(_here(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/resolve")
-async def resolve(
-    runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
-) -> Response:
-    def act() -> None:
-        with session_scope(runtime.engine) as session:
-            inbox.resolve(session, business_id=staff.business_id, conversation_id=conversation_id)
-
-    await run_in_threadpool(act)
+def resolve(session: SessionDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm) -> Response:
+    inbox.resolve(session, business_id=staff.business_id, conversation_id=conversation_id)
     return back_to("/console/inbox?queue=mine")
 
 
 @router.post("/conversations/{conversation_id}/reply")
-async def reply(
+def reply(
     request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, form: CheckedForm
 ) -> Response:
     """Free text inside the 24-hour window, an approved template outside it; sent through the outbox."""
@@ -206,41 +188,32 @@ async def reply(
     language = str(form.get("language") or "en_US").strip()
     if len(text) > 4096 or len(template) > 512 or len(language) > 16:
         raise InvalidInput("the reply is too long for WhatsApp")
-
-    def act() -> None:
-        with session_scope(runtime.engine) as session:
-            inbox.get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
-            queue_agent_reply(
-                session,
-                business_id=staff.business_id,
-                conversation_id=conversation_id,
-                text=text or None,
-                template=(template, language) if template and not text else None,
-                masker=runtime.masker,
-            )
-
-    await run_in_threadpool(act)
+    # Its own unit of work, not SessionDep's: the reply must be committed before the worker is woken.
+    with session_scope(runtime.engine) as session:
+        inbox.get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
+        queue_agent_reply(
+            session,
+            business_id=staff.business_id,
+            conversation_id=conversation_id,
+            text=text or None,
+            template=(template, language) if template and not text else None,
+            masker=runtime.masker,
+        )
     if request.app.state.run_worker:
         runtime.worker.notify()  # the outbox is delivered by this process's worker thread
     return back_to(_here(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/note")
-async def note(
-    runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, form: CheckedForm
+def note(
+    runtime: RuntimeDep, session: SessionDep, staff: AgentDep, conversation_id: ObjectId, form: CheckedForm
 ) -> Response:
-    text = str(form.get("text") or "")
-
-    def act() -> None:
-        with session_scope(runtime.engine) as session:
-            inbox.add_note(
-                session,
-                business_id=staff.business_id,
-                conversation_id=conversation_id,
-                user=staff.user,
-                text=text,
-                masker=runtime.masker,
-            )
-
-    await run_in_threadpool(act)
+    inbox.add_note(
+        session,
+        business_id=staff.business_id,
+        conversation_id=conversation_id,
+        user=staff.user,
+        text=str(form.get("text") or ""),
+        masker=runtime.masker,
+    )
     return back_to(_here(conversation_id))

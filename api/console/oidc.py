@@ -12,15 +12,13 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from api.console.auth import COOKIE, cookie_is_secure
 from api.console.pages import back_to
 from api.console.session import HOME, record_sign_in, safe_next, set_session_cookie
-from api.deps import RuntimeDep
+from api.deps import RuntimeDep, SessionDep
 from api.runtime import Runtime
-from core.db import session_scope
 from core.errors import Forbidden, NotFound, Unauthenticated
 from core.oidc import Challenge, OidcClient
 from core.staff import Role, sign_in_verified
@@ -41,12 +39,12 @@ def _redirect_uri(request: Request) -> str:
 
 
 @router.get("/login/oidc")
-async def oidc_start(
+def oidc_start(
     request: Request, runtime: RuntimeDep, next: Annotated[str | None, Query(max_length=500)] = None
 ) -> Response:
     client = _client(runtime)
     challenge = Challenge.new()
-    target = await run_in_threadpool(client.authorization_url, challenge, _redirect_uri(request))
+    target = client.authorization_url(challenge, _redirect_uri(request))
     pending = {**challenge.__dict__, "next": safe_next(next) or "", "at": int(time.time())}
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
@@ -62,9 +60,10 @@ async def oidc_start(
 
 
 @router.get("/login/oidc/callback", name="oidc_callback")
-async def oidc_callback(
+def oidc_callback(
     request: Request,
     runtime: RuntimeDep,
+    session: SessionDep,
     code: Annotated[str | None, Query(max_length=2000)] = None,
     state: Annotated[str | None, Query(max_length=200)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
@@ -76,17 +75,11 @@ async def oidc_callback(
     if error or not code:
         raise Unauthenticated("the identity provider did not sign you in")
     challenge = Challenge(str(pending["state"]), str(pending["nonce"]), str(pending["verifier"]))
-    identity = await run_in_threadpool(client.identity, code, challenge, _redirect_uri(request))
-
-    def open_session() -> tuple[str, Role]:
-        with session_scope(runtime.engine) as session:
-            done = sign_in_verified(session, email=identity.email)
-            record_sign_in(session, done.user, "oidc")
-            return done.token, Role(done.user.role)
-
-    token, role = await run_in_threadpool(open_session)
-    response = back_to(str(pending["next"]) or HOME[role])
-    set_session_cookie(response, request, runtime, token)
+    identity = client.identity(code, challenge, _redirect_uri(request))
+    done = sign_in_verified(session, email=identity.email)
+    record_sign_in(session, done.user, "oidc")
+    response = back_to(str(pending["next"]) or HOME[Role(done.user.role)])
+    set_session_cookie(response, request, runtime, done.token)
     return response
 
 

@@ -6,7 +6,6 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
@@ -23,10 +22,9 @@ from api.console.auth import (
     login_token,
 )
 from api.console.pages import back_to, render
-from api.deps import RuntimeDep
+from api.deps import RuntimeDep, SessionDep
 from api.runtime import Runtime
 from core.audit_trail import record_action
-from core.db import session_scope
 from core.errors import Unauthenticated
 from core.staff import SESSION_MAX, Role, StaffUser, sign_in, sign_out
 
@@ -82,9 +80,10 @@ def _sso(runtime: Runtime) -> str | None:
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(
+def login(
     request: Request,
     runtime: RuntimeDep,
+    session: SessionDep,
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=256)],
     token: Annotated[str, Form(max_length=200)],
@@ -92,19 +91,13 @@ async def login(
 ) -> Response:
     check_origin(request)
     check_login_token(runtime, request, token)
-
-    def attempt() -> tuple[str, Role]:
-        with session_scope(runtime.engine) as session:
-            done = sign_in(session, email=email, password=password)
-            record_sign_in(session, done.user, "password")
-            return done.token, Role(done.user.role)
-
     try:
-        session_token, role = await run_in_threadpool(attempt)
+        done = sign_in(session, email=email, password=password)  # a refusal commits its failure count itself
     except Unauthenticated as exc:
         return _login_page(request, runtime, next, error=exc.message, status=401)
-    response = back_to(safe_next(next) or HOME[role])
-    set_session_cookie(response, request, runtime, session_token)
+    record_sign_in(session, done.user, "password")
+    response = back_to(safe_next(next) or HOME[Role(done.user.role)])
+    set_session_cookie(response, request, runtime, done.token)
     response.delete_cookie(LOGIN_COOKIE, path="/console/login", httponly=True, samesite="strict")
     return response
 
@@ -133,12 +126,8 @@ def set_session_cookie(response: Response, request: Request, runtime: Runtime, t
 
 
 @router.post("/logout")
-async def logout(request: Request, runtime: RuntimeDep, staff: SignedIn, _form: CheckedForm) -> Response:
-    def end() -> None:
-        with session_scope(runtime.engine) as session:
-            sign_out(session, request.cookies.get(COOKIE, ""))
-
-    await run_in_threadpool(end)
+def logout(request: Request, session: SessionDep, staff: SignedIn, _form: CheckedForm) -> Response:
+    sign_out(session, request.cookies.get(COOKIE, ""))
     response = back_to("/console/login")
     response.delete_cookie(COOKIE, path="/console", httponly=True, samesite="lax")
     return response

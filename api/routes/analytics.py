@@ -6,18 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 
-from api.deps import CurrentBusiness, RuntimeDep
+from api.deps import CurrentBusiness, RuntimeDep, SessionDep
 from compliance.analytics import Analytics, business_analytics
-from core.db import session_scope
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
 
 @router.get("/analytics", response_model=Analytics)
-async def analytics(
+def analytics(
     runtime: RuntimeDep,
+    session: SessionDep,
     business: CurrentBusiness,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -25,12 +24,6 @@ async def analytics(
     """Conversations, messages, bot answers vs handoffs, reply time, escalation reasons, top documents and
     unanswered-question clusters from `since` to `until` (ISO 8601); any count below k is "<k"."""
     assert business.id is not None
-    business_id = business.id
-
-    def read() -> Analytics:
-        with session_scope(runtime.engine) as session:
-            return business_analytics(
-                session, business_id=business_id, k=runtime.settings.analytics_k, since=since, until=until
-            )
-
-    return await run_in_threadpool(read)
+    return business_analytics(
+        session, business_id=business.id, k=runtime.settings.analytics_k, since=since, until=until
+    )

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from api.deps import MAX_ROW_ID, CurrentBusiness, ObjectId, RuntimeDep
+from api.deps import MAX_ROW_ID, CurrentBusiness, ObjectId, RuntimeDep, SessionDep
 from compliance.data_requests import ErasureSummary
 from compliance.data_rights import (
     change_contact_consent,
@@ -19,7 +18,6 @@ from compliance.data_rights import (
     export_contact_data,
     review_redaction_event,
 )
-from core.db import session_scope
 from privacy.consent import ConsentStatePublic, Purpose
 from privacy.models import RedactionPage
 from privacy.policy import PolicyChange, PrivacyPolicyPublic, change_policy, deny_value
@@ -53,8 +51,8 @@ def _business_id(business: CurrentBusiness) -> int:
 
 
 @router.get("/redactions", response_model=RedactionPage)
-async def redactions(
-    runtime: RuntimeDep,
+def redactions(
+    session: SessionDep,
     business: CurrentBusiness,
     entity_type: Annotated[str | None, Query(max_length=64)] = None,
     recognizer: Annotated[str | None, Query(max_length=100)] = None,
@@ -65,48 +63,36 @@ async def redactions(
     offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> RedactionPage:
     """What was masked (type, offsets, score, recogniser; never a value), newest first."""
-
-    def page() -> RedactionPage:
-        with session_scope(runtime.engine) as session:
-            return list_redactions(
-                session,
-                business_id=_business_id(business),
-                entity_type=entity_type,
-                recognizer=recognizer,
-                min_score=min_score,
-                since=since,
-                until=until,
-                limit=limit,
-                offset=offset,
-            )
-
-    return await run_in_threadpool(page)
+    return list_redactions(
+        session,
+        business_id=_business_id(business),
+        entity_type=entity_type,
+        recognizer=recognizer,
+        min_score=min_score,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/dsar/export")
-async def dsar_export(
-    runtime: RuntimeDep, business: CurrentBusiness, phone: Annotated[str, Query(min_length=1, max_length=40)]
+def dsar_export(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    business: CurrentBusiness,
+    phone: Annotated[str, Query(min_length=1, max_length=40)],
 ) -> dict[str, Any]:
     """Everything held about one customer, with their original values restored (for their eyes only)."""
-
-    def export() -> dict[str, Any]:
-        with session_scope(runtime.engine) as session:
-            return export_contact_data(session, runtime.box, business_id=_business_id(business), phone=phone)
-
-    return await run_in_threadpool(export)
+    return export_contact_data(session, runtime.box, business_id=_business_id(business), phone=phone)
 
 
 @router.post("/dsar/erase", response_model=ErasureSummary)
-async def dsar_erase(
-    runtime: RuntimeDep, business: CurrentBusiness, request: ErasureRequest
-) -> ErasureSummary:
+def dsar_erase(runtime: RuntimeDep, business: CurrentBusiness, request: ErasureRequest) -> ErasureSummary:
     """Erase one customer's data for good; keeps an erasure record without personal data."""
-    record = await run_in_threadpool(
-        erase_contact_data,
-        runtime.engine,
-        runtime.box,
-        business_id=_business_id(business),
-        phone=request.phone,
+    # The erasure runs its own transactions (the deletes, then the scrub of the database file).
+    record = erase_contact_data(
+        runtime.engine, runtime.box, business_id=_business_id(business), phone=request.phone
     )
     return ErasureSummary.of(record)
 
@@ -134,93 +120,69 @@ class MissedPublic(BaseModel):
 
 
 @router.get("/policy", response_model=PrivacyPolicyPublic)
-async def get_policy(runtime: RuntimeDep, business: CurrentBusiness) -> PrivacyPolicyPublic:
+def get_policy(runtime: RuntimeDep, session: SessionDep, business: CurrentBusiness) -> PrivacyPolicyPublic:
     """Which entity types are masked and kept, the allow list, and the deny list's types (never its values)."""
-
-    def read() -> PrivacyPolicyPublic:
-        with session_scope(runtime.engine) as session:
-            return policy_public(session, runtime.box, _business_id(business))
-
-    return await run_in_threadpool(read)
+    return policy_public(session, runtime.box, _business_id(business))
 
 
 @router.patch("/policy", response_model=PrivacyPolicyPublic)
-async def change_policy_route(
-    change: PolicyChange, runtime: RuntimeDep, business: CurrentBusiness
+def change_policy_route(
+    change: PolicyChange, runtime: RuntimeDep, session: SessionDep, business: CurrentBusiness
 ) -> PrivacyPolicyPublic:
     """Mask or keep entity types; allow words (product, staff or business names) or take them back."""
-
-    def write() -> PrivacyPolicyPublic:
-        with session_scope(runtime.engine) as session:
-            return change_policy(session, runtime.box, _business_id(business), change)
-
-    return await run_in_threadpool(write)
+    return change_policy(session, runtime.box, _business_id(business), change)
 
 
 @router.post("/redactions/{event_id}/review", response_model=ReviewPublic)
-async def review(
-    event_id: ObjectId, body: ReviewRequest, runtime: RuntimeDep, business: CurrentBusiness
+def review(
+    event_id: ObjectId,
+    body: ReviewRequest,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    business: CurrentBusiness,
 ) -> ReviewPublic:
     """Confirm a masked span, or mark it a false positive (its word joins the business's allow list)."""
-
-    def write() -> ReviewPublic:
-        with session_scope(runtime.engine) as session:
-            event = review_redaction_event(
-                session,
-                runtime.box,
-                business_id=_business_id(business),
-                event_id=event_id,
-                false_positive=body.false_positive,
-            )
-            assert event.id is not None and event.review is not None
-            return ReviewPublic(id=event.id, review=event.review)
-
-    return await run_in_threadpool(write)
+    event = review_redaction_event(
+        session,
+        runtime.box,
+        business_id=_business_id(business),
+        event_id=event_id,
+        false_positive=body.false_positive,
+    )
+    assert event.id is not None and event.review is not None
+    return ReviewPublic(id=event.id, review=event.review)
 
 
 @router.post("/missed", response_model=MissedPublic)
-async def report_missed(body: MissedRequest, runtime: RuntimeDep, business: CurrentBusiness) -> MissedPublic:
+def report_missed(
+    body: MissedRequest, runtime: RuntimeDep, session: SessionDep, business: CurrentBusiness
+) -> MissedPublic:
     """Report a value the detector missed: it is masked wherever it appears from now on (stored sealed)."""
-
-    def write() -> MissedPublic:
-        with session_scope(runtime.engine) as session:
-            size = deny_value(
-                session, runtime.box, _business_id(business), entity_type=body.entity_type, value=body.value
-            )
-            return MissedPublic(deny_list_size=size)
-
-    return await run_in_threadpool(write)
+    size = deny_value(
+        session, runtime.box, _business_id(business), entity_type=body.entity_type, value=body.value
+    )
+    return MissedPublic(deny_list_size=size)
 
 
 @router.post("/consent/lookup", response_model=ConsentStatePublic)
-async def consent_lookup(
-    body: ConsentLookup, runtime: RuntimeDep, business: CurrentBusiness
+def consent_lookup(
+    body: ConsentLookup, runtime: RuntimeDep, session: SessionDep, business: CurrentBusiness
 ) -> ConsentStatePublic:
     """One customer's consent per purpose now (defaults included) and every record behind it."""
-
-    def read() -> ConsentStatePublic:
-        with session_scope(runtime.engine) as session:
-            return contact_consent(session, runtime.box, business_id=_business_id(business), phone=body.phone)
-
-    return await run_in_threadpool(read)
+    return contact_consent(session, runtime.box, business_id=_business_id(business), phone=body.phone)
 
 
 @router.post("/consent", response_model=ConsentStatePublic)
-async def consent_change(
-    body: ConsentChange, runtime: RuntimeDep, business: CurrentBusiness
+def consent_change(
+    body: ConsentChange, runtime: RuntimeDep, session: SessionDep, business: CurrentBusiness
 ) -> ConsentStatePublic:
     """Record a customer's grant or withdrawal made outside the chat; answers the state that results."""
-
-    def write() -> ConsentStatePublic:
-        with session_scope(runtime.engine) as session:
-            return change_contact_consent(
-                session,
-                runtime.box,
-                business_id=_business_id(business),
-                phone=body.phone,
-                purpose=body.purpose,
-                granted=body.granted,
-                source=body.source,
-            )
-
-    return await run_in_threadpool(write)
+    return change_contact_consent(
+        session,
+        runtime.box,
+        business_id=_business_id(business),
+        phone=body.phone,
+        purpose=body.purpose,
+        granted=body.granted,
+        source=body.source,
+    )

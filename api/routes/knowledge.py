@@ -65,61 +65,57 @@ async def upload_documents(
 
 
 @router.get("/jobs/{job_id}", response_model=IngestJobPublic)
-async def get_job(job_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness) -> IngestJobPublic:
-    return await run_in_threadpool(runtime.ingest_jobs.get, _business_id(business), job_id)
+def get_job(job_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness) -> IngestJobPublic:
+    return runtime.ingest_jobs.get(_business_id(business), job_id)
 
 
 @router.get("/documents", response_model=list[KnowledgeDocumentPublic])
-async def list_documents(runtime: RuntimeDep, business: CurrentBusiness) -> list[KnowledgeDocumentPublic]:
-    return await run_in_threadpool(runtime.knowledge.list_documents, _business_id(business))
+def list_documents(runtime: RuntimeDep, business: CurrentBusiness) -> list[KnowledgeDocumentPublic]:
+    return runtime.knowledge.list_documents(_business_id(business))
 
 
 @router.get("/documents/{document_id}", response_model=KnowledgeDocumentPublic)
-async def get_document(
+def get_document(
     document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
 ) -> KnowledgeDocumentPublic:
-    return await run_in_threadpool(runtime.knowledge.get_document, _business_id(business), document_id)
+    return runtime.knowledge.get_document(_business_id(business), document_id)
 
 
 @router.post("/documents/{document_id}/disable", response_model=KnowledgeDocumentPublic)
-async def disable_document(
+def disable_document(
     document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
 ) -> KnowledgeDocumentPublic:
     """The document stays stored but is never retrieved until enabled again."""
-    return await run_in_threadpool(runtime.knowledge.set_enabled, _business_id(business), document_id, False)
+    return runtime.knowledge.set_enabled(_business_id(business), document_id, False)
 
 
 @router.post("/documents/{document_id}/enable", response_model=KnowledgeDocumentPublic)
-async def enable_document(
+def enable_document(
     document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
 ) -> KnowledgeDocumentPublic:
-    return await run_in_threadpool(runtime.knowledge.set_enabled, _business_id(business), document_id, True)
+    return runtime.knowledge.set_enabled(_business_id(business), document_id, True)
 
 
 @router.delete("/documents/{document_id}", response_model=DeletedPublic)
-async def delete_document(
-    document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
-) -> DeletedPublic:
-    removed = await run_in_threadpool(runtime.knowledge.delete_document, _business_id(business), document_id)
+def delete_document(document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness) -> DeletedPublic:
+    removed = runtime.knowledge.delete_document(_business_id(business), document_id)
     return DeletedPublic(document_id=document_id, chunks_removed=removed)
 
 
 @router.post("/documents/{document_id}/reindex", status_code=202, response_model=IngestJobPublic)
-async def reindex_document(
+def reindex_document(
     document_id: ObjectId, runtime: RuntimeDep, business: CurrentBusiness
 ) -> IngestJobPublic:
-    return await run_in_threadpool(runtime.ingest_jobs.submit_reindex, _business_id(business), document_id)
+    return runtime.ingest_jobs.submit_reindex(_business_id(business), document_id)
 
 
 @router.post("/reindex", status_code=202, response_model=IngestJobPublic)
-async def reindex_all(runtime: RuntimeDep, business: CurrentBusiness) -> IngestJobPublic:
+def reindex_all(runtime: RuntimeDep, business: CurrentBusiness) -> IngestJobPublic:
     """Embed every indexed document's stored chunks again (a new model, a new or restored vector store)."""
-    return await run_in_threadpool(runtime.ingest_jobs.submit_reindex, _business_id(business))
+    return runtime.ingest_jobs.submit_reindex(_business_id(business))
 
 
 @router.post("/search", response_model=SearchResultPublic)
-async def search(body: SearchRequest, runtime: RuntimeDep, business: CurrentBusiness) -> SearchResultPublic:
+def search(body: SearchRequest, runtime: RuntimeDep, business: CurrentBusiness) -> SearchResultPublic:
     """The retrieval playground: the ranked passages the bot would answer from, with scores and sources."""
-    return await run_in_threadpool(
-        runtime.knowledge_search.search, _business_id(business), body.query, body.k
-    )
+    return runtime.knowledge_search.search(_business_id(business), body.query, body.k)

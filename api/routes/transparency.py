@@ -6,14 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentBusiness, ObjectId, RuntimeDep
+from api.deps import CurrentBusiness, ObjectId, RuntimeDep, SessionDep
 from compliance.data_requests import ClosedDataRequest, close_data_request
 from compliance.processing_record import HTML_CSP, ProcessingRecord, processing_record, render_html
-from core.db import session_scope
 from privacy.data_requests import DataRequestPublic, RequestStatus, list_data_requests, to_public
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
@@ -38,27 +36,22 @@ def _business_id(business: CurrentBusiness) -> int:
 
 
 @router.get("/requests", response_model=list[DataRequestPublic])
-async def data_requests(
-    runtime: RuntimeDep, business: CurrentBusiness, status: RequestStatus | None = None
+def data_requests(
+    session: SessionDep, business: CurrentBusiness, status: RequestStatus | None = None
 ) -> list[DataRequestPublic]:
     """Customers' requests for a copy or the erasure of their data: open ones first, by deadline."""
-
-    def read() -> list[DataRequestPublic]:
-        with session_scope(runtime.engine) as session:
-            rows = list_data_requests(session, business_id=_business_id(business), status=status)
-            return [to_public(row) for row in rows]
-
-    return await run_in_threadpool(read)
+    rows = list_data_requests(session, business_id=_business_id(business), status=status)
+    return [to_public(row) for row in rows]
 
 
 @router.post("/requests/{request_id}/close", response_model=ClosedDataRequest)
-async def close_request(
+def close_request(
     request_id: ObjectId, body: CloseRequest, runtime: RuntimeDep, business: CurrentBusiness
 ) -> ClosedDataRequest:
     """Close an open request once the customer's identity is checked: done (export returned, or erasure
     carried out) or rejected."""
-    return await run_in_threadpool(
-        close_data_request,
+    # Its own transactions: an erasure commits, then scrubs the database file.
+    return close_data_request(
         runtime.engine,
         runtime.box,
         business_id=_business_id(business),
@@ -75,18 +68,14 @@ async def close_request(
         200: {"content": {"text/html": {}}, "description": "JSON, or with format=html a printable page"}
     },
 )
-async def get_processing_record(
+def get_processing_record(
     runtime: RuntimeDep,
+    session: SessionDep,
     business: CurrentBusiness,
     output: Annotated[Literal["json", "html"], Query(alias="format")] = "json",
 ) -> ProcessingRecord | HTMLResponse:
     """The record of processing (GDPR art. 30 style) of the running configuration."""
-
-    def build() -> ProcessingRecord:
-        with session_scope(runtime.engine) as session:
-            return processing_record(session, runtime.settings, business)
-
-    record = await run_in_threadpool(build)
+    record = processing_record(session, runtime.settings, business)
     if output == "html":
         # Its own policy: the page's one style block is allowed by its hash; still no script, no loads.
         return HTMLResponse(render_html(record), headers={"Content-Security-Policy": HTML_CSP})
