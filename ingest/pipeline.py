@@ -166,12 +166,12 @@ class IngestPipeline:
         between_batches: Callable[[], None] | None,
     ) -> IngestOutcome:
         scope = VaultScope.knowledge(business_id)
+        # The document's own terms, learnt from all of it first: its product and section names stay readable.
+        learnt = business_vocabulary([title, *(chunk.text for chunk in chunks)])
         for _attempt in range(PLAN_ATTEMPTS):
             with session_scope(self._engine) as session:  # reads only: the policy and the scope's values
                 policy = self._masker.policy_for(session, business_id)
                 plan = self._masker.vault.planner(session, scope)
-            # The document's own terms, learnt from all of it first: its product and section names stay readable.
-            learnt = business_vocabulary([title, *(chunk.text for chunk in chunks)])
             policy = replace(policy, vocabulary=policy.vocabulary | learnt)
             masked_title = self._masker.mask_many([title], plan, policy=policy)[0].text
             masks, vectors = self._mask_and_embed(

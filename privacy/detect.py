@@ -254,11 +254,12 @@ def _kept(
             not _plausible_name(span, recognizer, document=document) or _not_a_name(span)
         ):
             continue
+        rule = _rule(result)
         guessed = recognizer in _GUESSING_RECOGNIZERS or (
             # "Returns, ..." addresses no one; in a help text "It's Syncthing" introduces the product, while in
             # a chat "It's Ana" is a name.
             recognizer == "NameIntroductionRecognizer"
-            and _rule(result) in (("addressed", "introduced") if document else ("addressed",))
+            and rule in (("addressed", "introduced") if document else ("addressed",))
         )
         if (
             result.entity_type == "PERSON"
@@ -269,7 +270,7 @@ def _kept(
             continue
         if recognizer == "IdentifierShapeRecognizer" and (document or _business_code(span, vocabulary)):
             continue
-        kept.append(Detection(result.entity_type, start, end, result.score, recognizer, _rule(result)))
+        kept.append(Detection(result.entity_type, start, end, result.score, recognizer, rule))
     return kept
 
 
@@ -318,9 +319,12 @@ _STATED_NAME = re.compile(
 
 def _in_vocabulary(span: str, vocabulary: AbstractSet[str]) -> bool:
     """Whether every content word of `span` is the business's own ("Ambient Mode", "Returns, refunds and
-    exchanges"), plural or not; short words ("and", "of") go with the others."""
+    exchanges"), plural or not; short words ("and", "of") go with the others. A phrase with a known first
+    name in it is a person's name the words happen to spell ("Grace Hall" to a venue with a grace period)."""
     every = _LETTERS.findall(span.casefold())
     words = [w for w in every if len(w) > 3] or every
+    if len(every) > 1 and any(w in _given_names() for w in every):
+        return False
     return bool(words) and all(
         w in vocabulary or w[:-1] in vocabulary or w[:-3] + "y" in vocabulary for w in words
     )

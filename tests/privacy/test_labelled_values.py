@@ -123,3 +123,11 @@ def test_a_name_guessed_from_shape_is_kept_when_all_its_words_are_the_business_s
     assert [e for e, _ in _masked(detector, text, vocabulary=vocabulary)] == []
     stated = "Hi, my name is Ambient Mode"  # a name a customer states is masked whatever the vocabulary
     assert ("PERSON", "Ambient Mode") in _masked(detector, stated, vocabulary=vocabulary)
+
+
+def test_a_guessed_name_with_a_first_name_in_it_is_masked_though_the_business_uses_its_words(
+    detector: Detector,
+) -> None:
+    vocabulary = frozenset({"grace", "period", "hall", "parker"})
+    masked = _masked(detector, "Grace Parker booked the hall", vocabulary=vocabulary)
+    assert ("PERSON", "Grace Parker") in masked
