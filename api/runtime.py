@@ -178,6 +178,7 @@ class Runtime:
             retriever=self.retriever,
             responder=self.responder,
             min_confidence=self.settings.min_confidence,
+            answer_confidence=self.settings.answer_confidence,
         )
 
     @cached_property

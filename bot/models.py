@@ -86,6 +86,10 @@ class Conversation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# The kind of an outbound "not sure" that offers a person with a button while the bot stays in the chat.
+OFFER_KIND = "offer"
+
+
 class Message(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id", index=True)
@@ -93,7 +97,7 @@ class Message(SQLModel, table=True):
     direction: str = Field(max_length=8)
     # Unique: a webhook delivered twice stores one message.
     wa_message_id: str | None = Field(default=None, max_length=255, unique=True)
-    kind: str = Field(max_length=32)
+    kind: str = Field(max_length=32)  # inbound: WhatsApp's type; outbound: text, interactive, offer, template
     text_masked: str | None = None
     # Inbound text between receipt and masking, encrypted; cleared once masked.
     text_sealed: str | None = None
@@ -137,6 +141,9 @@ class AssistantPolicy(SQLModel, table=True):
     privacy_notice: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": ""})
     # Who customers can reach about their data (the compliance officer's e-mail or phone), shown in the notice.
     compliance_contact: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    # A "not sure" hands the conversation to a person at once (the strict behaviour) instead of offering one
+    # with a button while the bot goes on answering (the default).
+    not_sure_hands_over: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     updated_at: datetime = Field(default_factory=utcnow)
 
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
-from bot.models import Conversation, Direction, InboundStatus, Message, OutboundStatus
+from bot.models import OFFER_KIND, Conversation, Direction, InboundStatus, Message, OutboundStatus
 from core.errors import InvalidInput
 from retrieval.models import KnowledgeDocument
 
@@ -125,7 +125,18 @@ def business_analytics(
     ).all()
     inbound = [m for m in messages if m.direction == Direction.INBOUND]
     handed = [m for m in inbound if m.handoff_reason]
-    answered = [m for m in inbound if m.status == InboundStatus.ANSWERED and not m.handoff_reason]
+    # A "not sure" that offered a person answered nothing, though the bot stayed in the chat.
+    offered = session.exec(
+        window(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.business_id == business_id, Message.kind == OFFER_KIND),
+            Message.created_at,
+        )
+    ).one()
+    answered = (
+        len([m for m in inbound if m.status == InboundStatus.ANSWERED and not m.handoff_reason]) - offered
+    )
     show = _Suppressor(k)
 
     reasons = Counter(m.handoff_reason or "" for m in handed)
@@ -138,7 +149,8 @@ def business_analytics(
     ordered = sorted(days)
     columns = [show.series([days[d][i] for d in ordered]) for i in range(3)]
     unanswered_total, clusters = _unanswered(session, business_id, window, show)
-    rate = len(answered) / (len(answered) + len(handed)) if min(len(answered), len(handed)) >= k else None
+    not_answered = len(handed) + offered
+    rate = answered / (answered + not_answered) if min(answered, not_answered) >= k else None
     return Analytics(
         since=since,
         until=until,
@@ -146,7 +158,7 @@ def business_analytics(
         conversations=show(len(started)),
         messages_in=show(len(inbound)),
         messages_out=show(len(messages) - len(inbound)),
-        answered_by_bot=show(len(answered)),
+        answered_by_bot=show(answered),
         handed_to_agents=show(len(handed)),
         bot_answer_rate=round(rate, 4) if rate is not None else None,
         median_first_reply_s=_median_first_reply(session, business_id, window, k),
@@ -265,7 +277,14 @@ def _unanswered(
             select(Message.conversation_id, Message.text_masked).where(
                 Message.business_id == business_id,
                 Message.direction == Direction.INBOUND,
-                col(Message.handoff_reason).in_(UNANSWERED_REASONS),
+                or_(
+                    col(Message.handoff_reason).in_(UNANSWERED_REASONS),
+                    col(Message.id).in_(
+                        select(Message.in_reply_to_id).where(
+                            Message.business_id == business_id, Message.kind == OFFER_KIND
+                        )
+                    ),
+                ),
                 col(Message.text_masked).is_not(None),
             ),
             Message.created_at,

@@ -42,6 +42,11 @@ class AnalyzerBackend(StrEnum):
     )
 
 
+# The extractive answer's decline threshold: chosen on the dev halves of benchmarks/answers.py as the highest
+# share of correct answers with at most 10% confidently wrong ones there (docs/benchmarks.md).
+ANSWER_CONFIDENCE = 0.63
+
+
 class Settings(BaseSettings):
     """Every knob of Wepos. Field `x` is read from `WEPOS_X`."""
 
@@ -81,6 +86,8 @@ class Settings(BaseSettings):
     chunk_overlap: Annotated[int, Field(ge=0, le=2000)] = 100
     retrieval_top_k: Annotated[int, Field(ge=1, le=50)] = 4
     min_confidence: Annotated[float, Field(ge=-1, le=1)] = 0.35
+    # An extracted answer less sure than this is declined (`Evidence.confidence`, bot/turn/responders.py).
+    answer_confidence: Annotated[float, Field(ge=-1, le=1)] = ANSWER_CONFIDENCE
     mask_score_threshold: Annotated[float, Field(ge=0, le=1)] = 0.4
 
     worker_lease_s: Annotated[float, Field(ge=1, le=3600)] = 120.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -78,6 +78,11 @@ class BM25Index:
             if any(ch.isdigit() for ch in term) and (not term.isdigit() or len(term) >= 5)
         )
 
+    @property
+    def idf(self) -> Mapping[str, float]:
+        """Each indexed term's inverse document frequency: how rare it is among the texts."""
+        return self._idf
+
     def terms_in(self, min_rows: int) -> frozenset[str]:
         """The terms at least `min_rows` of the texts hold."""
         return frozenset(term for term, (rows, _) in self._postings.items() if len(rows) >= min_rows)
@@ -129,6 +134,11 @@ class ChunkLexicon:
         """The words (lower case, as indexed) that at least `min_chunks` of the chunks use, and every code
         with a digit that any chunk uses (a SKU, a model number: no customer's identifier)."""
         return self._whole.terms_in(min_chunks) | self._whole.codes()
+
+    @property
+    def idf(self) -> Mapping[str, float]:
+        """Each term's idf among the whole chunks."""
+        return self._whole.idf
 
     def scores(self, query: str) -> np.ndarray:
         """Every chunk's lexical score in 0..1, in the order of `ids`."""

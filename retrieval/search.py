@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,6 +282,11 @@ class Retriever:
     def lexicon(self, business_id: int) -> ChunkLexicon:
         """The business's BM25 index, rebuilt when its collection's version token has moved."""
         return self._indexes(business_id).lexicon
+
+    def term_weights(self, business_id: int) -> Mapping[str, float]:
+        """How rare each word is among the business's chunks (idf): what an answer's choice of sentence
+        weighs question words by."""
+        return self._indexes(business_id).lexicon.idf
 
     def vocabulary(self, business_id: int) -> frozenset[str]:
         """The words (lower case) that at least `VOCABULARY_CHUNKS` of the business's chunks use."""

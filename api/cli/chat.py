@@ -43,6 +43,8 @@ def ask(
             passages=passages,
             business_name=business.display_name,
             min_confidence=runtime.settings.min_confidence,
+            answer_confidence=runtime.settings.answer_confidence,
+            term_weights=runtime.retriever.term_weights(business.id or 0),
         )
     )
     with session_scope(runtime.engine) as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -63,6 +64,13 @@ def tenant_list(ctx: typer.Context) -> None:
             typer.echo(f"{business.id}\t{business.name}\t{business.phone_number_id}\t{mode}")
 
 
+class NotSure(StrEnum):
+    """What the bot does when it is not sure of an answer."""
+
+    OFFER = "offer"  # says so, offers "Talk to a person", answers the next question
+    HAND_OVER = "hand-over"  # says so and hands the conversation to a person
+
+
 @tenant_app.command("configure")
 def tenant_configure(
     ctx: typer.Context,
@@ -100,6 +108,12 @@ def tenant_configure(
     compliance_contact: Annotated[
         str | None, typer.Option(help="Where customers reach the compliance officer (e-mail or phone).")
     ] = None,
+    not_sure: Annotated[
+        NotSure | None,
+        typer.Option(
+            help="What a 'not sure' does: offer a person and go on answering, or hand over at once."
+        ),
+    ] = None,
 ) -> None:
     """Set how the assistant behaves for a business."""
     from bot.desk.conversations import configure_policy
@@ -120,10 +134,12 @@ def tenant_configure(
             privacy_notice_enabled=privacy_notice,
             privacy_notice=notice_text,
             compliance_contact=compliance_contact,
+            not_sure_hands_over=None if not_sure is None else not_sure is NotSure.HAND_OVER,
         )
         typer.echo(
             f"{name}: hours {policy.business_hours} ({policy.timezone}), "
             f"escalation keywords {policy.escalation_keywords}, refused topics {policy.refuse_topics}, "
             f"retention {policy.retention_days} days, "
-            f"privacy notice {'on' if policy.privacy_notice_enabled else 'off'}"
+            f"privacy notice {'on' if policy.privacy_notice_enabled else 'off'}, "
+            f"not sure: {'hand over' if policy.not_sure_hands_over else 'offer a person'}"
         )

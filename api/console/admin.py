@@ -136,6 +136,7 @@ async def save_settings(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm)
                 timezone=text("timezone", 64) or "UTC",
                 escalation_keywords=text("keywords", 4000).split(","),
                 retention_days=int(retention),
+                not_sure_hands_over=form.get("not_sure_hands_over") == "on",
             )
             change = PolicyChange(mask=sorted(masked), keep=sorted(KNOWN_ENTITIES - masked))
             change_policy(session, runtime.box, staff.business_id, change)

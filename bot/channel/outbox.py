@@ -24,7 +24,15 @@ from sqlmodel import Session, col, select, update
 from sqlmodel.sql.expression import Select
 
 from bot.channel.whatsapp import OUTSIDE_WINDOW_CODE, CloudAPIClient
-from bot.models import Contact, Conversation, ConversationStatus, Direction, Message, OutboundStatus
+from bot.models import (
+    OFFER_KIND,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    OutboundStatus,
+)
 from bot.turn.policies import BUTTON_HANDOFF, BUTTON_HELPED, within_service_window
 from core.crypto import SecretBox
 from core.db import autocommit, session_scope, utcnow
@@ -38,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 ANSWER_BUTTONS = [(BUTTON_HELPED, "That helped"), (BUTTON_HANDOFF, "Talk to a person")]
+OFFER_BUTTONS = [(BUTTON_HANDOFF, "Talk to a person")]  # under a "not sure" (`OFFER_KIND`)
 
 
 class Attempt(StrEnum):
@@ -218,13 +227,13 @@ class Outbox:
                     name=template["name"],
                     language=template["language"],
                 )
-            elif message.kind == "interactive":
+            elif message.kind in ("interactive", OFFER_KIND):
                 wa_id = self._client.send_buttons(
                     phone_number_id=business.phone_number_id,
                     token=token,
                     to=to,
                     body=body,
-                    buttons=ANSWER_BUTTONS,
+                    buttons=ANSWER_BUTTONS if message.kind == "interactive" else OFFER_BUTTONS,
                 )
             else:
                 wa_id = self._client.send_text(

@@ -96,6 +96,7 @@ def configure_policy(
     privacy_notice_enabled: bool | None = None,
     privacy_notice: str | None = None,
     compliance_contact: str | None = None,
+    not_sure_hands_over: bool | None = None,
 ) -> AssistantPolicy:
     """Change what is given; validate hours and time zone before anything is stored."""
     policy = policy_for(session, business_id)
@@ -123,6 +124,8 @@ def configure_policy(
         policy.compliance_contact = validate_contact(compliance_contact)
     if privacy_notice_enabled is not None:
         policy.privacy_notice_enabled = privacy_notice_enabled
+    if not_sure_hands_over is not None:
+        policy.not_sure_hands_over = not_sure_hands_over
     policy.updated_at = utcnow()
     session.add(policy)
     session.flush()

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from bot.models import (
+    OFFER_KIND,
     AssistantPolicy,
     Contact,
     Conversation,
@@ -38,6 +39,7 @@ from bot.turn.transparency import privacy_notice
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
 from core.metrics import HANDOFFS, TURN_SECONDS
+from core.settings import ANSWER_CONFIDENCE
 from core.tenants import Business
 from privacy.consent import Purpose, current_consent, states_under_age
 from privacy.detect import KnownValue
@@ -66,6 +68,13 @@ class TurnOutcome:
     handoff_reason: str | None = None
 
 
+# A "not sure" offers a person this many times in a row; the next one hands the conversation over.
+NOT_SURE_OFFERS = 2
+NOT_SURE_OFFER = (
+    "Could you put it another way? Or tap 'Talk to a person' and a member of our team will reply."
+)
+
+
 class Assistant:
     """Handles one stored inbound message and queues its reply in the outbox (sent by `Outbox`)."""
 
@@ -78,6 +87,7 @@ class Assistant:
         retriever: Retriever,
         responder: Responder,
         min_confidence: float,
+        answer_confidence: float = ANSWER_CONFIDENCE,
         history_turns: int = 6,
     ) -> None:
         self._engine = engine
@@ -86,6 +96,7 @@ class Assistant:
         self._retriever = retriever
         self._responder = responder
         self._min_confidence = min_confidence
+        self._answer_confidence = answer_confidence
         self._history_turns = history_turns
 
     def handle(self, message_id: int) -> TurnOutcome | None:
@@ -266,8 +277,10 @@ class Assistant:
                 customer=turn.customer,
                 history=history,
                 min_confidence=self._min_confidence,
+                answer_confidence=self._answer_confidence,
                 instructions=turn.policy.instructions,
                 search_text=search_for,
+                term_weights=self._retriever.term_weights(business.id),
             )
         )
         decision = TurnDecision(
@@ -276,11 +289,21 @@ class Assistant:
             top_score=max((p.score for p in passages), default=None),
         )
         if not answer.confident:
-            decision.replies.append(Reply(answer.text))
-            decision.escalate = "low_confidence"
-            return decision
+            return self._not_sure(turn, answer.text, decision)
         conversation.failed_turns = 0
         decision.replies.append(Reply(answer.text, with_buttons=True))
+        return decision
+
+    def _not_sure(self, turn: Turn, text: str, decision: TurnDecision) -> TurnDecision:
+        """A "not sure" offers a person and keeps the bot answering the next question; the business's
+        stricter setting, or the `NOT_SURE_OFFERS`-th "not sure" in a row, hands the conversation over."""
+        conversation = turn.conversation
+        if turn.policy.not_sure_hands_over or conversation.failed_turns >= NOT_SURE_OFFERS:
+            decision.replies.append(Reply(text))
+            decision.escalate = "low_confidence"
+            return decision
+        conversation.failed_turns += 1
+        decision.replies.append(Reply(f"{text} {NOT_SURE_OFFER}", offers_person=True))
         return decision
 
     def _queue(
@@ -290,7 +313,7 @@ class Assistant:
             business_id=message.business_id,
             conversation_id=conversation_id,
             direction=Direction.OUTBOUND,
-            kind="interactive" if reply.with_buttons else "text",
+            kind="interactive" if reply.with_buttons else OFFER_KIND if reply.offers_person else "text",
             text_masked=reply.text,
             status=OutboundStatus.QUEUED,
             in_reply_to_id=message.id,
@@ -370,7 +393,7 @@ def _first_contact_notice(
 
 def _fit(reply: Reply) -> list[Reply]:
     """WhatsApp limits: 1,024 characters for a message with buttons, 4,096 for text (split cleanly)."""
-    if reply.with_buttons and len(reply.text) <= MAX_INTERACTIVE_BODY:
+    if (reply.with_buttons or reply.offers_person) and len(reply.text) <= MAX_INTERACTIVE_BODY:
         return [reply]
     return [Reply(part) for part in split_text(reply.text)]
 

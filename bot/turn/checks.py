@@ -43,7 +43,8 @@ DATA_REQUESTS = {Intent.DATA_EXPORT: RequestKind.EXPORT, Intent.DATA_ERASURE: Re
 @dataclass(frozen=True)
 class Reply:
     text: str  # masked
-    with_buttons: bool = False
+    with_buttons: bool = False  # "That helped" and "Talk to a person"
+    offers_person: bool = False  # "Talk to a person" alone, under a "not sure"
 
 
 @dataclass

@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from bot.turn.units import Unit, UnitKind, parse_units, reply_span, unit_in_context
 from core.errors import ConfigError
 from core.metrics import LLM_SECONDS
 from core.placeholders import LOOSE_PLACEHOLDER
-from core.settings import LLMProvider, Settings
+from core.settings import ANSWER_CONFIDENCE, LLMProvider, Settings
+from retrieval.lexical import tokenize
 from retrieval.search import Passage, search_query
 
 if TYPE_CHECKING:
@@ -22,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(<])|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     [
@@ -90,6 +92,8 @@ class AnswerRequest:
     min_confidence: float = 0.35
     instructions: str = ""  # the business's own instructions to the model (tone, topics to avoid)
     search_text: str | None = None  # what retrieval searched for (the question, with context for follow-ups)
+    term_weights: Mapping[str, float] = field(default_factory=dict)  # idf of the business's words
+    answer_confidence: float = ANSWER_CONFIDENCE  # an extracted answer less sure than this is declined
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,19 @@ class Answer:
     text: str  # masked: placeholders are restored just before sending
     confident: bool
     sources: list[Passage] = field(default_factory=list)
+    evidence: Evidence | None = None  # what the extractive answer's confidence was made of
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What says an extracted answer is the answer, each 0..1 (cosines -1..1)."""
+
+    passage: float  # the answer's passage: dense cosine to the question (what retrieval matched on)
+    unit: float  # the chosen unit (with its lead-in): dense cosine to the question
+    coverage: float  # share of the question's idf weight the reply's span holds
+    context_coverage: float  # share the answer's whole passage holds, its title and headings included
+    margin: float  # the chosen unit's score over the best unit of another passage (0 when alone)
+    confidence: float  # the calibrated combination the decline is decided on
 
 
 class Responder(Protocol):
@@ -129,55 +146,134 @@ def passage_body(passage: Passage) -> str:
 
 
 class ExtractiveResponder:
-    """Answers with the sentences of the retrieved passages that best match the question, and names the
-    source. Needs no model and no key; it can only quote, so it cannot make things up."""
+    """Answers with the units (sentences, list items, table rows) of the retrieved passages that best match
+    the question, and names the source. Needs no model and no key; it can only quote, so it cannot make
+    things up. Rare question words count more than common ones (their idf in the business's knowledge
+    base); a heading is context, never the answer; a list item comes with its lead-in line, a lead-in with
+    its list, a sentence that leans on the one before ("This ...") with that one."""
 
-    def __init__(self, embeddings: Embeddings, *, max_sentences: int = 2) -> None:
+    def __init__(self, embeddings: Embeddings, *, max_units: int = 2) -> None:
         self._embeddings = embeddings
-        self._max_sentences = max_sentences
+        self._max_units = max_units
 
     def answer(self, request: AnswerRequest) -> Answer:
         usable = [p for p in request.passages if p.score >= request.min_confidence]
-        if not usable:
-            return not_sure(request)
-        # Passages come in fused (dense + lexical) order; the best cosine need not be the first.
-        best_score = max(p.score for p in usable)
-        # Only passages close to the best one compete for sentences.
-        candidates: list[tuple[Passage, int, str]] = []
-        for passage in usable[:3]:
-            if passage.score < best_score - 0.08:
-                continue
-            for position, sentence in enumerate(_SENTENCE_END.split(passage_body(passage))):
-                if len(sentence.strip()) >= 3:
-                    candidates.append((passage, position, sentence.strip()))
+        candidates = _candidates(usable) if usable else []
         if not candidates:
             return not_sure(request)
-        # Sentences are chosen for the question itself; retrieval already used the conversation's context.
+        # Units are chosen for the question itself; retrieval already used the conversation's context.
         question = search_query(request.question)
-        vectors = self._embeddings.embed_documents([question, *[c[2] for c in candidates]])
-        question_vector, sentence_vectors = vectors[0], vectors[1:]
-        question_words = _words(question)
-        scored = []
-        for (passage, position, sentence), vector in zip(candidates, sentence_vectors, strict=True):
-            semantic = sum(a * b for a, b in zip(question_vector, vector, strict=True))
-            words = _words(sentence)
-            lexical = len(question_words & words) / (len(question_words) or 1)
-            # Passage score keeps the sentence anchored in the best-matching document.
-            scored.append((semantic + 0.3 * lexical + 0.5 * passage.score, passage, position, sentence))
-        scored.sort(key=lambda item: item[0], reverse=True)
-        top_score, top_passage, top_position, _ = scored[0]
-        chosen = [scored[0]]
-        for item in scored[1:]:
-            if len(chosen) >= self._max_sentences:
-                break
-            same_passage = item[1].vector_id == top_passage.vector_id
-            if same_passage and (item[0] >= top_score - 0.15 or abs(item[2] - top_position) == 1):
-                chosen.append(item)
-        chosen.sort(key=lambda item: item[2])
-        body = " ".join(item[3] for item in chosen)
+        weights = TermWeights(request.term_weights)
+        asked = list(dict.fromkeys(tokenize(question)))
+        scored = self._scored(question, asked, weights, candidates)
+        top_score, top = scored[0]
+        body = reply_span(top.units, self._chosen(scored))
+        runner_up = next((score for score, c in scored if c.passage.vector_id != top.passage.vector_id), None)
+        evidence = _evidence(
+            passage=top.passage.score,
+            unit=top.semantic,
+            coverage=weights.coverage(asked, set(tokenize(body))),
+            context_coverage=weights.coverage(asked, set(tokenize(top.passage.text))),
+            margin=top_score - runner_up if runner_up is not None else 0.0,
+        )
+        if evidence.confidence < request.answer_confidence:
+            return replace(not_sure(request), evidence=evidence)
         greeting = f"Hi {request.customer}! " if request.customer else ""
-        title = top_passage.title or "our help documents"
-        return Answer(f"{greeting}{body}\n\n(Source: {title})", confident=True, sources=[top_passage])
+        title = top.passage.title or "our help documents"
+        text = f"{greeting}{body}\n\n(Source: {title})"
+        return Answer(text, confident=True, sources=[top.passage], evidence=evidence)
+
+    def _scored(
+        self, question: str, asked: list[str], weights: TermWeights, candidates: list[_Candidate]
+    ) -> list[tuple[float, _Candidate]]:
+        """The candidates with their scores, best first."""
+        vectors = self._embeddings.embed_documents([question, *[c.text for c in candidates]])
+        scored: list[tuple[float, _Candidate]] = []
+        for candidate, vector in zip(candidates, vectors[1:], strict=True):
+            semantic = sum(a * b for a, b in zip(vectors[0], vector, strict=True))
+            coverage = weights.coverage(asked, set(tokenize(candidate.text)))
+            score = semantic + UNIT_LEXICAL_WEIGHT * coverage + UNIT_PASSAGE_WEIGHT * candidate.passage.score
+            scored.append((score, replace(candidate, semantic=semantic)))
+        scored.sort(key=lambda item: item[0], reverse=True)
+        return scored
+
+    def _chosen(self, scored: list[tuple[float, _Candidate]]) -> list[int]:
+        """The positions of the best unit and of the passage's next ones that score close to it or stand
+        next to it in its paragraph, up to `max_units`."""
+        top_score, top = scored[0]
+        chosen = [top.unit]
+        for score, other in scored[1:]:
+            if len(chosen) >= self._max_units:
+                break
+            if other.passage.vector_id != top.passage.vector_id:
+                continue
+            next_to = (
+                other.unit.paragraph == top.unit.paragraph
+                and abs(other.unit.position - top.unit.position) == 1
+            )
+            if score >= top_score - 0.15 or next_to:
+                chosen.append(other.unit)
+        return sorted({unit.position for unit in chosen})
+
+
+# Choosing a unit: cosine to the question + this x the share of the question's idf it covers + this x the
+# passage's own cosine (which keeps the answer in the best-matching document). Tuned on the dev halves of
+# benchmarks/answers.py.
+UNIT_LEXICAL_WEIGHT = 0.3
+UNIT_PASSAGE_WEIGHT = 0.5
+# How much the reply's coverage of the question's idf adds to its confidence (`_evidence`).
+COVERAGE_WEIGHT = 0.25
+# Only passages this close to the best one's cosine compete for units.
+PASSAGE_MARGIN = 0.08
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: Passage
+    units: list[Unit]
+    unit: Unit
+    text: str  # what is matched: the unit with its lead-in line or table header
+    semantic: float = 0.0  # its cosine to the question, once scored
+
+
+def _candidates(passages: list[Passage]) -> list[_Candidate]:
+    best = max(p.score for p in passages)
+    found: list[_Candidate] = []
+    for passage in passages[:3]:
+        if passage.score < best - PASSAGE_MARGIN:
+            continue
+        units = parse_units(passage_body(passage))
+        for unit in units:
+            if unit.kind is not UnitKind.HEADING and len(unit.text) >= 3:
+                found.append(_Candidate(passage, units, unit, unit_in_context(units, unit)))
+    return found
+
+
+def _evidence(
+    *, passage: float, unit: float, coverage: float, context_coverage: float, margin: float
+) -> Evidence:
+    """The evidence with its confidence: the mean of the passage's and the unit's cosine to the question,
+    with a little for the share of the question's rare words the reply holds."""
+    confidence = (passage + unit + COVERAGE_WEIGHT * coverage) / 2
+    return Evidence(passage, unit, coverage, context_coverage, margin, confidence)
+
+
+class TermWeights:
+    """How much each question word says: its idf among the business's chunks. A word no chunk uses says
+    the most (it is as rare as can be), so a question about something the documents never mention covers
+    little of itself in any passage."""
+
+    def __init__(self, idf: Mapping[str, float]) -> None:
+        self._idf = idf
+        self._unseen = max(idf.values(), default=1.0)
+
+    def weight(self, word: str) -> float:
+        return self._idf.get(word, self._unseen)
+
+    def coverage(self, asked: Sequence[str], words: set[str]) -> float:
+        """The share (0..1) of the question's weight that `words` hold."""
+        total = sum(self.weight(w) for w in asked)
+        return sum(self.weight(w) for w in asked if w in words) / total if total else 0.0
 
 
 SYSTEM_PROMPT = """You are the customer-service assistant of {business}, answering on WhatsApp.

@@ -18,7 +18,7 @@ _BOILERPLATE = [
     "template",
 ]
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
-_BLOCKS = {"p", "li", "td", "th", "dd", "dt", "pre", "blockquote", "figcaption"}
+_BLOCKS = {"p", "li", "tr", "td", "th", "dd", "dt", "pre", "blockquote", "figcaption"}
 
 
 def load_html(data: bytes, stem: str) -> LoadedDocument:
@@ -38,11 +38,24 @@ def load_html(data: bytes, stem: str) -> LoadedDocument:
         # A block nested in another block is read with its parent.
         if element.name in _BLOCKS and element.find_parent(list(_BLOCKS)) is not None:
             continue
-        text = element.get_text(" ", strip=True)
+        text = _block_text(element)
         if not text:
             continue
         if element.name in _HEADINGS:
             outline.heading(_HEADINGS[element.name], text)
         else:
-            outline.text(text)
+            # A blank line between blocks: each is a paragraph of its own, as the answer reads them.
+            outline.text(text + "\n")
     return outline.document(stem)
+
+
+def _block_text(element: Tag) -> str:
+    """A block's text; a list item marked as one, a table row as its cells between bars (so the answer
+    keeps the row together and knows it for one)."""
+    if element.name == "tr":
+        cells = [cell.get_text(" ", strip=True) for cell in element.find_all(["td", "th"])]
+        return "| " + " | ".join(cells) + " |" if any(cells) else ""
+    text = element.get_text(" ", strip=True)
+    if element.name == "li" and text:
+        return f"- {text}"
+    return text

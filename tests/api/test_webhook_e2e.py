@@ -255,16 +255,56 @@ def test_failing_graph_api_is_retried_and_the_reply_is_not_lost(wepos: Wepos) ->
     assert "vegan" in wepos.graph.body(wepos.graph.sends[-1])
 
 
-def test_low_confidence_question_says_so_and_flags_the_conversation(wepos: Wepos) -> None:
+def test_a_not_sure_offers_a_person_and_the_bot_answers_the_next_question(wepos: Wepos) -> None:
     from bot.models import Conversation, ConversationStatus
 
+    post(wepos.url, text_payload("What is the capital of Mongolia?", wa_message_id="wamid.ns1"))
+    (offer,) = wepos.graph.wait_for_sends(1)
+    assert "not sure" in wepos.graph.body(offer) and "Talk to a person" in wepos.graph.body(offer)
+    buttons = offer["json"]["interactive"]["action"]["buttons"]
+    assert [b["reply"]["title"] for b in buttons] == ["Talk to a person"]
+    with session_scope(wepos.runtime.engine) as session:
+        conversation = session.exec(select(Conversation)).one()
+    assert conversation.status == ConversationStatus.BOT and conversation.handoff_reason is None
+
+    # The next, easy question is answered: one "not sure" no longer silences the bot.
+    post(wepos.url, text_payload("When are you open on Sunday?", wa_message_id="wamid.ns2"))
+    sends = wepos.graph.wait_for_sends(2)
+    assert len(sends) == 2 and "Sunday" in wepos.graph.body(sends[1])
+
+    # Tapping the offered button hands the conversation over.
+    tap = text_payload("", wa_message_id="wamid.ns3")
+    message = tap["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text")
+    message["type"] = "interactive"
+    message["interactive"] = {
+        "type": "button_reply",
+        "button_reply": {"id": buttons[0]["reply"]["id"], "title": "x"},
+    }
+    post(wepos.url, tap)
+    assert wait_until(lambda: _conversation_status(wepos) == ConversationStatus.WAITING_FOR_AGENT, timeout=30)
+
+
+def test_a_business_that_chose_the_strict_setting_hands_a_not_sure_over_at_once(wepos: Wepos) -> None:
+    from bot.desk.conversations import configure_policy
+    from bot.models import Conversation, ConversationStatus
+
+    with session_scope(wepos.runtime.engine) as session:
+        configure_policy(session, business_id=wepos.business_id, not_sure_hands_over=True)
     post(wepos.url, text_payload("What is the capital of Mongolia?"))
     sends = wepos.graph.wait_for_sends(1)
-    assert "not sure" in wepos.graph.body(sends[0])
+    assert "not sure" in wepos.graph.body(sends[0]) and "team" in wepos.graph.body(sends[0])
     with session_scope(wepos.runtime.engine) as session:
         conversation = session.exec(select(Conversation)).one()
     assert conversation.status == ConversationStatus.WAITING_FOR_AGENT
     assert conversation.handoff_reason == "low_confidence"
+
+
+def _conversation_status(wepos: Wepos) -> str:
+    from bot.models import Conversation
+
+    with session_scope(wepos.runtime.engine) as session:
+        return session.exec(select(Conversation)).one().status
 
 
 def test_raw_personal_data_appears_nowhere_in_the_data_dir(wepos: Wepos) -> None:

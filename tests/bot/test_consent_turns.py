@@ -31,6 +31,9 @@ class RecordingRetriever:
         self.queries.append(query)
         return []
 
+    def term_weights(self, business_id: int) -> dict[str, float]:
+        return {}
+
     def vocabulary(self, business_id: int) -> frozenset[str]:
         return frozenset()
 

@@ -40,6 +40,9 @@ class NoPassages:
     def search(self, business_id: int, query: str) -> list[Passage]:
         return []
 
+    def term_weights(self, business_id: int) -> dict[str, float]:
+        return {}
+
     def vocabulary(self, business_id: int) -> frozenset[str]:
         return frozenset()
 
