@@ -100,6 +100,13 @@ def tenant_configure(
     compliance_contact: Annotated[
         str | None, typer.Option(help="Where customers reach the compliance officer (e-mail or phone).")
     ] = None,
+    satisfaction_survey: Annotated[
+        bool | None,
+        typer.Option(
+            "--satisfaction-survey/--no-satisfaction-survey",
+            help="Ask the customer once for a 1-5 rating when a conversation is resolved (on by default).",
+        ),
+    ] = None,
 ) -> None:
     """Set how the assistant behaves for a business."""
     from bot.desk.conversations import configure_policy
@@ -120,10 +127,12 @@ def tenant_configure(
             privacy_notice_enabled=privacy_notice,
             privacy_notice=notice_text,
             compliance_contact=compliance_contact,
+            satisfaction_survey_enabled=satisfaction_survey,
         )
         typer.echo(
             f"{name}: hours {policy.business_hours} ({policy.timezone}), "
             f"escalation keywords {policy.escalation_keywords}, refused topics {policy.refuse_topics}, "
             f"retention {policy.retention_days} days, "
-            f"privacy notice {'on' if policy.privacy_notice_enabled else 'off'}"
+            f"privacy notice {'on' if policy.privacy_notice_enabled else 'off'}, "
+            f"satisfaction survey {'on' if policy.satisfaction_survey_enabled else 'off'}"
         )

@@ -34,6 +34,7 @@ from bot.turn.language import NOT_COVERED, detect_language
 from bot.turn.message_limits import MAX_INTERACTIVE_BODY, split_text
 from bot.turn.policies import BusinessHours, is_follow_up
 from bot.turn.responders import AnswerRequest, Responder
+from bot.turn.satisfaction import RATING_REQUEST_KIND
 from bot.turn.transparency import privacy_notice
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
@@ -290,7 +291,11 @@ class Assistant:
             business_id=message.business_id,
             conversation_id=conversation_id,
             direction=Direction.OUTBOUND,
-            kind="interactive" if reply.with_buttons else "text",
+            kind=RATING_REQUEST_KIND
+            if reply.asks_rating
+            else "interactive"
+            if reply.with_buttons
+            else "text",
             text_masked=reply.text,
             status=OutboundStatus.QUEUED,
             in_reply_to_id=message.id,
@@ -369,8 +374,9 @@ def _first_contact_notice(
 
 
 def _fit(reply: Reply) -> list[Reply]:
-    """WhatsApp limits: 1,024 characters for a message with buttons, 4,096 for text (split cleanly)."""
-    if reply.with_buttons and len(reply.text) <= MAX_INTERACTIVE_BODY:
+    """WhatsApp limits: 1,024 characters for a message with buttons or a list, 4,096 for text (split
+    cleanly)."""
+    if (reply.with_buttons or reply.asks_rating) and len(reply.text) <= MAX_INTERACTIVE_BODY:
         return [reply]
     return [Reply(part) for part in split_text(reply.text)]
 
