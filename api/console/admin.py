@@ -136,6 +136,7 @@ async def save_settings(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm)
                 timezone=text("timezone", 64) or "UTC",
                 escalation_keywords=text("keywords", 4000).split(","),
                 retention_days=int(retention),
+                satisfaction_survey_enabled=form.get("satisfaction_survey") == "on",
             )
             change = PolicyChange(mask=sorted(masked), keep=sorted(KNOWN_ENTITIES - masked))
             change_policy(session, runtime.box, staff.business_id, change)
@@ -145,7 +146,11 @@ async def save_settings(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm)
                 actor=actor_label(staff.user),
                 action="settings.change",
                 target=f"business:{staff.business_id}",
-                detail={"masked": sorted(masked), "retention_days": int(retention)},
+                detail={
+                    "masked": sorted(masked),
+                    "retention_days": int(retention),
+                    "satisfaction_survey": form.get("satisfaction_survey") == "on",
+                },
             )
 
     await run_in_threadpool(write)
