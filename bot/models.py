@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint, false
+from sqlalchemy import UniqueConstraint, false, true
 from sqlmodel import Field, Session, SQLModel, select
 
 import core.staff  # noqa: F401  (the staff_user table that assignments and notes name)
@@ -144,6 +144,8 @@ class AssistantPolicy(SQLModel, table=True):
     # A "not sure" hands the conversation to a person at once (the strict behaviour) instead of offering one
     # with a button while the bot goes on answering (the default).
     not_sure_hands_over: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Ask the customer once for a 1-5 rating when a conversation is resolved (bot.turn.satisfaction).
+    satisfaction_survey_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -163,6 +165,28 @@ class ConversationNote(SQLModel, table=True):
     author_user_id: int = Field(foreign_key="staff_user.id")
     text_masked: str = Field(max_length=8000)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ResolvedBy(StrEnum):
+    BOT = "bot"  # the customer tapped "That helped"
+    AGENT = "agent"  # a person resolved the conversation or handed it back
+
+
+class ConversationRating(SQLModel, table=True):
+    """The customer's 1-5 rating of a resolved conversation. One row a conversation: written when the
+    customer is asked (so they are asked at most once), given its value when they answer."""
+
+    __tablename__ = "conversation_rating"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    conversation_id: int = Field(foreign_key="conversation.id", unique=True)
+    resolved_by: str = Field(max_length=8)  # ResolvedBy
+    # The agent who resolved it; None when the bot did (or a command with no user handed it back).
+    agent_user_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    asked_at: datetime = Field(default_factory=utcnow)
+    value: int | None = None  # 1-5 once the customer answered
+    rated_at: datetime | None = None
 
 
 class CannedReply(SQLModel, table=True):

@@ -20,7 +20,16 @@ from pydantic import BaseModel
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, or_, select
 
-from bot.models import OFFER_KIND, Conversation, Direction, InboundStatus, Message, OutboundStatus
+from bot.models import (
+    OFFER_KIND,
+    Conversation,
+    ConversationRating,
+    Direction,
+    InboundStatus,
+    Message,
+    OutboundStatus,
+    ResolvedBy,
+)
 from core.errors import InvalidInput
 from retrieval.models import KnowledgeDocument
 
@@ -71,6 +80,24 @@ class DailyCounts(BaseModel):
     messages_out: Count
 
 
+class RatingGroup(BaseModel):
+    """The ratings of conversations one party resolved: the bot, or one agent."""
+
+    resolved_by: ResolvedBy
+    agent_user_id: int | None  # the agent (None for the bot, or a hand-back by a command with no user)
+    count: Count
+    mean: float | None  # None with fewer than k ratings
+    distribution: dict[str, Count]  # "1" to "5": how many gave each
+
+
+class Satisfaction(BaseModel):
+    asked: Count  # customers asked for a rating in the period
+    rated: Count  # ratings given in the period
+    mean: float | None  # of every rating given; None with fewer than k
+    by_bot: RatingGroup
+    by_agent: list[RatingGroup]  # one an agent, most ratings first
+
+
 class Analytics(BaseModel):
     since: datetime | None
     until: datetime | None
@@ -87,6 +114,7 @@ class Analytics(BaseModel):
     unanswered: Count
     unanswered_clusters: list[QuestionCluster]
     daily: list[DailyCounts]
+    satisfaction: Satisfaction
 
 
 def business_analytics(
@@ -173,6 +201,7 @@ def business_analytics(
             DailyCounts(day=d, conversations=c, messages_in=i, messages_out=o)
             for d, c, i, o in zip(ordered, *columns, strict=True)
         ],
+        satisfaction=_satisfaction(session, business_id, window, show),
     )
 
 
@@ -195,6 +224,66 @@ class _Suppressor:
             smallest = min((i for i in range(len(counts)) if i not in hidden), key=lambda i: counts[i])
             shown[smallest] = self.hidden
         return shown
+
+
+def _satisfaction(session: Session, business_id: int, window: Window, show: _Suppressor) -> Satisfaction:
+    """Customers' 1-5 ratings of resolved conversations, by who resolved them: asked in the period (by when
+    they were asked), given in it (by when they answered)."""
+    asked: int = (
+        session.scalar(
+            window(
+                select(func.count())
+                .select_from(ConversationRating)
+                .where(ConversationRating.business_id == business_id),
+                ConversationRating.asked_at,
+            )
+        )
+        or 0
+    )
+    given = session.exec(
+        window(
+            select(
+                ConversationRating.resolved_by, ConversationRating.agent_user_id, ConversationRating.value
+            ).where(
+                ConversationRating.business_id == business_id, col(ConversationRating.value).is_not(None)
+            ),
+            ConversationRating.rated_at,
+        )
+    ).all()
+    groups: dict[tuple[ResolvedBy, int | None], list[int]] = defaultdict(list)
+    for resolved_by, agent_user_id, value in given:
+        party = ResolvedBy(resolved_by)
+        groups[(party, agent_user_id if party is ResolvedBy.AGENT else None)].append(int(value or 0))
+    bot = _rating_group(ResolvedBy.BOT, None, groups.pop((ResolvedBy.BOT, None), []), show)
+    agents = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0][1] or 0))
+    values = [value for _, _, value in given]
+    return Satisfaction(
+        asked=show(asked),
+        rated=show(len(given)),
+        mean=_mean([int(v or 0) for v in values], show.k),
+        by_bot=bot,
+        by_agent=[_rating_group(party, agent, ratings, show) for (party, agent), ratings in agents],
+    )
+
+
+def _rating_group(
+    party: ResolvedBy, agent_user_id: int | None, ratings: list[int], show: _Suppressor
+) -> RatingGroup:
+    """One party's count, mean and distribution; the distribution is suppressed like any series."""
+    per_value = Counter(ratings)
+    shown = show.series([per_value[n] for n in range(1, 6)])
+    return RatingGroup(
+        resolved_by=party,
+        agent_user_id=agent_user_id,
+        count=show(len(ratings)),
+        mean=_mean(ratings, show.k),
+        distribution={str(n): count for n, count in zip(range(1, 6), shown, strict=True)},
+    )
+
+
+def _mean(ratings: list[int], k: int) -> float | None:
+    """The mean rating, to two places; None with fewer than k (a few customers' answers could stand out)."""
+    return round(statistics.fmean(ratings), 2) if len(ratings) >= k else None
 
 
 def _median_first_reply(session: Session, business_id: int, window: Window, k: int) -> float | None:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select, update
 
-from bot.models import Contact, Conversation, ConversationNote, Message
+from bot.models import Contact, Conversation, ConversationNote, ConversationRating, Message
 from core.crypto import SecretBox
 from core.db import scrub_deleted_rows, session_scope, utcnow
 from core.errors import Conflict, InvalidInput, NotFound
@@ -168,6 +168,7 @@ def export_contact_data(session: Session, box: SecretBox, *, business_id: int, p
                     {"text": restore(n.text_masked, originals), "created_at": n.created_at.isoformat()}
                     for n in notes
                 ],
+                "rating": _rating(session, conversation.id),
             }
         )
     redactions = session.exec(
@@ -237,6 +238,10 @@ def purge_conversations(session: Session, conversation_ids: list[int]) -> PurgeC
     vault_entries = forget_scopes(session, [VaultScope.conversation(i) for i in conversation_ids])
     # Agents' notes go with the conversation: they may describe the customer.
     session.exec(delete(ConversationNote).where(col(ConversationNote.conversation_id).in_(conversation_ids)))
+    # So do the customer's ratings: analytics counts what is left.
+    session.exec(
+        delete(ConversationRating).where(col(ConversationRating.conversation_id).in_(conversation_ids))
+    )
     conversations = (
         session.exec(delete(Conversation).where(col(Conversation.id).in_(conversation_ids))).rowcount or 0
     )
@@ -279,6 +284,20 @@ def erase_contact_data(engine: Engine, box: SecretBox, *, business_id: int, phon
         },
     )
     return record
+
+
+def _rating(session: Session, conversation_id: int) -> dict[str, Any] | None:
+    """The customer's rating of a conversation (or that they were asked and did not answer)."""
+    rating = session.exec(
+        select(ConversationRating).where(ConversationRating.conversation_id == conversation_id)
+    ).first()
+    if rating is None:
+        return None
+    return {
+        "asked_at": rating.asked_at.isoformat(),
+        "value": rating.value,
+        "rated_at": rating.rated_at.isoformat() if rating.rated_at else None,
+    }
 
 
 def _conversations(session: Session, contact_id: int) -> list[Conversation]:

@@ -82,6 +82,7 @@ def processing_record(session: Session, settings: Settings, business: Business) 
             "WhatsApp number and profile name",
             "What customers write, which may hold names, contact details, addresses, payment or identity numbers",
             "Consent choices and data-subject requests",
+            "Satisfaction ratings (1-5) of resolved conversations, when the business asks for them",
             "Delivery statuses of replies",
         ],
         masked_entity_types=sorted(masked),

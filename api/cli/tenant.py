@@ -114,6 +114,13 @@ def tenant_configure(
             help="What a 'not sure' does: offer a person and go on answering, or hand over at once."
         ),
     ] = None,
+    satisfaction_survey: Annotated[
+        bool | None,
+        typer.Option(
+            "--satisfaction-survey/--no-satisfaction-survey",
+            help="Ask the customer once for a 1-5 rating when a conversation is resolved (on by default).",
+        ),
+    ] = None,
 ) -> None:
     """Set how the assistant behaves for a business."""
     from bot.desk.conversations import configure_policy
@@ -135,11 +142,13 @@ def tenant_configure(
             privacy_notice=notice_text,
             compliance_contact=compliance_contact,
             not_sure_hands_over=None if not_sure is None else not_sure is NotSure.HAND_OVER,
+            satisfaction_survey_enabled=satisfaction_survey,
         )
         typer.echo(
             f"{name}: hours {policy.business_hours} ({policy.timezone}), "
             f"escalation keywords {policy.escalation_keywords}, refused topics {policy.refuse_topics}, "
             f"retention {policy.retention_days} days, "
             f"privacy notice {'on' if policy.privacy_notice_enabled else 'off'}, "
-            f"not sure: {'hand over' if policy.not_sure_hands_over else 'offer a person'}"
+            f"not sure: {'hand over' if policy.not_sure_hands_over else 'offer a person'}, "
+            f"satisfaction survey {'on' if policy.satisfaction_survey_enabled else 'off'}"
         )

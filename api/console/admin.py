@@ -137,6 +137,7 @@ async def save_settings(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm)
                 escalation_keywords=text("keywords", 4000).split(","),
                 retention_days=int(retention),
                 not_sure_hands_over=form.get("not_sure_hands_over") == "on",
+                satisfaction_survey_enabled=form.get("satisfaction_survey") == "on",
             )
             change = PolicyChange(mask=sorted(masked), keep=sorted(KNOWN_ENTITIES - masked))
             change_policy(session, runtime.box, staff.business_id, change)
@@ -146,7 +147,11 @@ async def save_settings(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm)
                 actor=actor_label(staff.user),
                 action="settings.change",
                 target=f"business:{staff.business_id}",
-                detail={"masked": sorted(masked), "retention_days": int(retention)},
+                detail={
+                    "masked": sorted(masked),
+                    "retention_days": int(retention),
+                    "satisfaction_survey": form.get("satisfaction_survey") == "on",
+                },
             )
 
     await run_in_threadpool(write)

@@ -167,15 +167,40 @@ def claim(session: SessionDep, staff: AgentDep, conversation_id: ObjectId, _form
 
 
 @router.post("/conversations/{conversation_id}/handback")
-def handback(session: SessionDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm) -> Response:
-    hand_back_to_bot(session, business_id=staff.business_id, conversation_id=conversation_id)
+def handback(
+    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
+) -> Response:
+    # Its own unit of work, like a reply: the rating question it may queue is committed before the worker
+    # is woken.
+    with session_scope(runtime.engine) as session:
+        hand_back_to_bot(
+            session,
+            business_id=staff.business_id,
+            conversation_id=conversation_id,
+            agent_user_id=staff.user_id,
+        )
+    _wake_worker(request, runtime)
     return back_to(_here(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/resolve")
-def resolve(session: SessionDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm) -> Response:
-    inbox.resolve(session, business_id=staff.business_id, conversation_id=conversation_id)
+def resolve(
+    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
+) -> Response:
+    with session_scope(runtime.engine) as session:
+        inbox.resolve(
+            session,
+            business_id=staff.business_id,
+            conversation_id=conversation_id,
+            agent_user_id=staff.user_id,
+        )
+    _wake_worker(request, runtime)
     return back_to("/console/inbox?queue=mine")
+
+
+def _wake_worker(request: Request, runtime: Runtime) -> None:
+    if request.app.state.run_worker:
+        runtime.worker.notify()  # the outbox is delivered by this process's worker thread
 
 
 @router.post("/conversations/{conversation_id}/reply")

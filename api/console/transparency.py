@@ -154,7 +154,8 @@ async def analytics_page(
             report = business_analytics(
                 session, business_id=staff.business_id, k=runtime.settings.analytics_k, since=since
             )
-        return {"report": report, "days": days, "charts": _charts(report)}
+            agents = {u.id: u.email for u in list_users(session, business_id=staff.business_id)}
+        return {"report": report, "days": days, "charts": _charts(report), "agents": agents}
 
     return render(request, "analytics.html", await run_in_threadpool(read))
 

@@ -34,6 +34,7 @@ from bot.models import (
     OutboundStatus,
 )
 from bot.turn.policies import BUTTON_HANDOFF, BUTTON_HELPED, within_service_window
+from bot.turn.satisfaction import RATING_BUTTON, RATING_REQUEST_KIND, RATING_ROWS
 from core.crypto import SecretBox
 from core.db import autocommit, session_scope, utcnow
 from core.errors import ChannelError
@@ -227,6 +228,15 @@ class Outbox:
                     name=template["name"],
                     language=template["language"],
                 )
+            elif message.kind == RATING_REQUEST_KIND:
+                wa_id = self._client.send_list(
+                    phone_number_id=business.phone_number_id,
+                    token=token,
+                    to=to,
+                    body=body,
+                    button=RATING_BUTTON,
+                    rows=RATING_ROWS,
+                )
             elif message.kind in ("interactive", OFFER_KIND):
                 wa_id = self._client.send_buttons(
                     phone_number_id=business.phone_number_id,
@@ -327,8 +337,10 @@ def _hand_over_undelivered(session: Session, message: Message, cause: str) -> No
     """A reply that will never reach the customer (a revoked token, a number not on WhatsApp, the 24-hour
     window closed): counted by cause, and its conversation goes to a person, who sees it in the inbox with
     reason `send_failed` and the Graph API's error on the message. Nothing is sent to tell the customer: it
-    would fail the same way."""
+    would fail the same way. A rating question that never arrived needs nobody: it is only counted."""
     SEND_FAILURES.labels(cause).inc()
+    if message.kind == RATING_REQUEST_KIND:
+        return
     conversation = session.get(Conversation, message.conversation_id)
     if conversation is None or conversation.status == ConversationStatus.WAITING_FOR_AGENT:
         return

@@ -417,6 +417,34 @@ class CloudAPIClient:
         }
         return self._message_id(self._post(phone_number_id, token, payload))
 
+    def send_list(
+        self,
+        *,
+        phone_number_id: str,
+        token: str,
+        to: str,
+        body: str,
+        button: str,
+        rows: list[tuple[str, str]],
+    ) -> str:
+        """An interactive list message: `button` opens one section of up to ten rows, given as (id, title)
+        pairs (ids up to 200 characters, titles up to 24; the button's label up to 20)."""
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "interactive",
+            "interactive": {
+                "type": "list",
+                "body": {"text": body},
+                "action": {
+                    "button": button,
+                    "sections": [{"rows": [{"id": rid, "title": title} for rid, title in rows]}],
+                },
+            },
+        }
+        return self._message_id(self._post(phone_number_id, token, payload))
+
     def send_template(self, *, phone_number_id: str, token: str, to: str, name: str, language: str) -> str:
         """An approved message template: the only kind allowed outside the 24-hour service window."""
         payload = {

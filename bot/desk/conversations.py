@@ -17,6 +17,7 @@ from bot.models import (
     policy_for,
 )
 from bot.turn.policies import BusinessHours, within_service_window
+from bot.turn.satisfaction import ask_after_agent
 from bot.turn.transparency import validate_contact, validate_notice
 from core.db import utcnow
 from core.errors import InvalidInput, NotFound
@@ -24,16 +25,21 @@ from privacy.masker import Masker
 from privacy.vault import VaultScope
 
 
-def hand_back_to_bot(session: Session, *, business_id: int, conversation_id: int) -> Conversation:
-    """An agent is done: the bot answers this conversation again."""
+def hand_back_to_bot(
+    session: Session, *, business_id: int, conversation_id: int, agent_user_id: int | None = None
+) -> Conversation:
+    """An agent is done: the bot answers this conversation again, and the customer may be asked for a
+    rating of the agent (`agent_user_id`, else whoever had claimed it)."""
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.business_id != business_id:
         raise NotFound(f"no conversation {conversation_id} for this business")
+    agent = agent_user_id if agent_user_id is not None else conversation.assigned_user_id
     conversation.status = ConversationStatus.BOT
     conversation.assigned_user_id = None
     conversation.handoff_reason = None
     conversation.failed_turns = 0
     session.add(conversation)
+    ask_after_agent(session, conversation, policy_for(session, business_id), agent_user_id=agent)
     return conversation
 
 
@@ -97,6 +103,7 @@ def configure_policy(
     privacy_notice: str | None = None,
     compliance_contact: str | None = None,
     not_sure_hands_over: bool | None = None,
+    satisfaction_survey_enabled: bool | None = None,
 ) -> AssistantPolicy:
     """Change what is given; validate hours and time zone before anything is stored."""
     policy = policy_for(session, business_id)
@@ -126,6 +133,8 @@ def configure_policy(
         policy.privacy_notice_enabled = privacy_notice_enabled
     if not_sure_hands_over is not None:
         policy.not_sure_hands_over = not_sure_hands_over
+    if satisfaction_survey_enabled is not None:
+        policy.satisfaction_survey_enabled = satisfaction_survey_enabled
     policy.updated_at = utcnow()
     session.add(policy)
     session.flush()

@@ -20,8 +20,10 @@ from bot.models import (
     ConversationStatus,
     Direction,
     Message,
+    policy_for,
 )
 from bot.turn.policies import within_service_window
+from bot.turn.satisfaction import ask_after_agent
 from core.audit_trail import record_action
 from core.db import utcnow
 from core.errors import Conflict, InvalidInput, NotFound
@@ -282,15 +284,21 @@ def claim(session: Session, *, business_id: int, conversation_id: int, user: Sta
     return conversation
 
 
-def resolve(session: Session, *, business_id: int, conversation_id: int) -> Conversation:
-    """Done: the bot answers the customer's next message, and the conversation leaves the open queues."""
+def resolve(
+    session: Session, *, business_id: int, conversation_id: int, agent_user_id: int | None = None
+) -> Conversation:
+    """Done: the bot answers the customer's next message, and the conversation leaves the open queues. The
+    customer may be asked for a rating of the agent who resolved it (`agent_user_id`, else whoever had
+    claimed it)."""
     conversation = get_conversation(session, business_id=business_id, conversation_id=conversation_id)
+    agent = agent_user_id if agent_user_id is not None else conversation.assigned_user_id
     conversation.status = ConversationStatus.BOT
     conversation.assigned_user_id = None
     conversation.failed_turns = 0
     conversation.resolved_at = utcnow()
     session.add(conversation)
     session.flush()
+    ask_after_agent(session, conversation, policy_for(session, business_id), agent_user_id=agent)
     return conversation
 
 

@@ -35,6 +35,7 @@ from bot.turn.language import NOT_COVERED, detect_language
 from bot.turn.message_limits import MAX_INTERACTIVE_BODY, split_text
 from bot.turn.policies import BusinessHours, is_follow_up
 from bot.turn.responders import AnswerRequest, Responder
+from bot.turn.satisfaction import RATING_REQUEST_KIND
 from bot.turn.transparency import privacy_notice
 from core.crypto import SecretBox
 from core.db import session_scope, utcnow
@@ -313,7 +314,13 @@ class Assistant:
             business_id=message.business_id,
             conversation_id=conversation_id,
             direction=Direction.OUTBOUND,
-            kind="interactive" if reply.with_buttons else OFFER_KIND if reply.offers_person else "text",
+            kind=RATING_REQUEST_KIND
+            if reply.asks_rating
+            else "interactive"
+            if reply.with_buttons
+            else OFFER_KIND
+            if reply.offers_person
+            else "text",
             text_masked=reply.text,
             status=OutboundStatus.QUEUED,
             in_reply_to_id=message.id,
@@ -392,8 +399,10 @@ def _first_contact_notice(
 
 
 def _fit(reply: Reply) -> list[Reply]:
-    """WhatsApp limits: 1,024 characters for a message with buttons, 4,096 for text (split cleanly)."""
-    if (reply.with_buttons or reply.offers_person) and len(reply.text) <= MAX_INTERACTIVE_BODY:
+    """WhatsApp limits: 1,024 characters for a message with buttons or a list, 4,096 for text (split
+    cleanly)."""
+    buttons = reply.with_buttons or reply.offers_person or reply.asks_rating
+    if buttons and len(reply.text) <= MAX_INTERACTIVE_BODY:
         return [reply]
     return [Reply(part) for part in split_text(reply.text)]
 

@@ -17,8 +17,15 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from bot.models import AssistantPolicy, Contact, Conversation, ConversationStatus, Message
+from bot.models import AssistantPolicy, Contact, Conversation, ConversationStatus, Message, ResolvedBy
 from bot.turn.policies import Intent, classify, mentions_topic, strongly_negative
+from bot.turn.satisfaction import (
+    HELPED_RATING_REPLY,
+    RATING_THANKS,
+    is_rating_reply,
+    open_rating,
+    record_rating,
+)
 from bot.turn.transparency import privacy_notice, request_reply
 from core.tenants import Business
 from privacy.consent import ConsentSource, Purpose, current_consent, record_consent
@@ -43,8 +50,9 @@ DATA_REQUESTS = {Intent.DATA_EXPORT: RequestKind.EXPORT, Intent.DATA_ERASURE: Re
 @dataclass(frozen=True)
 class Reply:
     text: str  # masked
-    with_buttons: bool = False  # "That helped" and "Talk to a person"
+    with_buttons: bool = False  # the answer's buttons: "That helped", "Talk to a person"
     offers_person: bool = False  # "Talk to a person" alone, under a "not sure"
+    asks_rating: bool = False  # the 1-5 rating list (bot.turn.satisfaction)
 
 
 @dataclass
@@ -164,6 +172,20 @@ def data_request(turn: Turn) -> TurnDecision | None:
     )
 
 
+def rating(turn: Turn) -> TurnDecision | None:
+    """A tapped row of the rating list: stored (once, when it was asked for), thanked for, never answered as
+    a question nor handed over; an invalid or unasked-for one is only recorded. Before `silence`: a rating
+    given after STOP, or once a person has the chat, is still the customer's answer, but nothing is said."""
+    if not is_rating_reply(turn.message.reply_id):
+        return None
+    stored = record_rating(turn.session, turn.message, turn.conversation)
+    if stored is None or turn.silent:
+        return TurnDecision(silent=True)
+    decision = turn.say(RATING_THANKS)
+    decision.first_contact_notice = False
+    return decision
+
+
 def silence(turn: Turn) -> TurnDecision | None:
     return TurnDecision(silent=True) if turn.silent else None
 
@@ -186,6 +208,9 @@ def helped(turn: Turn) -> TurnDecision | None:
     if turn.intent is not Intent.HELPED:
         return None
     turn.conversation.failed_turns = 0
+    # The bot resolved it: the customer may be asked for a rating (once, in the window, survey on).
+    if open_rating(turn.session, turn.conversation, turn.policy, resolved_by=ResolvedBy.BOT) is not None:
+        return TurnDecision([Reply(HELPED_RATING_REPLY.format(name=turn.name), asks_rating=True)])
     return turn.say(HELPED_REPLY)
 
 
@@ -213,6 +238,7 @@ CHECKS: tuple[Check, ...] = (
     start,
     minor,
     data_request,
+    rating,
     silence,
     no_text,
     data_info,

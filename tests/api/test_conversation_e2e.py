@@ -168,8 +168,12 @@ def test_escalation_by_phrase_silences_the_bot_until_an_agent_hands_back(wepos: 
     )
     assert _say(wepos, "Hello? When are you open on Sunday?") == []  # the bot stays silent
     assert stored_messages(wepos.runtime)[-1].status == InboundStatus.RECORDED
+    sends = len(wepos.graph.sends)
     with session_scope(wepos.runtime.engine) as session:
         hand_back_to_bot(session, business_id=wepos.business_id, conversation_id=conversation.id or 0)
+    # The hand-back asks the customer for a rating (a list message) on the worker's next round.
+    assert wait_until(lambda: len(wepos.graph.sends) > sends)
+    assert wepos.graph.sends[-1]["json"]["interactive"]["type"] == "list"
     (answer,) = _say(wepos, "When are you open on Sunday?")
     assert "9 am to 1 pm" in answer
 

@@ -218,7 +218,9 @@ def test_the_cli_configures_the_notice(runtime: Runtime) -> None:
         obj=runtime,
     )
     assert result.exit_code == 0, result.output
-    assert result.output.rstrip().endswith("retention 365 days, privacy notice on")
+    assert result.output.rstrip().endswith(
+        "retention 365 days, privacy notice on, not sure: offer a person, satisfaction survey on"
+    )
     notice, _ = _turn(runtime, "hello")
     assert notice.endswith("Questions about your data: dpo@crumb.example.")
     refused = CliRunner().invoke(

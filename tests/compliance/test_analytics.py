@@ -14,12 +14,29 @@ from sqlmodel import Session, select
 
 from api.runtime import Runtime
 from bot.channel.whatsapp import InboundMessage, WebhookBatch
-from bot.models import Contact, Conversation, Direction, InboundStatus, Message, OutboundStatus
+from bot.models import (
+    Contact,
+    Conversation,
+    ConversationRating,
+    Direction,
+    InboundStatus,
+    Message,
+    OutboundStatus,
+    ResolvedBy,
+)
 from bot.turn.responders import Answer, AnswerRequest
-from compliance.analytics import Analytics, _Suppressor, business_analytics, keywords
+from compliance.analytics import (
+    Analytics,
+    RatingGroup,
+    Satisfaction,
+    _Suppressor,
+    business_analytics,
+    keywords,
+)
 from core.db import session_scope
 from core.errors import InvalidInput
 from core.settings import Settings
+from core.staff import Role, create_user
 from core.tenants import create_business
 from privacy.models import VaultEntry
 from retrieval.models import KnowledgeDocument
@@ -145,6 +162,7 @@ def test_counts_and_rates_with_small_counts_suppressed(runtime: Runtime) -> None
             {"day": "2026-03-02", "conversations": "<5", "messages_in": "<5", "messages_out": "<5"},
             {"day": "2026-03-03", "conversations": "<5", "messages_in": "<5", "messages_out": "<5"},
         ],
+        "satisfaction": NO_RATINGS.model_dump(mode="json"),
     }
     with session_scope(runtime.engine) as session:
         small = business_analytics(session, business_id=1, k=2)
@@ -179,6 +197,105 @@ def test_counts_and_rates_with_small_counts_suppressed(runtime: Runtime) -> None
         unanswered="<5",
         unanswered_clusters=[],
         daily=[],
+        satisfaction=NO_RATINGS,
+    )
+
+
+NOTHING = {str(n): "<5" for n in range(1, 6)}
+NO_RATINGS = Satisfaction(
+    asked="<5",
+    rated="<5",
+    mean=None,
+    by_bot=RatingGroup(
+        resolved_by=ResolvedBy.BOT, agent_user_id=None, count="<5", mean=None, distribution=NOTHING
+    ),
+    by_agent=[],
+)
+
+
+def _seed_ratings(runtime: Runtime) -> tuple[int, int]:
+    """Ratings of conversations the bot resolved (6, all on day 1) and two agents resolved (5 and 2), plus
+    one customer asked who never answered; the two agents' ids."""
+    with session_scope(runtime.engine) as session:
+        agents = [
+            create_user(
+                session,
+                business_id=1,
+                email=f"agent{n}@crumb.example",
+                role=Role.AGENT,
+                password="a long pass 12",
+            ).id
+            for n in (1, 2)
+        ]
+        given = [(None, v) for v in (5, 5, 4, 4, 4, 1)] + [(agents[0], v) for v in (5, 5, 5, 3, 2)]
+        given += [(agents[1], 1), (agents[1], 2), (agents[1], None)]
+        for n, (agent, value) in enumerate(given):
+            _seed_turn(session, 100 + n, DAY_1 + timedelta(minutes=n))
+            session.add(
+                ConversationRating(
+                    business_id=1,
+                    conversation_id=n + 1,
+                    resolved_by=ResolvedBy.AGENT if agent else ResolvedBy.BOT,
+                    agent_user_id=agent,
+                    asked_at=DAY_1 + timedelta(minutes=n),
+                    value=value,
+                    rated_at=DAY_1 + timedelta(minutes=n, seconds=30) if value else None,
+                )
+            )
+    assert agents[0] is not None and agents[1] is not None
+    return agents[0], agents[1]
+
+
+def test_ratings_by_bot_and_by_agent_with_small_counts_suppressed(runtime: Runtime) -> None:
+    first, second = _seed_ratings(runtime)
+    with session_scope(runtime.engine) as session:
+        report = business_analytics(session, business_id=1, k=5).satisfaction
+        small = business_analytics(session, business_id=1, k=2).satisfaction
+        later = business_analytics(session, business_id=1, k=2, since=DAY_2).satisfaction
+    assert report.model_dump(mode="json") == {
+        "asked": 14,
+        "rated": 13,
+        "mean": 3.54,  # 46 / 13
+        "by_bot": {
+            "resolved_by": "bot",
+            "agent_user_id": None,
+            "count": 6,
+            "mean": 3.83,
+            # Only "1" (one rating) is under 5; the smallest shown one is hidden with it, else 6 minus the rest
+            # would tell it.
+            "distribution": {"1": "<5", "2": "<5", "3": "<5", "4": "<5", "5": "<5"},
+        },
+        "by_agent": [
+            {
+                "resolved_by": "agent",
+                "agent_user_id": first,
+                "count": 5,
+                "mean": 4.0,
+                "distribution": {"1": "<5", "2": "<5", "3": "<5", "4": "<5", "5": "<5"},
+            },
+            {
+                "resolved_by": "agent",
+                "agent_user_id": second,
+                "count": "<5",
+                "mean": None,  # two ratings: too few for a mean
+                "distribution": {"1": "<5", "2": "<5", "3": "<5", "4": "<5", "5": "<5"},
+            },
+        ],
+    }
+    assert (small.by_bot.distribution, small.by_bot.mean) == (
+        {"1": "<2", "2": "<2", "3": "<2", "4": 3, "5": 2},
+        3.83,
+    )
+    assert [(g.agent_user_id, g.count, g.mean) for g in small.by_agent] == [(first, 5, 4.0), (second, 2, 1.5)]
+    assert small.by_agent[0].distribution == {"1": "<2", "2": "<2", "3": "<2", "4": "<2", "5": 3}
+    assert later == NO_RATINGS.model_copy(
+        update={
+            "asked": "<2",
+            "rated": "<2",
+            "by_bot": NO_RATINGS.by_bot.model_copy(
+                update={"count": "<2", "distribution": {str(n): "<2" for n in range(1, 6)}}
+            ),
+        }
     )
 
 

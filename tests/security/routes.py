@@ -63,7 +63,13 @@ def _nothing_counted(body: Any) -> bool:
     """The stranger's business has no conversations: every count is suppressed, every list empty."""
     counts = ("conversations", "messages_in", "messages_out", "answered_by_bot", "handed_to_agents")
     lists = ("escalation_reasons", "top_documents", "unanswered_clusters", "daily")
-    return isinstance(body, dict) and all(body[c] == "<5" for c in counts) and not any(body[n] for n in lists)
+    return (
+        isinstance(body, dict)
+        and all(body[c] == "<5" for c in counts)
+        and not any(body[n] for n in lists)
+        and body["satisfaction"]["rated"] == "<5"
+        and not body["satisfaction"]["by_agent"]
+    )
 
 
 def _anything(_body: Any) -> bool:
