@@ -40,10 +40,15 @@ PHONE_NUMBER_ID = "100000000000001"
 
 
 def fresh_runtime(
-    graph_base: str = "http://127.0.0.1:9/v23.0", database_url: str | None = None, **kwargs: object
+    graph_base: str = "http://127.0.0.1:9/v23.0",
+    database_url: str | None = None,
+    settings: dict[str, object] | None = None,
+    **kwargs: object,
 ) -> Runtime:
+    """A migrated Wepos on a throwaway data dir; `settings` overrides the defaults (an LLM provider...), the
+    other keyword arguments go to `Runtime` (engines)."""
     data_dir = Path(tempfile.mkdtemp(prefix="wepos-bench-")) / "var"
-    settings = Settings(
+    configured = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=data_dir,
         whatsapp_app_secret=APP_SECRET,  # type: ignore[arg-type]
@@ -52,8 +57,9 @@ def fresh_runtime(
         whatsapp_api_base=graph_base,
         database_url=database_url,
         log_level="WARNING",
+        **(settings or {}),
     )
-    runtime = Runtime(settings, **kwargs)  # type: ignore[arg-type]
+    runtime = Runtime(configured, **kwargs)  # type: ignore[arg-type]
     runtime.migrate()
     return runtime
 

@@ -1,6 +1,7 @@
 """Answer quality end to end: does the bot answer a customer from the business's documents, or decline?
 
     python -m benchmarks.answers [--split test|dev|all] [--sets NAME ...] [--limit N] [--json]
+        [--llm-base-url URL --llm-model NAME]
 
 Data: benchmarks/data/answers (see its README.md): per set, a business's documents as it would upload them
 (Markdown, HTML, a CSV FAQ sheet, text) and customer questions, each with the facts a right answer must
@@ -231,11 +232,13 @@ def run(
     data: Path = DATA,
     analyzer: object | None = None,
     embeddings: object | None = None,
+    settings: dict[str, object] | None = None,
 ) -> dict[str, Any]:
     """Every set's questions in `split` through a fresh Wepos; the runtime builds the configured engines
-    where `analyzer` or `embeddings` is not given (tests pass theirs)."""
+    where `analyzer` or `embeddings` is not given (tests pass theirs). `settings` overrides the defaults:
+    an OpenAI-compatible model answers with `llm_provider`, `llm_base_url` and `llm_model`."""
     engines = {k: v for k, v in {"analyzer": analyzer, "embeddings": embeddings}.items() if v is not None}
-    runtime = fresh_runtime(**engines)  # type: ignore[arg-type]
+    runtime = fresh_runtime(settings=settings, **engines)  # type: ignore[arg-type]
     results: dict[str, Any] = {"split": split, "sets": {}}
     all_questions: list[Question] = []
     all_verdicts: list[Verdict] = []
@@ -295,12 +298,17 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), help="default: " + " ".join(SETS))
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--llm-base-url", help="answer through this OpenAI-compatible server (default: extractive)"
+    )
+    parser.add_argument("--llm-model", default="", help="the model name the server knows")
     args = parser.parse_args()
     names = [name for part in args.sets for name in part.split(",") if name]
     unknown = [name for name in names if not (DATA / name / "questions.jsonl").exists()]
     if unknown:
         raise SystemExit(f"no answer set named {', '.join(unknown)} under {DATA}")
-    results = run(names, args.split, args.limit)
+    model = {"llm_provider": "openai", "llm_base_url": args.llm_base_url, "llm_model": args.llm_model}
+    results = run(names, args.split, args.limit, settings=model if args.llm_base_url else None)
     print(json.dumps(results) if args.json else table(results))
 
 

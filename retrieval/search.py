@@ -76,7 +76,8 @@ _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 _SMALL_TALK = frozenset(
     tokenize(
         """hi hello hey hiya dear greetings good morning afternoon evening thanks thank thx cheers regards kind
-        best ok okay yes yeah sure great name called number phone mobile whatsapp email mail address contact"""
+        best ok okay yes yeah sure great name called number phone mobile whatsapp email mail address contact
+        card live living born birthday"""
     )
 )
 
@@ -97,8 +98,12 @@ def search_query(masked_text: str) -> str:
 def _is_small_talk(sentence: str) -> bool:
     words = tokenize(sentence)
     topical = [word for word in words if word not in _SMALL_TALK]
+    if PLACEHOLDER.search(sentence) is not None and "?" not in sentence:
+        # A statement of the sender's details with one word besides ("My card is <CREDIT_CARD_1> and I live
+        # at <LOCATION_1>, London."); "My order <ID_NUMBER_1> hasn't arrived." says more and stays.
+        return len(topical) <= 1
     # "How much?" has no content word either, but it is a question about the topic: keep it.
-    return not topical and (len(words) > 0 or PLACEHOLDER.search(sentence) is not None)
+    return not topical and len(words) > 0
 
 
 def current_passages(session: Session, business_id: int, passages: list[Passage]) -> list[Passage]:

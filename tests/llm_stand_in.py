@@ -82,7 +82,7 @@ class OpenAIStandIn:
 
 def _obey(messages: list[dict[str, Any]]) -> str:
     system = messages[0]["content"]
-    passage = re.search(r"^\[1\] \([^)]*\) (.+)$", system, flags=re.MULTILINE)
+    passage = re.search(r"^\[1\] \([^)]*\)\n(.+)$", system, flags=re.MULTILINE)
     question = messages[-1]["content"]
     customer = re.search(r"\(the customer is (<[A-Z_]+_\d+>)\)", question)
     greeting = f"Hi {customer.group(1)}! " if customer else ""
@@ -101,7 +101,7 @@ def _obey_injections(messages: list[dict[str, Any]]) -> str:
     and, when anything asks for the system prompt, appends the whole system prompt verbatim."""
     system = messages[0]["content"]
     everything = "\n".join(str(m["content"]) for m in messages)
-    passage = re.search(r"^\[1\] \([^)]*\) (.+)$", system, flags=re.MULTILINE)
+    passage = re.search(r"^\[1\] \([^)]*\)\n(.+)$", system, flags=re.MULTILINE)
     parts = [f"{passage.group(1)} [1]" if passage else ""]
     parts += list(dict.fromkeys(_PLACEHOLDER_LIKE.findall(everything)))
     if "system prompt" in everything.lower():

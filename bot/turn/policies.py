@@ -153,12 +153,23 @@ def mentions_topic(text: str, topics: list[str]) -> str | None:
     return None
 
 
+# Words that point back at the previous message: "it", "that", "they", "the same" ...
+_POINTS_BACK = re.compile(
+    r"\b(it|its|that|this|those|these|they|them|their|there|then|one|ones|same|such|instead|either)\b"
+)
+FOLLOW_UP_WORDS = 14  # a longer message says what it is about on its own
+
+
 def is_follow_up(text: str) -> bool:
-    """A short question that leans on the previous one ("and for an e-bike?", "what about Sundays?")."""
+    """A question that leans on the previous one: short ("and for an e-bike?", "what about Sundays?"), or
+    one that points back at it ("How do I apply for it?", "Will they be able to see my pictures?")."""
     lowered = text.lower().strip()
-    return len(lowered.split()) <= 5 or bool(
-        re.match(r"^(and|also|what about|how about|and what about|same for|what if)\b", lowered)
-    )
+    words = lowered.split()
+    if len(words) <= 5 or re.match(
+        r"^(and|also|what about|how about|and what about|same for|what if)\b", lowered
+    ):
+        return True
+    return len(words) <= FOLLOW_UP_WORDS and _POINTS_BACK.search(lowered) is not None
 
 
 def within_service_window(last_inbound_at: datetime | None, now: datetime) -> bool:

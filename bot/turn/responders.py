@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from langchain_core.embeddings import Embeddings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from bot.turn.units import Unit, UnitKind, parse_units, reply_span, unit_in_context
+from bot.turn.units import Unit, UnitKind, parse_units, reply_span, structured, unit_in_context
 from core.errors import ConfigError
 from core.metrics import LLM_SECONDS
 from core.placeholders import LOOSE_PLACEHOLDER
@@ -304,7 +304,14 @@ class ChatModelResponder:
         usable = [p for p in request.passages if p.score >= request.min_confidence]
         if not usable:
             return not_sure(request)
-        passages = "\n".join(f"[{i}] ({p.title}) {passage_body(p)}" for i, p in enumerate(usable, start=1))
+        # The same calibrated decline as the extractive answer: a model is not asked what the passages
+        # are not sure to hold (and cannot talk itself into an answer the evidence does not carry).
+        extracted = self._fallback.answer(request)
+        if not extracted.confident:
+            return extracted
+        passages = "\n".join(
+            f"[{i}] ({p.title})\n{structured(passage_body(p))}" for i, p in enumerate(usable, start=1)
+        )
         instructions = (
             f"Business instructions: {request.instructions}\n" if request.instructions.strip() else ""
         )

@@ -132,8 +132,9 @@ class _Parser:
         self._paragraph += 1
         for sentence in sentences:
             last = self._add(UnitKind.SENTENCE, sentence, new_paragraph=False)
-        ends_with_colon = sentences and self.units[last].text.endswith((":", ";"))
-        self._lead = last if ends_with_colon else self._heading
+        # The last sentence before a list introduces it, with a colon or without ("... a number of things
+        # to check.").
+        self._lead = last if sentences else self._heading
 
 
 # A sentence that opens with one of these leans on the sentence before it.
@@ -151,6 +152,11 @@ def unit_in_context(units: list[Unit], unit: Unit) -> str:
     if unit.lead is not None and unit.kind in (UnitKind.ITEM, UnitKind.ROW):
         return f"{units[unit.lead].text} {unit.text}"
     return unit.text
+
+
+def _items_of(units: list[Unit], position: int) -> list[int]:
+    """The list items a lead-in line introduces (none for a sentence that no list follows)."""
+    return [u.position for u in units if u.lead == position and u.kind is UnitKind.ITEM]
 
 
 def _list_around(units: list[Unit], unit: Unit) -> list[int]:
@@ -181,19 +187,24 @@ def reply_span(units: list[Unit], positions: list[int]) -> str:
             keep.update(_list_around(units, unit))
         elif unit.kind is UnitKind.ROW and unit.lead is not None:
             keep.add(unit.lead)
-        elif unit.kind is UnitKind.SENTENCE and unit.text.endswith((":", ";")):
-            items = [u.position for u in units if u.lead == position and u.kind is UnitKind.ITEM]
+        elif unit.kind is UnitKind.SENTENCE and (items := _items_of(units, position)):
             keep.update(items[:LIST_ITEMS])
         elif unit.kind is UnitKind.SENTENCE and _LEANS_BACK.match(unit.text) and position > 0:
             before = units[position - 1]
             if before.kind is UnitKind.SENTENCE:
                 keep.add(before.position)
+    return render(units, sorted(keep), REPLY_CHARS)
+
+
+def render(units: list[Unit], positions: list[int], limit: int | None = None) -> str:
+    """These units as plain text: a heading as a label line, an item as "- item", a paragraph's sentences
+    on one line; up to about `limit` characters."""
     lines: list[str] = []
     size = 0
     previous: Unit | None = None
-    for position in sorted(keep):
+    for position in positions:
         unit = units[position]
-        if size and size + len(unit.text) > REPLY_CHARS:
+        if limit is not None and size and size + len(unit.text) > limit:
             break
         if unit.kind is UnitKind.HEADING:
             text = f"{unit.text}:"
@@ -209,3 +220,10 @@ def reply_span(units: list[Unit], positions: list[int]) -> str:
         size += len(text)
         previous = unit
     return "\n".join(lines)
+
+
+def structured(body: str) -> str:
+    """A passage body as the units read it (paragraphs joined, lists and rows one a line, headings as
+    labels): what a language model is shown."""
+    units = parse_units(body)
+    return render(units, list(range(len(units))))

@@ -127,7 +127,7 @@ def test_chat_model_prompt_holds_masked_passages_and_question_only(embeddings) -
         )
     )
     assert answer.confident and answer.text == "We open at 9 am on Sundays [1]."
-    assert "[1] (Hours) On Sundays we open at 9 am." in prompts[0]
+    assert "[1] (Hours)\nOn Sundays we open at 9 am." in prompts[0]
     assert "<PERSON_1> asks: open on Sunday?" in prompts[0]
 
 

@@ -75,6 +75,12 @@ def test_restricted_topics_match_whole_words() -> None:
         ("and for an e-bike?", True),
         ("what about Sundays?", True),
         ("Do you deliver to Bath on Saturdays?", False),
+        # A question that points back at the previous one needs its context; one that names its topic not.
+        ("How do I apply for it?", True),
+        ("Will they be able to see my pictures?", True),
+        ("Could you send it by express courier instead?", True),
+        ("Can I pay for a cake in advance and collect it from the Bath shop on Saturday morning please?", False),
+        ("Do you make vegan birthday cakes for twenty people?", False),
     ],
 )
 def test_follow_up(text: str, follow_up: bool) -> None:

@@ -98,6 +98,11 @@ def test_hybrid_search_finds_exact_words_and_keeps_the_cosine_as_score(
             "I'd like to share an album on fb with a friend who is not on facebook. Is this possible?",
         ),
         ("A cake for 20 people. How much?", "A cake for 20 people. How much?"),
+        (
+            "Great. My card is <CREDIT_CARD_1> and I live at <LOCATION_1>, London. Do you sell vegan cakes?",
+            "Do you sell vegan cakes?",
+        ),
+        ("My order <ID_NUMBER_1> hasn't arrived. Where is it?", "My order hasn't arrived. Where is it?"),
         ("Can <PERSON_1> collect my order?", "Can collect my order?"),
         ("Is version 2.0 out... already?", "Is version 2.0 out... already?"),
         ("Thanks!!", "Thanks!!"),

@@ -71,6 +71,9 @@ def injected(  # type: ignore[no-untyped-def]
         llm_model="loopback-model",
         llm_api_key="sk-test",
         llm_timeout_s=5,
+        # The model is asked every question, however unsure the evidence: these tests are about what an
+        # obeying model could leak, so the calibrated decline must not spare it the injected ones.
+        answer_confidence=-1,
     )
     runtime, business_id = demo_runtime(settings, analyzer, embeddings)
     with session_scope(runtime.engine) as session:
