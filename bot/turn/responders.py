@@ -136,6 +136,11 @@ def _words(text: str) -> set[str]:
     }
 
 
+def _is_faq_entry(passage: Passage) -> bool:
+    body = passage.text.partition("\n")[2]
+    return body.startswith("Q: ") and "\nA: " in body
+
+
 def passage_body(passage: Passage) -> str:
     """The passage without its context line; for an FAQ entry, the answer part."""
     _context, _, body = passage.text.partition("\n")
@@ -168,6 +173,11 @@ class ExtractiveResponder:
         scored = self._scored(question, asked, weights, candidates)
         top_score, top = scored[0]
         body = reply_span(top.units, self._chosen(scored))
+        if (
+            _is_faq_entry(top.passage)
+            and len(whole := structured(passage_body(top.passage))) <= FAQ_ANSWER_CHARS
+        ):
+            body = whole  # an FAQ entry's answer is the answer: all of it, when it is short enough to read
         runner_up = next((score for score, c in scored if c.passage.vector_id != top.passage.vector_id), None)
         evidence = _evidence(
             passage=top.passage.score,
@@ -221,6 +231,8 @@ class ExtractiveResponder:
 # benchmarks/answers.py.
 UNIT_LEXICAL_WEIGHT = 0.3
 UNIT_PASSAGE_WEIGHT = 0.5
+# An FAQ entry's answer up to this long is sent whole; a longer one is cut to the units that answer.
+FAQ_ANSWER_CHARS = 900
 # How much the reply's coverage of the question's idf adds to its confidence (`_evidence`).
 COVERAGE_WEIGHT = 0.25
 # Only passages this close to the best one's cosine compete for units.

@@ -79,7 +79,10 @@ def test_restricted_topics_match_whole_words() -> None:
         ("How do I apply for it?", True),
         ("Will they be able to see my pictures?", True),
         ("Could you send it by express courier instead?", True),
-        ("Can I pay for a cake in advance and collect it from the Bath shop on Saturday morning please?", False),
+        (
+            "Can I pay for a cake in advance and collect it from the Bath shop on Saturday morning please?",
+            False,
+        ),
         ("Do you make vegan birthday cakes for twenty people?", False),
     ],
 )

@@ -123,3 +123,15 @@ def test_rare_words_pick_the_sentence_that_answers(embeddings) -> None:  # type:
 
     assert "physiotherapist: £150" in ask("what does the bike fitting cost and which day")
     assert "£12 per wheel" in ask("how much for a puncture repair")
+
+
+def test_a_short_faq_answer_is_sent_whole(embeddings) -> None:  # type: ignore[no-untyped-def]
+    text = (
+        "Returns > Can I get my money back?\nQ: Can I get my money back?\nA: Yes. Bring the item back within "
+        "30 days with its receipt.\n\nWe refund to the card you paid with; cash purchases are refunded in cash."
+    )
+    passage = Passage("v1", 1, "Returns", text, 0.8)
+    answer = ExtractiveResponder(embeddings).answer(
+        AnswerRequest("can i get my money back", [passage], "Spokes", answer_confidence=-1)
+    )
+    assert "30 days with its receipt" in answer.text and "refunded in cash" in answer.text
