@@ -267,6 +267,21 @@ class StreetAddressRecognizer(EntityRecognizer):
             rf"(?:{_WORD}[ \t]+){{1,3}}{_NUMBER})\b(?![.,]?\d)",
             0.5,
         ),
+        # "Am Waldrand 12, 50667 Köln", "Kerkstraat 5, 1017 GC Amsterdam": a name and a number with no street
+        # type, taken for a street by the postcode and town that follow it.
+        Pattern(
+            "name_number_postcode",
+            rf"(?<![\w\-])(?:{_WORD}[ \t]+){{1,3}}{_NUMBER},?[ \t]+\d{{4,5}}(?:[ \t]?[A-Z]{{2}})?[ \t]+"
+            rf"[^\W\d_a-z][\w\-]+",
+            0.6,
+        ),
+        # A line of its own that is a postcode and a town ("50667 Köln", "75001 Paris"), under a street line
+        # or near a word about addresses (see `analyze`).
+        Pattern(
+            "postcode_town_line",
+            r"(?m)^[ \t]*(?P<span>\d{4,5}(?:[ \t]?[A-Z]{2})?[ \t]+[^\W\d_a-z][\w\-]+(?:[ \t]+[^\W\d_a-z][\w\-]+)?)[ \t]*$",
+            0.5,
+        ),
         # "ZIP: 8592", "postcode is 1010": the code after its label (the label is not masked).
         Pattern(
             "labelled_postcode",
@@ -338,6 +353,7 @@ class StreetAddressRecognizer(EntityRecognizer):
             "number_name_number",
             "named_street",
             "name_number",
+            "name_number_postcode",
         }
     )
     MAX_LINES: ClassVar[int] = 6
@@ -370,6 +386,18 @@ class StreetAddressRecognizer(EntityRecognizer):
                 if pattern.name == "name_number" and not near(text, start, end, self.LIVING, before=60):
                     pos = end
                     continue
+                if (
+                    pattern.name == "name_number_postcode"
+                    and _four_digit_code(text[start:end])
+                    and not near(text, start, end, self.CONTEXT, before=60)
+                ):
+                    pos = end  # "Windows 10, 2022 Edition": a four-digit code may be a year
+                    continue
+                if pattern.name == "postcode_town_line" and not (
+                    _under_another_line(text, start) or near(text, start, end, self.CONTEXT, before=80)
+                ):
+                    pos = end
+                    continue
                 pos = end
                 full_end = _run_on(text, end, self.MAX_LINES, lower_case_text)
                 if pattern.name == "corner" and full_end == end:
@@ -388,6 +416,20 @@ class StreetAddressRecognizer(EntityRecognizer):
                     RecognizerResult(self.ENTITY, _leading_number(text, start), full_end, pattern.score)
                 )
         return results
+
+
+_FOUR_DIGIT_CODE = re.compile(r",?[ \t]+\d{4}[ \t]+[^\W\d_]")
+
+
+def _four_digit_code(span: str) -> bool:
+    """Whether the postcode after the street is four bare digits (Austria's, Belgium's, or a year)."""
+    return _FOUR_DIGIT_CODE.search(span) is not None
+
+
+def _under_another_line(text: str, start: int) -> bool:
+    """Whether a line stands right above the one at `start` (an address block, not a lone "2024 Update")."""
+    above = text[:start].rstrip(" \t")
+    return above.endswith("\n") and bool(above[:-1].strip().splitlines()[-1:])
 
 
 def _shorter_street(

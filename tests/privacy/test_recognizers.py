@@ -50,6 +50,10 @@ def found(detector: Detector, text: str) -> list[tuple[str, str]]:
         ("send it to Via Pasquale Scura 127, Napoli", "STREET_ADDRESS", "Via Pasquale Scura 127, Napoli"),
         ("ship to 40 rue Victor Hugo, Lyon", "STREET_ADDRESS", "40 rue Victor Hugo, Lyon"),
         ("I moved to Gumpendorfer Strasse 44 last week", "STREET_ADDRESS", "Gumpendorfer Strasse 44"),
+        # No street-type word: the postcode and town after the number make it a street.
+        ("Meine Adresse: Am Waldrand 12, 50667 Köln.", "STREET_ADDRESS", "Am Waldrand 12, 50667 Köln"),
+        ("Kerkstraat 5, 1017 GC Amsterdam", "STREET_ADDRESS", "Kerkstraat 5, 1017 GC Amsterdam"),
+        ("I live at Unter den Linden 77", "STREET_ADDRESS", "Unter den Linden 77"),
         ("my address is 6750 Koskikatu 25 Apt. 864", "STREET_ADDRESS", "6750 Koskikatu 25 Apt. 864"),
         ("we live at 43 ul. Cicha 86", "STREET_ADDRESS", "43 ul. Cicha 86"),
         ("use P.O. Box 287 for letters", "STREET_ADDRESS", "P.O. Box 287"),
@@ -353,6 +357,17 @@ def test_an_address_stops_before_a_label_line_and_a_chat_acronym(detector: Detec
 
 def test_a_repeated_first_word_that_is_a_verb_stays_readable(detector: Detector) -> None:
     assert found(detector, "Will Smith called. Will you call back?") == [("PERSON", "Will Smith")]
+
+
+def test_a_postcode_and_town_line_is_an_address_under_a_street_not_a_version_and_year(
+    detector: Detector,
+) -> None:
+    assert ("STREET_ADDRESS", "Hauptweg 4\n50667 Köln") in found(
+        detector, "Max Muster\nHauptweg 4\n50667 Köln"
+    )
+    assert found(detector, "We have moved.\n75001 Paris") == [("STREET_ADDRESS", "75001 Paris")]
+    for text in ("Windows 10, 2022 Edition", "Version 12, 2048 Bytes", "Release 2024 Update notes"):
+        assert [e for e, _ in found(detector, text) if e == "STREET_ADDRESS"] == [], text
 
 
 def test_an_address_stops_before_the_phone_lines_under_it(detector: Detector) -> None:
