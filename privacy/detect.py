@@ -353,11 +353,13 @@ def _business_code(span: str, vocabulary: AbstractSet[str]) -> bool:
 
 
 def _not_a_name(span: str) -> bool:
-    """A form's label ("Username", "Telefon") or only calendar words ("März"): a name by shape, not by sense."""
+    """A form's label ("Username", "Telefon"), or only calendar words ("März") or greetings ("Ciao", "HEY
+    HO"): a name by shape, not by sense."""
     from privacy.recognizers.labelled_value import is_field_label
-    from privacy.recognizers.name_lexicon import CALENDAR
+    from privacy.recognizers.name_lexicon import CALENDAR, GREETING_WORDS
 
-    return is_field_label(span) or all(word.strip(".,").casefold() in CALENDAR for word in span.split())
+    words = [word.strip(".,!?").casefold() for word in span.split()]
+    return is_field_label(span) or all(word in CALENDAR or word in GREETING_WORDS for word in words)
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 
 from privacy.recognizers.name_lexicon import (
     CALENDAR,  # days and months: proper nouns, no one's name
+    GREETING_WORDS,
     NOT_NAME_WORDS,
 )
 
@@ -41,6 +42,16 @@ class NameIntroductionRecognizer(EntityRecognizer):
             rf"[ \t]+{_NAME}",
             0.7,
         ),
+        # "my name is" in the languages customers write in, and as typed in chat ("my naam is", "mera naam").
+        Pattern(
+            _LABELLED,
+            r"(?i:\bmy[ \t]+naam[ \t]+is|\bmera[ \t]+naam(?:[ \t]+hai)?|\bmein[ \t]+name[ \t]+ist|"
+            r"\bich[ \t]+hei(?:ß|ss)e|\bje[ \t]+m['’][ \t]*appelle|\bmon[ \t]+nom[ \t]+est|\bme[ \t]+llamo|"
+            r"\bmi[ \t]+nombre[ \t]+es|\bmi[ \t]+chiamo|\bil[ \t]+mio[ \t]+nome[ \t]+è|\bmeu[ \t]+nome[ \t]+é|"
+            r"\bme[ \t]+chamo|\bbenim[ \t]+ad[ıi]m)"
+            rf"[ \t]+{_NAME}",
+            0.7,
+        ),
         # The answer to a question about the name: "What's your last name? Boyle", "the name on the
         # account? User: Ágnes Földesy" (a speaker's label may stand between).
         Pattern(
@@ -52,7 +63,8 @@ class NameIntroductionRecognizer(EntityRecognizer):
         Pattern(
             _INTRODUCED,
             r"(?i:\bthis[ \t]+is|\bi'm|\bi’m|\bi[ \t]+am|\bit's|\bit[ \t]+is|\bname|"
-            r"^(?:hi|hello|hey|dear|thanks|thank[ \t]+you),?)"
+            r"\bich[ \t]+bin|\bhier[ \t]+ist|\bje[ \t]+suis|\bc['’]est|\bsono|\bsoy|\beu[ \t]+sou|"
+            r"^(?:hi|hello|hey|dear|thanks|thank[ \t]+you|hallo|bonjour|salut|hola|ciao|olá|ola|merhaba),?)"
             rf"[ \t]+{_NAME}",
             0.6,
         ),
@@ -129,6 +141,7 @@ class NameIntroductionRecognizer(EntityRecognizer):
                 or bare.casefold() in STOP_WORDS
                 or bare.casefold() in CALENDAR
                 or bare.casefold() in NOT_NAME_WORDS
+                or bare.casefold() in GREETING_WORDS
                 # A contraction, not a name: "C'mon, sing it", "Y'all"; names keep a capital: "O'Brien".
                 or re.search(r"['’][a-z]", bare)
             ):

@@ -113,6 +113,13 @@ CALENDAR = frozenset(
 )
 
 
+# Greetings, interjections and the words of "my name is" in other languages: capitalised at the start of a
+# chat line they look like names ("Ciao, sono giulia", "HEY HO!", "my naam is varun").
+_GREETINGS = """hi hello hey hiya heya yo ho hoo ha haha hehe lol ok okay alright alrighty aight ooh oh ah wow yay hmm
+    hallo moin servus bonjour salut coucou hola buenas ciao salve olá ola oi merhaba selam namaste
+    naam mera sono soy sou bin heiße heisse appelle llamo chiamo chamo"""
+GREETING_WORDS = frozenset(_GREETINGS.split())
+
 # Capitalised words after a name that are no part of it: address units, firms, sign-offs, titles.
 NOT_NAME_WORDS = frozenset(
     {

@@ -370,6 +370,22 @@ def test_a_postcode_and_town_line_is_an_address_under_a_street_not_a_version_and
         assert [e for e, _ in found(detector, text) if e == "STREET_ADDRESS"] == [], text
 
 
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("my naam is varun dubey", ["varun dubey"]),
+        ("ich heiße jonas weber", ["jonas weber"]),
+        ("Mi chiamo Giulia Rossi", ["Giulia Rossi"]),
+        ("HEY HO! Alrighty then", []),
+        ("Ciao, can you help?", []),
+    ],
+)
+def test_my_name_is_in_other_languages_and_greetings_are_no_names(
+    detector: Detector, text: str, names: list[str]
+) -> None:
+    assert [span for entity, span in found(detector, text) if entity == "PERSON"] == names
+
+
 def test_an_address_stops_before_the_phone_lines_under_it(detector: Detector) -> None:
     text = "30102 Kaevu 94\nNicosia\n 61089\n28-64-66-98 office"
     assert found(detector, text) == [
