@@ -1,5 +1,5 @@
 """Approved answers in the console: the admin's list (with suggestions from unanswered questions), and the
-one form an admin or agent saves an answer with: written by hand, from a suggestion, or from a handed-over
+form an admin or an agent saves an answer with: written by hand, from a suggestion, or from a handed-over
 conversation (its question and the agent's reply, masked, for the agent to put in the business's words).
 
 A refused save (a customer's placeholder left, undeclared personal data) shows the form again with the
@@ -7,14 +7,15 @@ reason and the texts as typed, so nothing is lost."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
 
-from api.console.auth import AdminDep, CheckedForm, Staff, role_required
+from api.console.auth import AdminDep, AgentDep, CheckedForm, Staff
 from api.console.pages import back_to, render
 from api.deps import ObjectId, RuntimeDep, SessionDep
 from bot.desk.inbox import actor_label, get_conversation
@@ -23,13 +24,11 @@ from compliance.analytics import answer_suggestions
 from core.audit_trail import record_action
 from core.db import session_scope
 from core.errors import InvalidInput, NotFound
-from core.staff import Role
 from ingest.answers import ApprovedAnswerCreate, ApprovedAnswerUpdate
 from retrieval.approved import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, AnswerOrigin
 
 router = APIRouter()
 
-AgentOrAdminDep = Annotated[Staff, Depends(role_required(Role.AGENT, Role.ADMIN))]
 LIST = "/console/admin/answers"
 
 
@@ -124,25 +123,21 @@ def _question_before(session: Session, conversation_id: int, message_id: int) ->
     return text or ""
 
 
-@router.get("/conversations/{conversation_id}/approve", response_class=HTMLResponse)
+@router.get("/conversations/{conversation_id}/messages/{message_id}/approve", response_class=HTMLResponse)
 def approve_from_conversation(
-    request: Request,
-    session: SessionDep,
-    staff: AgentOrAdminDep,
-    conversation_id: ObjectId,
-    reply: Annotated[int, Query(ge=1)],
+    request: Request, session: SessionDep, staff: AgentDep, conversation_id: ObjectId, message_id: ObjectId
 ) -> Response:
     """The form, filled with the customer's question and the agent's reply (both masked)."""
     get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
-    message = session.get(Message, reply)
+    message = session.get(Message, message_id)
     if (
         message is None
         or message.conversation_id != conversation_id
         or message.direction != Direction.OUTBOUND
     ):
-        raise NotFound(f"no reply {reply} in conversation {conversation_id}")
+        raise NotFound(f"no reply {message_id} in conversation {conversation_id}")
     draft = _draft(
-        _question_before(session, conversation_id, reply),
+        _question_before(session, conversation_id, message_id),
         message.text_masked or "",
         AnswerOrigin.CONVERSATION,
         conversation_id=conversation_id,
@@ -151,19 +146,34 @@ def approve_from_conversation(
 
 
 # --- saving -----------------------------------------------------------------------------------------------
-@router.post("/answers", response_class=HTMLResponse)
-async def save_answer(
-    request: Request, runtime: RuntimeDep, staff: AgentOrAdminDep, form: CheckedForm
+@router.post("/admin/answers", response_class=HTMLResponse)
+async def save_answer(request: Request, runtime: RuntimeDep, staff: AdminDep, form: CheckedForm) -> Response:
+    """Add or edit an approved answer; a refused one comes back with the reason."""
+    return await _save(request, runtime, staff, form, None)
+
+
+@router.post("/conversations/{conversation_id}/answers", response_class=HTMLResponse)
+async def save_from_conversation(
+    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, form: CheckedForm
 ) -> Response:
-    """Add (or, for an admin, edit) an approved answer; refused ones come back with the reason."""
+    """An agent approves an answer drafted from the conversation (refused while the customer's data stays)."""
+
+    def check() -> None:
+        with session_scope(runtime.engine) as session:
+            get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
+
+    await run_in_threadpool(check)
+    return await _save(request, runtime, staff, form, conversation_id)
+
+
+async def _save(
+    request: Request, runtime: RuntimeDep, staff: Staff, form: FormData, conversation_id: int | None
+) -> Response:
     question, answer = str(form.get("question") or "").strip(), str(form.get("answer") or "").strip()
     keep = form.get("keep_business_details") == "on"
-    origin = AnswerOrigin.CONVERSATION if form.get("origin") == "conversation" else AnswerOrigin.WRITTEN
-    answer_id = _int(form.get("answer_id"))
-    conversation_id = _int(form.get("conversation_id"))
+    origin = AnswerOrigin.WRITTEN if conversation_id is None else AnswerOrigin.CONVERSATION
+    answer_id = _int(form.get("answer_id")) if conversation_id is None else None
     draft = {**_draft(question, answer, origin, answer_id, conversation_id), "keep_business_details": keep}
-    if answer_id is not None and staff.role is not Role.ADMIN:
-        raise InvalidInput("only an admin edits an approved answer")
 
     def write() -> int:
         if answer_id is None:
@@ -181,9 +191,7 @@ async def save_answer(
         await run_in_threadpool(write)
     except InvalidInput as exc:
         return _form_page(request, draft, exc.message)
-    if staff.role is Role.ADMIN:
-        return back_to(LIST)
-    return back_to(f"/console/conversations/{conversation_id}" if conversation_id else "/console/inbox")
+    return back_to(LIST if conversation_id is None else f"/console/conversations/{conversation_id}")
 
 
 def _int(value: object) -> int | None:

@@ -97,20 +97,20 @@ def test_an_agent_saves_a_reply_from_a_conversation_once_the_customer_data_is_go
                 Message.direction == Direction.OUTBOUND, col(Message.in_reply_to_id).is_(None)
             )
         ).one()
-    assert f"approve?reply={reply_id}" in agent.get(here).text
-    form = agent.get(f"{here}/approve?reply={reply_id}").text
+    assert f"/messages/{reply_id}/approve" in agent.get(here).text
+    form = agent.get(f"{here}/messages/{reply_id}/approve").text
     assert "&lt;PERSON_1&gt;, we bake wedding cakes to order." in form and "Maria" not in form
 
-    draft = {"csrf": token, "origin": "conversation", "conversation_id": "1"}
+    draft = {"csrf": token}
     masked = {
         **draft,
         "question": "Do you bake wedding cakes?",
         "answer": "<PERSON_1>, we bake wedding cakes.",
     }
-    refused = agent.post("/console/answers", data=masked)
+    refused = agent.post(f"{here}/answers", data=masked)
     assert refused.status_code == 400 and "still holds the customer" in refused.text
     edited = {**masked, "answer": "Yes, we bake wedding cakes to order."}
-    assert agent.post("/console/answers", data=edited).status_code == 303
+    assert agent.post(f"{here}/answers", data=edited).status_code == 303
 
     listed = CliRunner().invoke(
         cli.app, ["answer", "list", "--tenant", "demo-bakery", "--json"], obj=wepos.runtime
