@@ -17,7 +17,7 @@ from api import console
 from api.console.auth import LoginRequired
 from api.console.pages import STATIC_DIR, error_page
 from api.console.session import login_redirect
-from api.routes import analytics, compliance, health, knowledge, transparency, webhooks
+from api.routes import analytics, answers, compliance, health, knowledge, transparency, webhooks
 from api.runtime import Runtime
 from compliance.retention import RetentionSchedule
 from core import migrate
@@ -120,6 +120,7 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> Fa
     app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(knowledge.router)
+    app.include_router(answers.router)
     app.include_router(compliance.router)
     app.include_router(transparency.router)
     app.include_router(analytics.router)

@@ -29,12 +29,14 @@ from core.crypto import SecretBox, load_or_create_keys, read_or_create_secret
 from core.db import create_db_engine
 from core.oidc import OidcClient
 from core.settings import Settings
+from ingest.answers import ApprovedAnswers
 from ingest.jobs import IngestJobs
 from ingest.knowledge import KnowledgeBase
 from ingest.pipeline import IngestPipeline
 from privacy.detect import Detector, build_analyzer
 from privacy.masker import Masker
 from privacy.vault import Vault
+from retrieval.approved import ApprovedAnswerIndex
 from retrieval.embeddings import build_embeddings
 from retrieval.search import Retriever
 from retrieval.store import KnowledgeIndex, build_chroma_client, close_chroma_client
@@ -151,6 +153,14 @@ class Runtime:
         return KnowledgeBase(engine=self.engine, index=self.index, embeddings=self.embeddings)
 
     @cached_property
+    def approved_answer_index(self) -> ApprovedAnswerIndex:
+        return ApprovedAnswerIndex(self.embeddings)
+
+    @cached_property
+    def approved_answers(self) -> ApprovedAnswers:
+        return ApprovedAnswers(engine=self.engine, masker=self.masker)
+
+    @cached_property
     def knowledge_search(self) -> KnowledgeSearch:
         return KnowledgeSearch(self.engine, self.masker, self.retriever, self.settings.min_confidence)
 
@@ -179,6 +189,7 @@ class Runtime:
             responder=self.responder,
             min_confidence=self.settings.min_confidence,
             answer_confidence=self.settings.answer_confidence,
+            approved_answers=self.approved_answer_index,
         )
 
     @cached_property

@@ -112,6 +112,8 @@ class Message(SQLModel, table=True):
     in_reply_to_id: int | None = Field(default=None, foreign_key="message.id")
     reply_id: str | None = Field(default=None, max_length=256)  # id of the tapped button or list row
     sources: str | None = Field(default=None, max_length=500)  # document ids the answer came from
+    # The approved answer sent (retrieval.approved); no foreign key: the id stays when the answer is deleted.
+    approved_answer_id: int | None = None
     confidence: float | None = None
     # On an inbound message: why its turn went to a person (analytics count these; a handback keeps them).
     handoff_reason: str | None = Field(default=None, max_length=64)

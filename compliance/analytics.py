@@ -38,6 +38,7 @@ Window = Callable[[Any, Any], Any]  # limits a query to the period asked for, on
 TOP_DOCUMENTS = 10
 MAX_CLUSTERS = 20
 MAX_LABEL_WORDS = 4
+MAX_SUGGESTION_EXAMPLES = 3
 UNANSWERED_REASONS = ("low_confidence",)  # the bot searched and found nothing it trusted
 # Replies that left: sent (and then delivered or read), or printed in console mode.
 LEFT = (OutboundStatus.SENT, OutboundStatus.DELIVERED, OutboundStatus.READ, OutboundStatus.PRINTED)
@@ -361,6 +362,13 @@ def _unanswered(
     session: Session, business_id: int, window: Window, show: _Suppressor
 ) -> tuple[Count, list[QuestionCluster]]:
     """Questions the bot could not answer, grouped by a shared keyword of their masked text."""
+    rows = _unanswered_questions(session, business_id, window)
+    clusters = [QuestionCluster(keywords=label, count=len(texts)) for label, texts in _clusters(rows, show.k)]
+    return show(len(rows)), clusters
+
+
+def _unanswered_questions(session: Session, business_id: int, window: Window) -> list[tuple[int, str]]:
+    """(conversation id, masked text) of each question the bot handed over or was not sure of."""
     rows = session.exec(
         window(
             select(Message.conversation_id, Message.text_masked).where(
@@ -379,29 +387,61 @@ def _unanswered(
             Message.created_at,
         )
     ).all()
-    questions = [(conversation_id, keywords(text or "")) for conversation_id, text in rows]
+    return [(conversation_id, text or "") for conversation_id, text in rows]
+
+
+def _clusters(rows: list[tuple[int, str]], k: int) -> list[tuple[list[str], list[str]]]:
+    """The clusters of k questions or more, largest first: each one's label words and its masked texts."""
+    questions = [(conversation_id, keywords(text), text) for conversation_id, text in rows]
     # A word names a cluster only if k different conversations used it: rare words may be personal.
     spread: dict[str, set[int]] = defaultdict(set)
-    for conversation_id, words in questions:
+    for conversation_id, words, _ in questions:
         for word in words:
             spread[word].add(conversation_id)
-    common = {word: len(c) for word, c in spread.items() if len(c) >= show.k}
-    clusters: dict[str, list[set[str]]] = defaultdict(list)
-    for _, words in questions:
+    common = {word: len(c) for word, c in spread.items() if len(c) >= k}
+    clusters: dict[str, list[tuple[set[str], str]]] = defaultdict(list)
+    for _, words, text in questions:
         shared = [w for w in words if w in common]
         if shared:
             key = max(shared, key=lambda w: (common[w], w))
-            clusters[key].append(set(shared))
+            clusters[key].append((set(shared), text))
     found = []
     for members in clusters.values():
-        if len(members) < show.k:
+        if len(members) < k:
             continue  # a small group is not shown at all: its words would describe a few people
         # Named by the words most of its questions share (each used by k or more of them).
-        used = Counter(w for m in members for w in m)
-        label = sorted((w for w, n in used.items() if n >= show.k), key=lambda w: (-used[w], w))
-        found.append(QuestionCluster(keywords=label[:MAX_LABEL_WORDS], count=len(members)))
-    found.sort(key=lambda c: (-int(c.count), c.keywords))
-    return show(len(questions)), found[:MAX_CLUSTERS]
+        used = Counter(w for m, _ in members for w in m)
+        label = sorted((w for w, n in used.items() if n >= k), key=lambda w: (-used[w], w))
+        found.append((label[:MAX_LABEL_WORDS], [text for _, text in members]))
+    found.sort(key=lambda c: (-len(c[1]), c[0]))
+    return found[:MAX_CLUSTERS]
+
+
+class AnswerSuggestion(BaseModel):
+    """A cluster of unanswered questions, for an admin to answer once (an approved answer)."""
+
+    keywords: list[str]
+    count: int
+    examples: list[str]  # masked questions of the cluster, at most MAX_SUGGESTION_EXAMPLES
+
+
+def answer_suggestions(session: Session, *, business_id: int, k: int) -> list[AnswerSuggestion]:
+    """The largest clusters of questions the bot could not answer, each with a few of its masked questions.
+
+    Only a cluster that analytics shows (k questions or more, named by words from k conversations or more)
+    is suggested at all, so no example comes from a group small enough to describe a few people; examples
+    are masked text, the shortest distinct ones first (the least room for a detail the masker missed)."""
+
+    def window(query: Any, column: Any) -> Any:
+        return query
+
+    found = []
+    for label, texts in _clusters(_unanswered_questions(session, business_id, window), k):
+        distinct = sorted({" ".join(t.split()) for t in texts if t.strip()}, key=lambda t: (len(t), t))
+        found.append(
+            AnswerSuggestion(keywords=label, count=len(texts), examples=distinct[:MAX_SUGGESTION_EXAMPLES])
+        )
+    return found
 
 
 def keywords(masked: str) -> list[str]:

@@ -333,7 +333,7 @@ def review_redaction_event(
     event = session.get(RedactionEvent, event_id)
     if event is None or event.business_id != business_id:
         raise NotFound(f"no redaction {event_id}")
-    if event.source_kind == "chunk":
+    if event.source_kind in ("chunk", "approved_answer"):  # knowledge: the business's own texts
         scope = VaultScope.knowledge(business_id)
     else:
         message = session.get(Message, event.source_id)

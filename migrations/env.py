@@ -13,6 +13,7 @@ import core.staff
 import core.tenants  # noqa: F401
 import ingest.models  # noqa: F401
 import privacy.models  # noqa: F401
+import retrieval.approved
 import retrieval.models  # noqa: F401
 
 config = context.config

@@ -32,7 +32,7 @@ class RedactionEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id", index=True)
-    source_kind: str = Field(max_length=16)  # "message" or "chunk"
+    source_kind: str = Field(max_length=16)  # "message", "chunk" or "approved_answer"
     source_id: int = Field(index=True)
     entity_type: str = Field(max_length=64)
     start: int

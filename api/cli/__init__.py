@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from api.cli import chat, demo, knowledge, server
+from api.cli.answer import answer_app
 from api.cli.apikey import apikey_app
 from api.cli.compliance import dsar_app, retention_app
 from api.cli.conversation import conversation_app
@@ -35,6 +36,7 @@ app.command()(chat.ask)
 app.command()(chat.chat)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(answer_app, name="answer")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(conversation_app, name="conversation")
 app.add_typer(privacy_app, name="privacy")

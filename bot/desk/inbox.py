@@ -61,6 +61,8 @@ class TranscriptLine:
     text: str  # masked, or the original once revealed
     status: str
     at: datetime
+    approved_answer_id: int | None = None  # the bot sent this approved answer
+    by_agent: bool = False  # a person's free-text reply (it can be saved as an approved answer)
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,8 @@ def conversation_view(
             text=text,
             status=m.status,
             at=m.created_at,
+            approved_answer_id=m.approved_answer_id,
+            by_agent=m.direction == Direction.OUTBOUND and m.kind == "text" and m.in_reply_to_id is None,
         )
         for m, text in zip(messages, texts, strict=True)
     ]

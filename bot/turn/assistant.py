@@ -49,6 +49,7 @@ from privacy.models import PrivacyPolicy
 from privacy.policy import MaskingPolicy
 from privacy.redaction import record_redactions
 from privacy.vault import PlaceholderPlan, VaultScope
+from retrieval.approved import ApprovedAnswerIndex
 from retrieval.search import Retriever, current_passages
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class Assistant:
         min_confidence: float,
         answer_confidence: float = ANSWER_CONFIDENCE,
         history_turns: int = 6,
+        approved_answers: ApprovedAnswerIndex | None = None,
     ) -> None:
         self._engine = engine
         self._box = box
@@ -99,6 +101,7 @@ class Assistant:
         self._min_confidence = min_confidence
         self._answer_confidence = answer_confidence
         self._history_turns = history_turns
+        self._approved_answers = approved_answers
 
     def handle(self, message_id: int) -> TurnOutcome | None:
         """Answer one inbound message. Returns None when there was nothing (more) to do."""
@@ -259,6 +262,9 @@ class Assistant:
         language = detect_language(question)
 
         assert conversation.id is not None and message.id is not None and business.id is not None
+        approved = self._approved_answer(session, turn)
+        if approved is not None:
+            return approved
         history = self._history(session, conversation.id, before=message.id)
         search_for = question
         previous = [text for role, text in history if role == "customer"]
@@ -295,6 +301,22 @@ class Assistant:
         decision.replies.append(Reply(answer.text, with_buttons=True))
         return decision
 
+    def _approved_answer(self, session: Session, turn: Turn) -> TurnDecision | None:
+        """An approved answer, when the customer's question asks an approved question: it wins over the
+        documents' passages (an agent or admin wrote it for this question)."""
+        if self._approved_answers is None or turn.business.id is None:
+            return None
+        match = self._approved_answers.match(session, turn.business.id, turn.question)
+        if match is None:
+            return None
+        turn.conversation.failed_turns = 0
+        return TurnDecision(
+            [Reply(match.answer, with_buttons=True)],
+            confident=True,
+            approved_answer_id=match.answer_id,
+            top_score=match.score,
+        )
+
     def _not_sure(self, turn: Turn, text: str, decision: TurnDecision) -> TurnDecision:
         """A "not sure" offers a person and keeps the bot answering the next question; the business's
         stricter setting, or the `NOT_SURE_OFFERS`-th "not sure" in a row, hands the conversation over."""
@@ -325,6 +347,7 @@ class Assistant:
             status=OutboundStatus.QUEUED,
             in_reply_to_id=message.id,
             sources=json.dumps(decision.sources) if decision.sources else None,
+            approved_answer_id=decision.approved_answer_id,
             confidence=round(decision.top_score, 4) if decision.top_score is not None else None,
         )
         session.add(row)

@@ -30,6 +30,7 @@ from compliance.analytics import (
     RatingGroup,
     Satisfaction,
     _Suppressor,
+    answer_suggestions,
     business_analytics,
     keywords,
 )
@@ -400,3 +401,15 @@ def test_analytics_never_holds_a_vault_value_and_clusters_only_shared_words(
     (cluster,) = report.unanswered_clusters
     assert cluster.count == 6 and {"gift", "card", "sell"} <= set(cluster.keywords)
     assert not {"wedding", "zanzibar"} & set(cluster.keywords)
+
+    # The suggestions for approved answers: the same clusters, each with at most 3 masked questions; the
+    # wedding questions (two, under k) are not suggested, so neither is shown.
+    with session_scope(runtime.engine) as session:
+        (suggestion,) = answer_suggestions(session, business_id=1, k=5)
+    assert (suggestion.keywords, suggestion.count) == (cluster.keywords, 6)
+    # Masked, the six questions read alike: one distinct example (at most 3 are shown).
+    assert suggestion.examples == [
+        "Hi, I'm <PERSON_1>, my email is <EMAIL_ADDRESS_1>, call <PHONE_NUMBER_1>. Do you sell gift cards?"
+    ]
+    shown = suggestion.model_dump_json().lower()
+    assert [value for value in [*vault, *raw] if value.lower() in shown] == []

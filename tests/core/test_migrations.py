@@ -9,6 +9,7 @@ import bot.models  # noqa: F401
 import core.audit_trail
 import core.tenants  # noqa: F401
 import privacy.models  # noqa: F401
+import retrieval.approved
 import retrieval.models  # noqa: F401
 from core import migrate
 from core.db import create_db_engine

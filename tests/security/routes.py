@@ -132,6 +132,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/v1/knowledge/jobs/{job_id}"): Route(Access.API_KEY, stranger_status=NOT_YOURS),
     ("POST", "/v1/knowledge/reindex"): Route(Access.API_KEY, stranger_status=frozenset({202})),
+    ("GET", "/v1/knowledge/answers"): Route(Access.API_KEY, stranger_sees=_empty_list),
+    ("POST", "/v1/knowledge/answers"): Route(
+        Access.API_KEY,
+        json={"question": "Do you sell stamps?", "answer": "No, sorry."},
+        stranger_status=frozenset({201}),
+    ),
+    ("GET", "/v1/knowledge/answers/{answer_id}"): Route(Access.API_KEY, stranger_status=NOT_YOURS),
+    ("PATCH", "/v1/knowledge/answers/{answer_id}"): Route(
+        Access.API_KEY, json={"answer": "Changed."}, stranger_status=NOT_YOURS
+    ),
+    ("POST", "/v1/knowledge/answers/{answer_id}/disable"): Route(Access.API_KEY, stranger_status=NOT_YOURS),
+    ("POST", "/v1/knowledge/answers/{answer_id}/enable"): Route(Access.API_KEY, stranger_status=NOT_YOURS),
+    ("DELETE", "/v1/knowledge/answers/{answer_id}"): Route(Access.API_KEY, stranger_status=NOT_YOURS),
     ("POST", "/v1/knowledge/search"): Route(
         Access.API_KEY,
         json={"query": "When are you open on Sunday?", "k": 20},
@@ -191,6 +204,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/console/conversations/{conversation_id}/resolve"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/reply"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/note"): _agent(),
+    ("GET", "/console/conversations/{conversation_id}/messages/{message_id}/approve"): _agent(),
+    ("POST", "/console/conversations/{conversation_id}/answers"): _agent(),
     ("GET", "/console/compliance/redactions"): _compliance(),
     ("POST", "/console/compliance/redactions/{event_id}/review"): _compliance(),
     ("POST", "/console/compliance/missed"): _compliance(),
@@ -215,6 +230,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/console/admin/users"): _admin(),
     ("POST", "/console/admin/users/{user_id}/{action}"): _admin(),
     ("GET", "/console/admin/canned"): _admin(),
+    ("GET", "/console/admin/answers"): _admin(),
+    ("POST", "/console/admin/answers"): _admin(),
+    ("POST", "/console/admin/answers/draft"): _admin(),
+    ("GET", "/console/admin/answers/{answer_id}/edit"): _admin(),
+    ("POST", "/console/admin/answers/{answer_id}/{action}"): _admin(),
     ("POST", "/console/admin/canned"): _admin(),
     ("POST", "/console/admin/canned/{reply_id}/delete"): _admin(),
 }

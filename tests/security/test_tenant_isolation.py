@@ -70,7 +70,15 @@ def _victim_objects(wepos: Wepos, headers: dict[str, str]) -> dict[str, int]:
             session, business_id=wepos.business_id, contact_id=contact.id, kind=RequestKind.ERASURE
         )
     assert request.id is not None
+    answer = httpx.post(
+        f"{wepos.url}/v1/knowledge/answers",
+        headers=headers,
+        json={"question": "Is the sourdough vegan?", "answer": "Yes, our sourdough is vegan."},
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
     return {
+        "answer_id": answer.json()["id"],
         "document_id": documents[0]["id"],
         "job_id": job_id,
         "event_id": event.id,
@@ -85,6 +93,7 @@ def _victim_view(wepos: Wepos, headers: dict[str, str]) -> dict[str, Any]:
         messages = session.exec(select(func.count()).select_from(Message)).one()
     return {
         "documents": get("/v1/knowledge/documents"),
+        "answers": get("/v1/knowledge/answers"),
         "redactions": get("/v1/compliance/redactions", params={"limit": 1000}),
         "policy": get("/v1/compliance/policy"),
         "export": get("/v1/compliance/dsar/export", params={"phone": VICTIM_PHONE})["conversations"],
