@@ -205,3 +205,24 @@ def _template_page(
         more = urlencode({"limit": limit, "after": f"c{start + len(page)}"})
         paging["next"] = f"{base_url}/{waba_id}/message_templates?{more}"
     return {"data": page, "paging": paging}
+
+
+def described_template(
+    name: str,
+    body: str,
+    *,
+    status: str = "APPROVED",
+    language: str = "en_US",
+    extra: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A template as `GET /{waba_id}/message_templates` describes it: a body and any `extra` components."""
+    return {
+        "id": f"id-{name}-{language}",
+        "name": name,
+        "language": language,
+        "status": status,
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": body}, *(extra or [])],
+        **fields,
+    }

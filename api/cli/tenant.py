@@ -167,6 +167,10 @@ def tenant_configure(
             f"retention {policy.retention_days} days, "
             f"privacy notice {'on' if policy.privacy_notice_enabled else 'off'}, "
             f"not sure: {'hand over' if policy.not_sure_hands_over else 'offer a person'}, "
-            f"satisfaction survey {'on' if policy.satisfaction_survey_enabled else 'off'}, "
-            f"templates from {'WABA ' + business.waba_id if business.waba_id else 'nowhere (no --waba-id)'}"
+            f"satisfaction survey {'on' if policy.satisfaction_survey_enabled else 'off'}"
         )
+        if waba_id is not None:
+            where = (
+                f"WhatsApp Business Account {business.waba_id}" if business.waba_id else "nowhere (none set)"
+            )
+            typer.echo(f"{name}: approved templates are read from {where}")

@@ -22,38 +22,10 @@ from bot.desk.templates import TemplateCatalogue
 from core.crypto import SecretBox
 from core.errors import ChannelError, InvalidInput
 from core.tenants import Business
-from testing.graph_api import GraphStandIn
+from testing.graph_api import GraphStandIn, described_template
+from tests.helpers import ORDER_READY, WABA_ID
 
-WABA_ID = "102290129340398"
-
-
-def described(
-    name: str,
-    body: str,
-    *,
-    status: str = "APPROVED",
-    language: str = "en_US",
-    extra: list[dict[str, Any]] | None = None,
-    **fields: Any,
-) -> dict[str, Any]:
-    """A template as `GET /{waba_id}/message_templates` describes it."""
-    components = [{"type": "BODY", "text": body}, *(extra or [])]
-    return {
-        "id": f"id-{name}-{language}",
-        "name": name,
-        "language": language,
-        "status": status,
-        "category": "UTILITY",
-        "components": components,
-        **fields,
-    }
-
-
-ORDER_READY = described(
-    "order_ready",
-    "Hello {{1}}, your order {{2}} is ready for collection.",
-    extra=[{"type": "FOOTER", "text": "Crumb & Co."}],
-)
+described = described_template
 
 
 def _template(body: str = "Hello {{1}}, your order {{2}} is ready.") -> MessageTemplate:
