@@ -346,10 +346,14 @@ def test_an_admin_adds_users_changes_settings_and_uploads_documents(wepos: Wepos
         "timezone": "Europe/London",
         "retention_days": "30",
         "instructions": "Be brief.",
+        "waba_id": "102290129340398",
     }
     assert admin.post("/console/admin/settings", data=settings).status_code == 303
     page = admin.get("/console/admin/settings").text
     assert 'value="30"' in page and "manager, complaint" in page and "mon 09:00-17:00" in page
+    assert 'name="waba_id" value="102290129340398"' in page
+    refused = admin.post("/console/admin/settings", data={**settings, "waba_id": "waba-1"})
+    assert refused.status_code == 400 and "must be digits" in refused.text
     assert 'value="CREDIT_CARD" >' in page or 'value="CREDIT_CARD"  >' in page  # no longer checked
 
     files = {
