@@ -17,7 +17,7 @@ from api import console
 from api.console.auth import LoginRequired
 from api.console.pages import STATIC_DIR, error_page
 from api.console.session import login_redirect
-from api.routes import analytics, answers, compliance, health, knowledge, transparency, webhooks
+from api.routes import analytics, answers, compliance, health, knowledge, templates, transparency, webhooks
 from api.runtime import Runtime
 from compliance.retention import RetentionSchedule
 from core import migrate
@@ -124,6 +124,7 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool = True) -> Fa
     app.include_router(compliance.router)
     app.include_router(transparency.router)
     app.include_router(analytics.router)
+    app.include_router(templates.router)
     app.include_router(console.router)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 

@@ -22,6 +22,7 @@ from bot.channel.sender import SendLanes
 from bot.channel.whatsapp import CloudAPIClient
 from bot.channel.worker import TurnWorker
 from bot.desk.playground import KnowledgeSearch
+from bot.desk.templates import TemplateCatalogue
 from bot.turn.assistant import Assistant
 from bot.turn.responders import Responder, build_responder
 from core import migrate
@@ -199,6 +200,11 @@ class Runtime:
             timeout=self.settings.whatsapp_timeout_s,
             transport=self._graph_transport,
         )
+
+    @cached_property
+    def templates(self) -> TemplateCatalogue:
+        """The businesses' approved message templates, kept in this process (`WEPOS_TEMPLATE_CACHE_S`)."""
+        return TemplateCatalogue(self.graph_client, self.box, ttl_s=self.settings.template_cache_s)
 
     @cached_property
     def outbox(self) -> Outbox:

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_api_base: str = DEFAULT_GRAPH_API_BASE
     whatsapp_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    # How long a business's approved message templates are kept in memory before they are read again.
+    template_cache_s: Annotated[float, Field(ge=0, le=86_400)] = 600.0
     max_webhook_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     max_upload_bytes: Annotated[int, Field(ge=1024)] = 52_428_800  # one knowledge upload request, all files
     # All of one business's stored knowledge (masked text kept, plus uploads waiting to be ingested). 0: none.

@@ -12,6 +12,7 @@ from core.db import utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+WABA_ID_MAX = 64
 
 
 class BusinessBase(SQLModel):
@@ -24,12 +25,15 @@ class Business(BusinessBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # The Cloud API bearer token, encrypted at rest; None means console mode (replies printed, not sent).
     access_token_sealed: str | None = None
+    # The WhatsApp Business Account id: where the business's approved message templates are read from.
+    waba_id: str | None = Field(default=None, max_length=WABA_ID_MAX)
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class BusinessPublic(BusinessBase):
     id: int
     has_access_token: bool
+    waba_id: str | None
     created_at: datetime
 
 
@@ -41,6 +45,7 @@ def to_public(business: Business) -> BusinessPublic:
         display_name=business.display_name,
         phone_number_id=business.phone_number_id,
         has_access_token=business.access_token_sealed is not None,
+        waba_id=business.waba_id,
         created_at=business.created_at,
     )
 
@@ -53,6 +58,7 @@ def create_business(
     box: SecretBox,
     display_name: str | None = None,
     access_token: str | None = None,
+    waba_id: str | None = None,
 ) -> Business:
     """Register a business and its WhatsApp number; names are lower-case slugs."""
     if not _NAME.match(name):
@@ -70,6 +76,7 @@ def create_business(
         display_name=display_name or name.replace("-", " ").title(),
         phone_number_id=phone_number_id,
         access_token_sealed=box.seal(access_token) if access_token else None,
+        waba_id=validate_waba_id(waba_id),
     )
     session.add(business)
     session.flush()
@@ -85,3 +92,23 @@ def get_business_by_name(session: Session, name: str) -> Business:
 
 def find_business_by_phone_number_id(session: Session, phone_number_id: str) -> Business | None:
     return session.exec(select(Business).where(Business.phone_number_id == phone_number_id)).first()
+
+
+def validate_waba_id(waba_id: str | None) -> str | None:
+    """A WhatsApp Business Account id as stored: digits, or None (an empty value clears it)."""
+    value = (waba_id or "").strip()
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > WABA_ID_MAX:
+        raise InvalidInput(
+            "the WhatsApp Business Account id must be digits (the WABA id in Meta's Business Manager)"
+        )
+    return value
+
+
+def set_waba_id(session: Session, business: Business, waba_id: str | None) -> Business:
+    """Set (or, with an empty value, clear) where the business's message templates are read from."""
+    business.waba_id = validate_waba_id(waba_id)
+    session.add(business)
+    session.flush()
+    return business

@@ -11,6 +11,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 
 class GraphStandIn:
@@ -26,6 +27,11 @@ class GraphStandIn:
         # Cleared, every request waits for it before it is answered (received, not yet answered: a slow Meta).
         self.gate = threading.Event()
         self.gate.set()
+        # Message templates by WhatsApp Business Account id, as `GET /{waba_id}/message_templates` lists them
+        # (paged: `limit`, `after`); an id not here is answered as Meta answers an unknown object.
+        self.templates: dict[str, list[dict[str, Any]]] = {}
+        # HTTP statuses, or (status, Graph error code), to answer the next template listings with.
+        self.template_failures: list[int | tuple[int, int]] = []
         self._lock = threading.Condition()
         self._by_recipient: dict[str, list[float]] = {}
         stand_in = self
@@ -77,6 +83,35 @@ class GraphStandIn:
                         },
                     )
 
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                parts = url.path.strip("/").split("/")  # version, WABA id, edge
+                query = parse_qs(url.query)
+                with stand_in._lock:
+                    stand_in.requests.append(
+                        {
+                            "path": self.path,
+                            "method": "GET",
+                            "auth": self.headers.get("Authorization"),
+                            "json": {},
+                            "at": time.perf_counter(),
+                        }
+                    )
+                    failure = stand_in.template_failures.pop(0) if stand_in.template_failures else None
+                    listed = stand_in.templates.get(parts[1]) if len(parts) == 3 else None
+                stand_in.gate.wait()
+                if stand_in.latency_s:
+                    time.sleep(stand_in.latency_s)
+                if failure:
+                    status, code = (
+                        failure if isinstance(failure, tuple) else (failure, 1 if failure >= 500 else 100)
+                    )
+                    self._reply(status, {"error": {"message": "refused by the stand-in", "code": code}})
+                elif len(parts) != 3 or parts[2] != "message_templates" or listed is None:
+                    self._reply(400, {"error": {"message": "Unsupported get request", "code": 100}})
+                else:
+                    self._reply(200, _template_page(stand_in.base_url, parts[1], listed, query))
+
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -97,6 +132,19 @@ class GraphStandIn:
     def sends(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests if r["json"].get("type") in ("text", "interactive")]
+
+    @property
+    def template_sends(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if r["json"].get("type") == "template"]
+
+    @property
+    def template_listings(self) -> list[dict[str, Any]]:
+        """The `GET .../message_templates` requests, one a page."""
+        with self._lock:
+            return [
+                r for r in self.requests if r.get("method") == "GET" and "/message_templates" in r["path"]
+            ]
 
     @property
     def reads(self) -> list[dict[str, Any]]:
@@ -142,3 +190,39 @@ class GraphStandIn:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _template_page(
+    base_url: str, waba_id: str, listed: list[dict[str, Any]], query: dict[str, list[str]]
+) -> dict[str, Any]:
+    """One page of a template listing as the Graph API pages it: `data`, cursors, and `next` while more remain."""
+    limit = max(1, min(int(query.get("limit", ["25"])[0]), 1000))
+    after = query.get("after", ["c0"])[0]
+    start = int(after[1:]) if after[:1] == "c" and after[1:].isdigit() else 0
+    page = listed[start : start + limit]
+    paging: dict[str, Any] = {"cursors": {"before": f"c{start}", "after": f"c{start + len(page)}"}}
+    if start + len(page) < len(listed):
+        more = urlencode({"limit": limit, "after": f"c{start + len(page)}"})
+        paging["next"] = f"{base_url}/{waba_id}/message_templates?{more}"
+    return {"data": page, "paging": paging}
+
+
+def described_template(
+    name: str,
+    body: str,
+    *,
+    status: str = "APPROVED",
+    language: str = "en_US",
+    extra: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A template as `GET /{waba_id}/message_templates` describes it: a body and any `extra` components."""
+    return {
+        "id": f"id-{name}-{language}",
+        "name": name,
+        "language": language,
+        "status": status,
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": body}, *(extra or [])],
+        **fields,
+    }

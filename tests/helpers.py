@@ -18,10 +18,18 @@ from api.runtime import Runtime
 from bot.channel.whatsapp import signed_headers, text_webhook, webhook_envelope
 from bot.models import Message
 from core.settings import Settings
+from testing.graph_api import described_template
 from testing.servers import running_server  # noqa: F401  (re-exported for tests)
 from tests.conftest import APP_SECRET
 
 PHONE_NUMBER_ID = "100000000000001"
+WABA_ID = "102290129340398"  # the demo business's WhatsApp Business Account, where tests set one
+# An approved template with two body variables, as the Graph API lists it.
+ORDER_READY = described_template(
+    "order_ready",
+    "Hello {{1}}, your order {{2}} is ready for collection.",
+    extra=[{"type": "FOOTER", "text": "Crumb & Co."}],
+)
 
 
 def text_payload(

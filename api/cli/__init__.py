@@ -19,6 +19,7 @@ from api.cli.conversation import conversation_app
 from api.cli.knowledge import knowledge_app
 from api.cli.privacy import privacy_app
 from api.cli.staff import audit_app, user_app
+from api.cli.templates import templates_app
 from api.cli.tenant import tenant_app
 from core.errors import WeposError
 
@@ -39,6 +40,7 @@ app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(answer_app, name="answer")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(conversation_app, name="conversation")
+app.add_typer(templates_app, name="templates")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(dsar_app, name="dsar")
 app.add_typer(retention_app, name="retention")

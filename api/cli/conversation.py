@@ -42,23 +42,47 @@ def conversation_reply(
         str | None, typer.Option(help="An approved template's name (allowed at any time).")
     ] = None,
     language: Annotated[str, typer.Option(help="The template's language code.")] = "en_US",
+    value: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--value", help="A value for the template's next variable ({{1}}, {{2}} ...; repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Reply as a person; the server's worker sends it (masked at rest, restored when sent)."""
-    from bot.desk.conversations import queue_agent_reply
+    from bot.desk.conversations import queue_agent_reply, queue_template_reply
     from core.db import session_scope
+    from core.errors import InvalidInput
     from core.tenants import get_business_by_name
 
+    if (text is None) == (template is None):
+        raise InvalidInput("give either --text or --template")
     runtime = get_runtime(ctx)
+    found = None
+    if template is not None:
+        with session_scope(runtime.engine) as session:
+            business = get_business_by_name(session, tenant)
+            session.expunge(business)
+        found = runtime.templates.find(business, template, language)
     with session_scope(runtime.engine) as session:
         business = get_business_by_name(session, tenant)
-        message = queue_agent_reply(
-            session,
-            business_id=business.id or 0,
-            conversation_id=conversation_id,
-            text=text,
-            template=(template, language) if template else None,
-            masker=runtime.masker,
-        )
+        if found is not None:
+            message = queue_template_reply(
+                session,
+                business_id=business.id or 0,
+                conversation_id=conversation_id,
+                template=found,
+                values=value or [],
+                masker=runtime.masker,
+            )
+        else:
+            message = queue_agent_reply(
+                session,
+                business_id=business.id or 0,
+                conversation_id=conversation_id,
+                text=text or "",
+                masker=runtime.masker,
+            )
         typer.echo(f"reply {message.id} queued")
 
 

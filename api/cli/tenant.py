@@ -21,6 +21,12 @@ def tenant_create(
         str | None, typer.Option(help="Cloud API bearer token; omit for console mode.")
     ] = None,
     display_name: Annotated[str | None, typer.Option(help="Name shown in replies.")] = None,
+    waba_id: Annotated[
+        str | None,
+        typer.Option(
+            "--waba-id", help="The WhatsApp Business Account id its approved templates are read from."
+        ),
+    ] = None,
     privacy_notice: Annotated[
         bool,
         typer.Option(
@@ -43,6 +49,7 @@ def tenant_create(
             box=runtime.box,
             display_name=display_name,
             access_token=access_token,
+            waba_id=waba_id,
         )
         configure_policy(session, business_id=business.id or 0, privacy_notice_enabled=privacy_notice)
         mode = "Cloud API" if access_token else "console mode (no access token)"
@@ -61,7 +68,8 @@ def tenant_list(ctx: typer.Context) -> None:
     with session_scope(get_runtime(ctx).engine) as session:
         for business in session.exec(select(Business).order_by(col(Business.id))).all():
             mode = "cloud-api" if business.access_token_sealed else "console"
-            typer.echo(f"{business.id}\t{business.name}\t{business.phone_number_id}\t{mode}")
+            waba = f"waba {business.waba_id}" if business.waba_id else "no waba id"
+            typer.echo(f"{business.id}\t{business.name}\t{business.phone_number_id}\t{mode}\t{waba}")
 
 
 class NotSure(StrEnum):
@@ -121,14 +129,23 @@ def tenant_configure(
             help="Ask the customer once for a 1-5 rating when a conversation is resolved (on by default).",
         ),
     ] = None,
+    waba_id: Annotated[
+        str | None,
+        typer.Option(
+            "--waba-id",
+            help="The WhatsApp Business Account id its approved templates are read from; '' clears it.",
+        ),
+    ] = None,
 ) -> None:
     """Set how the assistant behaves for a business."""
     from bot.desk.conversations import configure_policy
     from core.db import session_scope
-    from core.tenants import get_business_by_name
+    from core.tenants import get_business_by_name, set_waba_id
 
     with session_scope(get_runtime(ctx).engine) as session:
         business = get_business_by_name(session, name)
+        if waba_id is not None:
+            set_waba_id(session, business, waba_id)
         policy = configure_policy(
             session,
             business_id=business.id or 0,
@@ -152,3 +169,8 @@ def tenant_configure(
             f"not sure: {'hand over' if policy.not_sure_hands_over else 'offer a person'}, "
             f"satisfaction survey {'on' if policy.satisfaction_survey_enabled else 'off'}"
         )
+        if waba_id is not None:
+            where = (
+                f"WhatsApp Business Account {business.waba_id}" if business.waba_id else "nowhere (none set)"
+            )
+            typer.echo(f"{name}: approved templates are read from {where}")

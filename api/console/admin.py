@@ -21,6 +21,7 @@ from core.audit_trail import record_action
 from core.db import session_scope
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.staff import Role, create_user, list_users, set_active, to_public
+from core.tenants import Business, set_waba_id
 from privacy.policy import KNOWN_ENTITIES, PolicyChange, change_policy
 from privacy.policy import to_public as privacy_public
 
@@ -99,7 +100,9 @@ async def settings_page(request: Request, runtime: RuntimeDep, staff: AdminDep) 
         with session_scope(runtime.engine) as session:
             policy = policy_for(session, staff.business_id)
             masking = privacy_public(session, runtime.box, staff.business_id)
+            business = session.get(Business, staff.business_id)
         return {
+            "waba_id": (business.waba_id if business else None) or "",
             "policy": policy,
             "hours": _hours_spec(policy.business_hours),
             "keywords": ", ".join(json.loads(policy.escalation_keywords)),
@@ -126,8 +129,14 @@ async def save_settings(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm)
     if unknown:
         raise InvalidInput(f"unknown entity types: {', '.join(sorted(unknown))}")
 
+    waba_id = form.get("waba_id")  # absent from an older form: left as it is
+
     def write() -> None:
         with session_scope(runtime.engine) as session:
+            if waba_id is not None:
+                business = session.get(Business, staff.business_id)
+                if business is not None:
+                    set_waba_id(session, business, text("waba_id", 64))
             configure_policy(
                 session,
                 business_id=staff.business_id,
@@ -151,6 +160,7 @@ async def save_settings(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm)
                     "masked": sorted(masked),
                     "retention_days": int(retention),
                     "satisfaction_survey": form.get("satisfaction_survey") == "on",
+                    "waba_id": bool(waba_id),
                 },
             )
 

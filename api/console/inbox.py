@@ -19,15 +19,17 @@ from api.console.pages import back_to, render
 from api.deps import ObjectId, RuntimeDep, SessionDep
 from api.runtime import Runtime
 from bot.desk import inbox
-from bot.desk.conversations import hand_back_to_bot, queue_agent_reply
+from bot.desk.conversations import hand_back_to_bot, queue_agent_reply, queue_template_reply
 from bot.desk.inbox import Queue
 from core.db import session_scope
-from core.errors import InvalidInput
+from core.errors import ChannelError, InvalidInput, NotFound
 from core.staff import list_users
+from core.tenants import Business
 
 router = APIRouter()
 
 EVENTS_POLL_S = 1.0
+MAX_TEMPLATE_VALUES = 50  # more variables than any template body holds
 # An event stream ends after this long and the browser reconnects (EventSource does so by itself): a
 # server shutting down never waits on a console left open.
 EVENTS_MAX_S = 25.0
@@ -110,7 +112,12 @@ async def events(request: Request, runtime: RuntimeDep, staff: AgentDep) -> Stre
 
 
 def _conversation_context(
-    runtime: Runtime, session: Session, staff: Staff, conversation_id: int, reveal: bool = False
+    runtime: Runtime,
+    session: Session,
+    staff: Staff,
+    conversation_id: int,
+    reveal: bool = False,
+    offer_templates: bool = False,
 ) -> dict[str, Any]:
     view = inbox.conversation_view(
         session,
@@ -121,16 +128,34 @@ def _conversation_context(
     )
     agents = {u.id: u.email for u in list_users(session, business_id=staff.business_id)}
     canned = list(inbox.canned_replies(session, business_id=staff.business_id))
-    return {"view": view, "agents": agents, "canned": canned}
+    context: dict[str, Any] = {"view": view, "agents": agents, "canned": canned}
+    if offer_templates and not view.window_open:
+        context.update(_templates_offered(runtime, session, staff))
+    return context
+
+
+def _templates_offered(runtime: Runtime, session: Session, staff: Staff) -> dict[str, Any]:
+    """The approved templates an agent can send, or why there are none: the page says so, it never fails."""
+    business = session.get(Business, staff.business_id)
+    if business is None:
+        raise NotFound("this business no longer exists")
+    try:
+        approved = runtime.templates.approved(business)
+    except (InvalidInput, ChannelError) as exc:
+        return {"templates": [], "templates_error": exc.message}
+    return {
+        "templates": [t for t in approved if t.unsupported is None],
+        "templates_unsupported": [t for t in approved if t.unsupported is not None],
+        "templates_error": None,
+    }
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 def conversation_page(
     request: Request, runtime: RuntimeDep, session: SessionDep, staff: AgentDep, conversation_id: ObjectId
 ) -> Response:
-    return render(
-        request, "conversation.html", _conversation_context(runtime, session, staff, conversation_id)
-    )
+    context = _conversation_context(runtime, session, staff, conversation_id, offer_templates=True)
+    return render(request, "conversation.html", context)
 
 
 @router.get("/conversations/{conversation_id}/transcript", response_class=HTMLResponse)
@@ -152,7 +177,9 @@ def reveal(
     _form: CheckedForm,
 ) -> Response:
     """The originals, for this page view only (never cached), written to the audit log."""
-    context = _conversation_context(runtime, session, staff, conversation_id, reveal=True)
+    context = _conversation_context(
+        runtime, session, staff, conversation_id, reveal=True, offer_templates=True
+    )
     return render(request, "conversation.html", context)
 
 
@@ -207,25 +234,58 @@ def _wake_worker(request: Request, runtime: Runtime) -> None:
 def reply(
     request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, form: CheckedForm
 ) -> Response:
-    """Free text inside the 24-hour window, an approved template outside it; sent through the outbox."""
+    """Free text inside the 24-hour window, an approved template (its variables filled in) at any time; sent
+    through the outbox."""
     text = str(form.get("text") or "").strip()
-    template = str(form.get("template") or "").strip()
-    language = str(form.get("language") or "en_US").strip()
-    if len(text) > 4096 or len(template) > 512 or len(language) > 16:
+    name = str(form.get("template") or "").strip()
+    language = str(form.get("language") or "").strip()
+    values = [str(v) for v in form.getlist("value")]
+    if len(text) > 4096 or len(name) > 512 or len(language) > 16 or len(values) > MAX_TEMPLATE_VALUES:
         raise InvalidInput("the reply is too long for WhatsApp")
+    if text and name:
+        raise InvalidInput("send either a text or a template, not both")
+    template = None
+    if name:
+        # Looked up before the reply's unit of work: a cold cache reads the Graph API, with no transaction open.
+        with session_scope(runtime.engine) as session:
+            inbox.get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
+            business = session.get(Business, staff.business_id)
+            if business is None:
+                raise NotFound("this business no longer exists")
+            session.expunge(business)
+        template = runtime.templates.find(business, name, language)
     # Its own unit of work, not SessionDep's: the reply must be committed before the worker is woken.
     with session_scope(runtime.engine) as session:
         inbox.get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
-        queue_agent_reply(
-            session,
-            business_id=staff.business_id,
-            conversation_id=conversation_id,
-            text=text or None,
-            template=(template, language) if template and not text else None,
-            masker=runtime.masker,
-        )
+        if template is not None:
+            queue_template_reply(
+                session,
+                business_id=staff.business_id,
+                conversation_id=conversation_id,
+                template=template,
+                values=values,
+                masker=runtime.masker,
+            )
+        else:
+            queue_agent_reply(
+                session,
+                business_id=staff.business_id,
+                conversation_id=conversation_id,
+                text=text,
+                masker=runtime.masker,
+            )
     if request.app.state.run_worker:
         runtime.worker.notify()  # the outbox is delivered by this process's worker thread
+    return back_to(_here(conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/templates/refresh")
+def refresh_templates(
+    runtime: RuntimeDep, session: SessionDep, staff: AgentDep, conversation_id: ObjectId, _form: CheckedForm
+) -> Response:
+    """Read the business's approved templates again (one approved a moment ago shows up at once)."""
+    inbox.get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
+    runtime.templates.forget(staff.business_id)
     return back_to(_here(conversation_id))
 
 

@@ -4,7 +4,6 @@ business has no access token."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -23,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select, update
 from sqlmodel.sql.expression import Select
 
+from bot.channel.templates import TEMPLATE_KIND, TemplateSend
 from bot.channel.whatsapp import OUTSIDE_WINDOW_CODE, CloudAPIClient
 from bot.models import (
     OFFER_KIND,
@@ -192,12 +192,17 @@ class Outbox:
             message, conversation, business, contact, inbound_at = row
             assert conversation.id is not None and business.id is not None
             if business.access_token_sealed is None:
-                self._console(f"[console] reply for conversation {conversation.id}: {message.text_masked}")
+                shown = (
+                    f"[template] {TemplateSend.from_json(message.text_masked).display()}"
+                    if message.kind == TEMPLATE_KIND
+                    else message.text_masked
+                )
+                self._console(f"[console] reply for conversation {conversation.id}: {shown}")
                 message.attempts += 1
                 self._settle(session, message, OutboundStatus.PRINTED)
                 SENDS.labels("printed").inc()
                 return Attempt.SETTLED
-            if message.kind != "template" and not within_service_window(
+            if message.kind != TEMPLATE_KIND and not within_service_window(
                 conversation.last_inbound_at, utcnow()
             ):
                 # Free-form messages are refused outside 24 h of the customer's last message.
@@ -209,24 +214,28 @@ class Outbox:
                 SENDS.labels("outside_window").inc()
                 log.warning("reply outside the service window", extra={"message_id": message_id})
                 return Attempt.SETTLED
-            body = self._masker.unmask(
-                session,
-                message.text_masked or "",
-                [VaultScope.conversation(conversation.id), VaultScope.knowledge(business.id)],
-            )
+            scopes = [VaultScope.conversation(conversation.id), VaultScope.knowledge(business.id)]
+            template: TemplateSend | None = None
+            if message.kind == TEMPLATE_KIND:
+                # Each value restored on its own: an original may hold what the stored JSON would escape.
+                template = TemplateSend.from_json(message.text_masked)
+                body = ""
+                values = [self._masker.unmask(session, value, scopes) for value in template.values]
+            else:
+                body = self._masker.unmask(session, message.text_masked or "", scopes)
             token = self._box.open(business.access_token_sealed)
             to = self._box.open(contact.wa_id_sealed)
         message.attempts += 1  # on the detached row: written with the outcome below
         attempts = message.attempts
         try:
-            if message.kind == "template":
-                template = json.loads(message.text_masked or "{}")
+            if template is not None:
                 wa_id = self._client.send_template(
                     phone_number_id=business.phone_number_id,
                     token=token,
                     to=to,
-                    name=template["name"],
-                    language=template["language"],
+                    name=template.name,
+                    language=template.language,
+                    components=template.components(values),
                 )
             elif message.kind == RATING_REQUEST_KIND:
                 wa_id = self._client.send_list(

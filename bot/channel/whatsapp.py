@@ -34,6 +34,10 @@ _IDENTIFIER = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: ids, 
 _INT32 = 2**31
 # A `user_preferences` item's value -> whether the customer now accepts that category of message.
 PREFERENCE_VALUES = {"stop": False, "resume": True}
+# What a template listing asks for, and how many pages of it we read at most (Meta allows 250 templates
+# per account, each in several languages: 50 pages of 100 is far more than any account holds).
+TEMPLATE_FIELDS = "id,name,language,status,category,components,parameter_format"
+MAX_TEMPLATE_PAGES = 50
 # Unix seconds we accept as a webhook's time (2000-01-01 to 2100-01-01); anything else is no time at all.
 _TIMESTAMP_RANGE = range(946_684_800, 4_102_444_800)
 
@@ -445,16 +449,55 @@ class CloudAPIClient:
         }
         return self._message_id(self._post(phone_number_id, token, payload))
 
-    def send_template(self, *, phone_number_id: str, token: str, to: str, name: str, language: str) -> str:
-        """An approved message template: the only kind allowed outside the 24-hour service window."""
+    def send_template(
+        self,
+        *,
+        phone_number_id: str,
+        token: str,
+        to: str,
+        name: str,
+        language: str,
+        components: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """An approved message template: the only kind allowed outside the 24-hour service window.
+        `components` carry its variables' values (`template_components`)."""
+        template: dict[str, Any] = {"name": name, "language": {"code": language}}
+        if components:
+            template["components"] = components
         payload = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": to,
             "type": "template",
-            "template": {"name": name, "language": {"code": language}},
+            "template": template,
         }
         return self._message_id(self._post(phone_number_id, token, payload))
+
+    def message_templates(
+        self, *, waba_id: str, token: str, page_size: int = 100, max_pages: int = MAX_TEMPLATE_PAGES
+    ) -> list[dict[str, Any]]:
+        """Every message template of a WhatsApp Business Account, as the Graph API describes them, read page
+        by page (`paging.cursors.after` while `paging.next` says there is more). Any status: the caller
+        filters."""
+        templates: list[dict[str, Any]] = []
+        after: str | None = None
+        for _page in range(max_pages):
+            params: dict[str, Any] = {"fields": TEMPLATE_FIELDS, "limit": page_size}
+            if after:
+                params["after"] = after
+            data = self._request("GET", f"{waba_id}/message_templates", token, params=params)
+            page = data.get("data")
+            if not isinstance(page, list):
+                raise ChannelError("Graph API answered the templates without a `data` list", retryable=False)
+            templates.extend(t for t in page if isinstance(t, dict))
+            paging = data.get("paging")
+            paging = paging if isinstance(paging, dict) else {}
+            cursors = paging.get("cursors")
+            cursor = cursors.get("after") if isinstance(cursors, dict) else None
+            after = cursor if isinstance(cursor, str) else None
+            if not paging.get("next") or not after:
+                return templates
+        raise ChannelError(f"the business has more than {max_pages} pages of templates", retryable=False)
 
     def mark_read(self, *, phone_number_id: str, token: str, message_id: str, typing: bool = False) -> None:
         """Blue ticks for the customer's message and, with `typing`, the typing indicator while we compose."""
@@ -475,9 +518,12 @@ class CloudAPIClient:
             raise ChannelError("Graph API answered without a message id", retryable=False) from exc
 
     def _post(self, phone_number_id: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", f"{phone_number_id}/messages", token, json=payload)
+
+    def _request(self, method: str, path: str, token: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            response = self._client.post(
-                f"{phone_number_id}/messages", json=payload, headers={"Authorization": f"Bearer {token}"}
+            response = self._client.request(
+                method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
             )
         except httpx.TimeoutException as exc:
             raise ChannelError("Graph API timed out", retryable=True) from exc

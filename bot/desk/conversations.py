@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from bot.channel.templates import TEMPLATE_KIND, MessageTemplate, TemplateSend, check_values, render
 from bot.models import (
     AssistantPolicy,
     Conversation,
@@ -48,25 +49,56 @@ def queue_agent_reply(
     *,
     business_id: int,
     conversation_id: int,
-    text: str | None = None,
-    template: tuple[str, str] | None = None,
+    text: str,
     masker: Masker,
 ) -> Message:
-    """A person's reply, through the same outbox as the bot's. Free text is masked like everything stored
-    (and restored when sent); outside the 24-hour window only an approved template (name, language) may go."""
+    """A person's free-text reply, through the same outbox as the bot's, masked like everything stored (and
+    restored when sent). Outside the 24-hour window only an approved template may go (`queue_template_reply`)."""
+    conversation = _conversation(session, business_id, conversation_id)
+    if not text.strip():
+        raise InvalidInput("give a text to send")
+    if not within_service_window(conversation.last_inbound_at, utcnow()):
+        raise InvalidInput("outside the 24-hour window: only an approved template can be sent")
+    policy = masker.policy_for(session, business_id)
+    body = masker.mask(session, text, VaultScope.conversation(conversation_id), policy=policy).text
+    return _queue(session, business_id, conversation_id, "text", body)
+
+
+def queue_template_reply(
+    session: Session,
+    *,
+    business_id: int,
+    conversation_id: int,
+    template: MessageTemplate,
+    values: Sequence[str],
+    masker: Masker,
+) -> Message:
+    """An approved template (looked up by `TemplateCatalogue.find`), allowed at any time, with one value a
+    variable. The values are what an agent typed: masked like an agent's reply, restored when sent."""
+    _conversation(session, business_id, conversation_id)
+    checked = check_values(template, values)
+    policy = masker.policy_for(session, business_id)
+    scope = VaultScope.conversation(conversation_id)
+    masked = [masker.mask(session, value, scope, policy=policy).text for value in checked]
+    send = TemplateSend(
+        name=template.name,
+        language=template.language,
+        variables=template.variables,
+        values=tuple(masked),
+        named=template.named,
+        body=render(template, masked),
+    )
+    return _queue(session, business_id, conversation_id, TEMPLATE_KIND, send.to_json())
+
+
+def _conversation(session: Session, business_id: int, conversation_id: int) -> Conversation:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.business_id != business_id:
         raise NotFound(f"no conversation {conversation_id} for this business")
-    if (text is None) == (template is None):
-        raise InvalidInput("give either a text or a template")
-    if template is None:
-        if not within_service_window(conversation.last_inbound_at, utcnow()):
-            raise InvalidInput("outside the 24-hour window: only an approved template can be sent")
-        policy = masker.policy_for(session, business_id)
-        body = masker.mask(session, text or "", VaultScope.conversation(conversation_id), policy=policy).text
-        kind = "text"
-    else:
-        body, kind = json.dumps({"name": template[0], "language": template[1]}), "template"
+    return conversation
+
+
+def _queue(session: Session, business_id: int, conversation_id: int, kind: str, body: str) -> Message:
     message = Message(
         business_id=business_id,
         conversation_id=conversation_id,

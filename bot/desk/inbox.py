@@ -12,6 +12,7 @@ from enum import StrEnum
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
+from bot.channel.templates import TEMPLATE_KIND, TemplateSend
 from bot.models import (
     CannedReply,
     Contact,
@@ -137,7 +138,7 @@ def _row(session: Session, conversation: Conversation) -> InboxRow:
         .where(Message.conversation_id == conversation.id, col(Message.text_masked).is_not(None))
         .order_by(col(Message.id).desc())
     ).first()
-    text = (last.text_masked or "") if last else ""
+    text = shown_text(last) if last else ""
     resolved = conversation.resolved_at is not None and (
         conversation.last_inbound_at is None or conversation.last_inbound_at <= conversation.resolved_at
     )
@@ -204,7 +205,7 @@ def conversation_view(
         .where(ConversationNote.conversation_id == conversation_id)
         .order_by(col(ConversationNote.id))
     ).all()
-    texts = [m.text_masked or "" for m in messages]
+    texts = [shown_text(m) for m in messages]
     note_texts = [n.text_masked for n in notes]
     customer = f"Customer {conversation.contact_id}"
     if reveal_with is not None:
@@ -260,6 +261,16 @@ def conversation_view(
         customer=customer,
         revealed=reveal_with is not None,
     )
+
+
+def shown_text(message: Message) -> str:
+    """A message's masked text as a person reads it: a template send as its name, language and body."""
+    if message.kind == TEMPLATE_KIND:
+        try:
+            return TemplateSend.from_json(message.text_masked).display()
+        except (ValueError, KeyError, TypeError):
+            return message.text_masked or ""
+    return message.text_masked or ""
 
 
 def _restore(text: str, originals: dict[str, str]) -> str:

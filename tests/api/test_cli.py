@@ -130,6 +130,7 @@ def test_every_command_has_help() -> None:
         ["conversation", "list"],
         ["conversation", "reply"],
         ["conversation", "handback"],
+        ["templates", "list"],
         ["privacy", "mask"],
     ):
         result = runner.invoke(cli.app, [*command, "--help"])
@@ -202,6 +203,42 @@ def test_configure_list_reply_and_hand_back(runtime: Runtime) -> None:
         runner.invoke(cli.app, ["conversation", "list", "--tenant", "crumb", "--waiting"], obj=runtime).output
         == ""
     )
+
+
+def test_a_waba_id_and_a_template_reply_with_its_values(runtime: Runtime, graph: GraphStandIn) -> None:
+    from sqlmodel import select
+
+    from bot.channel.templates import TemplateSend
+    from bot.channel.whatsapp import InboundMessage, WebhookBatch
+    from bot.models import Message
+    from core.db import session_scope
+    from tests.helpers import ORDER_READY, WABA_ID
+
+    graph.templates[WABA_ID] = [ORDER_READY]
+    create = ["tenant", "create", "crumb", "--phone-number-id", "555", "--access-token", "EAAx"]
+    assert runner.invoke(cli.app, create, obj=runtime).exit_code == 0
+    unset = runner.invoke(cli.app, ["templates", "list", "--tenant", "crumb"], obj=runtime)
+    assert unset.exit_code != 0 and "no WhatsApp Business Account id" in str(unset.exception)
+    bad = runner.invoke(cli.app, ["tenant", "configure", "crumb", "--waba-id", "waba-1"], obj=runtime)
+    assert bad.exit_code != 0 and "must be digits" in str(bad.exception)
+    set_it = runner.invoke(cli.app, ["tenant", "configure", "crumb", "--waba-id", WABA_ID], obj=runtime)
+    assert set_it.output.endswith(
+        f"crumb: approved templates are read from WhatsApp Business Account {WABA_ID}\n"
+    )
+    assert runner.invoke(cli.app, ["tenant", "list"], obj=runtime).output.endswith(f"\twaba {WABA_ID}\n")
+    listed = runner.invoke(cli.app, ["templates", "list", "--tenant", "crumb"], obj=runtime)
+    assert listed.output.startswith("order_ready\ten_US\tUTILITY\tvariables 1,2\tsendable\n\tHello {{1}}")
+
+    batch = WebhookBatch(messages=[InboundMessage("555", "wamid.t1", "447700900123", "Zed", "text", "hi")])
+    runtime.intake.accept(batch)
+    reply = ["conversation", "reply", "1", "--tenant", "crumb", "--template", "order_ready"]
+    short = runner.invoke(cli.app, [*reply, "--value", "Maria Lopez"], obj=runtime)
+    assert short.exit_code != 0 and "2 variable(s); 1 value(s) given" in str(short.exception)
+    sent = runner.invoke(cli.app, [*reply, "--value", "Maria Lopez", "--value", "A-17"], obj=runtime)
+    assert sent.exit_code == 0 and "queued" in sent.output, sent.output
+    with session_scope(runtime.engine) as session:
+        stored = session.exec(select(Message).where(Message.kind == "template")).one()
+    assert TemplateSend.from_json(stored.text_masked).values == ("<PERSON_1>", "A-17")
 
 
 def test_knowledge_and_api_key_commands(runtime: Runtime) -> None:
@@ -298,7 +335,7 @@ def test_the_first_commands_work_on_a_fresh_embedded_data_dir(tmp_path: Path) ->
     assert (created.returncode, created.stderr) == (0, "")
     assert created.stdout.startswith("tenant acme (id 1) created")
     listed = _wepos(tmp_path, "tenant", "list")
-    assert listed.stdout.split() == ["1", "acme", "123", "console"]
+    assert listed.stdout.split() == ["1", "acme", "123", "console", "no", "waba", "id"]
 
 
 @pytest.mark.e2e  # a real server or the installed command in its own process

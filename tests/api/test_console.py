@@ -18,6 +18,7 @@ from compliance.data_rights import export_contact_data
 from core.audit_trail import AuditEntry, verify_chain
 from core.db import session_scope, utcnow
 from core.staff import Role, StaffUser
+from core.tenants import Business
 from privacy.models import RedactionEvent
 from tests.api.conftest import Wepos
 from tests.console_helpers import PASSWORD, Browsers, add_user, csrf, hidden, login_form
@@ -219,6 +220,10 @@ def test_an_agent_claims_replies_notes_hands_back_and_resolves(wepos: Wepos, bro
 
 
 def test_outside_the_24_hour_window_only_a_template_can_be_sent(wepos: Wepos, browsers: Browsers) -> None:
+    from core.tenants import set_waba_id
+    from tests.helpers import ORDER_READY, WABA_ID
+
+    wepos.graph.templates[WABA_ID] = [ORDER_READY]
     conversation_id = _escalated(wepos)
     with session_scope(wepos.runtime.engine) as session:
         session.exec(
@@ -229,11 +234,19 @@ def test_outside_the_24_hour_window_only_a_template_can_be_sent(wepos: Wepos, br
     agent = browsers.sign_in(add_user(wepos.runtime, wepos.business_id, Role.AGENT))
     here = f"/console/conversations/{conversation_id}"
     page = agent.get(here).text
-    assert "templates only" in page and 'name="template"' in page and 'id="reply-text"' not in page
+    assert "templates only" in page and 'id="reply-text"' not in page
+    assert "no WhatsApp Business Account id" in page and 'name="template"' not in page
     token = hidden(page, "csrf")
     refused = agent.post(f"{here}/reply", data={"csrf": token, "text": "Hi again"})
     assert refused.status_code == 400 and "only an approved template" in refused.text
-    assert agent.post(f"{here}/reply", data={"csrf": token, "template": "order_update"}).status_code == 303
+    with session_scope(wepos.runtime.engine) as session:
+        business = session.get(Business, wepos.business_id)
+        assert business is not None
+        set_waba_id(session, business, WABA_ID)
+    page = agent.get(here).text
+    assert 'name="template" value="order_ready"' in page
+    values = {"csrf": token, "template": "order_ready", "language": "en_US", "value": ["Ana", "A-17"]}
+    assert agent.post(f"{here}/reply", data=values).status_code == 303
     with session_scope(wepos.runtime.engine) as session:
         kinds = [m.kind for m in session.exec(select(Message).where(Message.direction == "out")).all()]
     assert "template" in kinds
@@ -333,10 +346,14 @@ def test_an_admin_adds_users_changes_settings_and_uploads_documents(wepos: Wepos
         "timezone": "Europe/London",
         "retention_days": "30",
         "instructions": "Be brief.",
+        "waba_id": "102290129340398",
     }
     assert admin.post("/console/admin/settings", data=settings).status_code == 303
     page = admin.get("/console/admin/settings").text
     assert 'value="30"' in page and "manager, complaint" in page and "mon 09:00-17:00" in page
+    assert 'name="waba_id" value="102290129340398"' in page
+    refused = admin.post("/console/admin/settings", data={**settings, "waba_id": "waba-1"})
+    assert refused.status_code == 400 and "must be digits" in refused.text
     assert 'value="CREDIT_CARD" >' in page or 'value="CREDIT_CARD"  >' in page  # no longer checked
 
     files = {

@@ -268,8 +268,12 @@ def test_a_reply_outside_the_24_hour_window_is_refused_without_calling_meta(wepo
     assert stored.error_code == 131047
 
 
+_BODY = {"type": "BODY", "text": "Your order is ready."}
+
+
 def test_an_agent_reply_goes_out_restored_and_a_template_is_allowed_after_the_window(wepos: Wepos) -> None:
-    from bot.desk.conversations import queue_agent_reply
+    from bot.channel.templates import parse_template
+    from bot.desk.conversations import queue_agent_reply, queue_template_reply
     from core.errors import InvalidInput
 
     _say(wepos, "agent please")
@@ -299,17 +303,22 @@ def test_an_agent_reply_goes_out_restored_and_a_template_is_allowed_after_the_wi
             text="hi",
             masker=wepos.runtime.masker,
         )
+    template = parse_template(
+        {"name": "order_ready", "language": "en_GB", "status": "APPROVED", "components": [_BODY]}
+    )
+    assert template is not None
     with session_scope(wepos.runtime.engine) as session:
-        queue_agent_reply(
+        queue_template_reply(
             session,
             business_id=wepos.business_id,
             conversation_id=conversation.id or 0,
-            template=("order_ready", "en_GB"),
+            template=template,
+            values=[],
             masker=wepos.runtime.masker,
         )
     wepos.runtime.worker.notify()
-    assert wait_until(lambda: wepos.graph.requests[-1]["json"].get("type") == "template")
-    assert wepos.graph.requests[-1]["json"]["template"] == {
+    assert wait_until(lambda: bool(wepos.graph.template_sends))
+    assert wepos.graph.template_sends[-1]["json"]["template"] == {
         "name": "order_ready",
         "language": {"code": "en_GB"},
     }

@@ -183,6 +183,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/v1/compliance/processing-record"): Route(Access.API_KEY, stranger_sees=_own_record),
     ("GET", "/v1/analytics"): Route(Access.API_KEY, stranger_sees=_nothing_counted),
+    # The stranger's business has no WhatsApp Business Account id: 400, saying so (never the victim's).
+    ("GET", "/v1/templates"): Route(Access.API_KEY, stranger_status=frozenset({400})),
     # --- console ---
     ("GET", "/console/login"): Route(Access.PUBLIC),
     ("POST", "/console/login"): Route(Access.PUBLIC),  # the form's signed token and the password are checked
@@ -203,6 +205,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/console/conversations/{conversation_id}/handback"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/resolve"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/reply"): _agent(),
+    ("POST", "/console/conversations/{conversation_id}/templates/refresh"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/note"): _agent(),
     ("GET", "/console/conversations/{conversation_id}/messages/{message_id}/approve"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/answers"): _agent(),
