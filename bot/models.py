@@ -114,7 +114,11 @@ class Message(SQLModel, table=True):
     sources: str | None = Field(default=None, max_length=500)  # document ids the answer came from
     # The approved answer sent (retrieval.approved); no foreign key: the id stays when the answer is deleted.
     approved_answer_id: int | None = None
+    # A bot reply's passages (JSON: document id, section, score) and its confidence, shown to agents.
+    evidence: str | None = Field(default=None, max_length=2000)
     confidence: float | None = None
+    # An agent flagged this bot reply as wrong: its question joins the ones the bot could not answer.
+    flagged_wrong_at: datetime | None = None
     # On an inbound message: why its turn went to a person (analytics count these; a handback keeps them).
     handoff_reason: str | None = Field(default=None, max_length=64)
     sent_at: datetime | None = None

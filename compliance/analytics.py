@@ -377,8 +377,10 @@ def _unanswered_questions(session: Session, business_id: int, window: Window) ->
                 or_(
                     col(Message.handoff_reason).in_(UNANSWERED_REASONS),
                     col(Message.id).in_(
+                        # A "not sure" offering a person, or an answer an agent flagged as wrong.
                         select(Message.in_reply_to_id).where(
-                            Message.business_id == business_id, Message.kind == OFFER_KIND
+                            Message.business_id == business_id,
+                            or_(Message.kind == OFFER_KIND, col(Message.flagged_wrong_at).is_not(None)),
                         )
                     ),
                 ),

@@ -20,7 +20,8 @@ from api.deps import ObjectId, RuntimeDep, SessionDep
 from api.runtime import Runtime
 from bot.desk import inbox
 from bot.desk.conversations import hand_back_to_bot, queue_agent_reply, queue_template_reply
-from bot.desk.inbox import Queue
+from bot.desk.inbox import Queue, actor_label
+from core.audit_trail import record_action
 from core.db import session_scope
 from core.errors import ChannelError, InvalidInput, NotFound
 from core.staff import list_users
@@ -185,6 +186,24 @@ def reveal(
 
 def _here(conversation_id: int) -> str:
     return f"/console/conversations/{conversation_id}"
+
+
+@router.post("/conversations/{conversation_id}/messages/{message_id}/flag")
+def flag_wrong(
+    session: SessionDep, staff: AgentDep, conversation_id: ObjectId, message_id: ObjectId, _form: CheckedForm
+) -> Response:
+    """The agent says a bot reply was wrong; audited, and its question feeds the admin's suggestions."""
+    inbox.flag_wrong(
+        session, business_id=staff.business_id, conversation_id=conversation_id, message_id=message_id
+    )
+    record_action(
+        session,
+        business_id=staff.business_id,
+        actor=actor_label(staff.user),
+        action="reply.flag_wrong",
+        target=f"message:{message_id}",
+    )
+    return back_to(_here(conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/claim")

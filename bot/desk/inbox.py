@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -64,6 +64,11 @@ class TranscriptLine:
     at: datetime
     approved_answer_id: int | None = None  # the bot sent this approved answer
     by_agent: bool = False  # a person's free-text reply (it can be saved as an approved answer)
+    # A bot answer: the passages it came from (document, section, score), its confidence, whether an agent
+    # flagged it as wrong.
+    sources: list[dict[str, object]] = field(default_factory=list)
+    confidence: float | None = None
+    flagged_wrong: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,9 @@ def conversation_view(
             at=m.created_at,
             approved_answer_id=m.approved_answer_id,
             by_agent=m.direction == Direction.OUTBOUND and m.kind == "text" and m.in_reply_to_id is None,
+            sources=_sources(m.evidence),
+            confidence=m.confidence if m.direction == Direction.OUTBOUND and m.in_reply_to_id else None,
+            flagged_wrong=m.flagged_wrong_at is not None,
         )
         for m, text in zip(messages, texts, strict=True)
     ]
@@ -283,6 +291,32 @@ def _restore(text: str, originals: dict[str, str]) -> str:
 
 def actor_label(user: StaffUser) -> str:
     return f"user:{user.id} {user.email}"
+
+
+def _sources(evidence: str | None) -> list[dict[str, object]]:
+    try:
+        parsed = json.loads(evidence) if evidence else []
+    except ValueError:
+        return []
+    return [row for row in parsed if isinstance(row, dict)] if isinstance(parsed, list) else []
+
+
+def flag_wrong(session: Session, *, business_id: int, conversation_id: int, message_id: int) -> Message:
+    """An agent marks a bot reply as wrong: its question then counts among those the bot could not answer
+    (analytics' clusters, the admin's suggestions)."""
+    get_conversation(session, business_id=business_id, conversation_id=conversation_id)
+    message = session.get(Message, message_id)
+    if (
+        message is None
+        or message.conversation_id != conversation_id
+        or message.direction != Direction.OUTBOUND
+        or message.in_reply_to_id is None
+    ):
+        raise NotFound("no such bot reply in this conversation")
+    message.flagged_wrong_at = message.flagged_wrong_at or utcnow()
+    session.add(message)
+    session.flush()
+    return message
 
 
 def claim(session: Session, *, business_id: int, conversation_id: int, user: StaffUser) -> Conversation:

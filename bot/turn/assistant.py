@@ -50,7 +50,7 @@ from privacy.policy import MaskingPolicy
 from privacy.redaction import record_redactions
 from privacy.vault import PlaceholderPlan, VaultScope
 from retrieval.approved import ApprovedAnswerIndex
-from retrieval.search import Retriever, current_passages
+from retrieval.search import Passage, Retriever, current_passages
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,12 @@ class Assistant:
         decision = TurnDecision(
             confident=answer.confident,
             sources=[p.document_id for p in answer.sources],
-            top_score=max((p.score for p in passages), default=None),
+            # The answer's calibrated confidence where it has one (the extractive evidence), else the best
+            # passage's cosine: what the console shows an agent beside the reply.
+            top_score=answer.evidence.confidence
+            if answer.evidence is not None
+            else max((p.score for p in passages), default=None),
+            evidence=_evidence_json(answer.sources or passages[:1]),
         )
         if not answer.confident:
             return self._not_sure(turn, answer.text, decision)
@@ -348,6 +353,7 @@ class Assistant:
             in_reply_to_id=message.id,
             sources=json.dumps(decision.sources) if decision.sources else None,
             approved_answer_id=decision.approved_answer_id,
+            evidence=decision.evidence,
             confidence=round(decision.top_score, 4) if decision.top_score is not None else None,
         )
         session.add(row)
@@ -419,6 +425,23 @@ def _first_contact_notice(
         return None
     contact.privacy_notice_at = utcnow()
     return None if decision.informs else Reply(privacy_notice(policy, business.display_name))
+
+
+def _evidence_json(passages: list[Passage]) -> str | None:
+    """The passages an answer came from as the console shows them: document, section (the masked context
+    line of its chunk), cosine."""
+    if not passages:
+        return None
+    return json.dumps(
+        [
+            {
+                "document_id": p.document_id,
+                "section": p.text.partition("\n")[0][:200],
+                "score": round(p.score, 3),
+            }
+            for p in passages
+        ]
+    )
 
 
 def _fit(reply: Reply) -> list[Reply]:

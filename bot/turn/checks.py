@@ -61,6 +61,7 @@ class TurnDecision:
     confident: bool | None = None
     sources: list[int] = field(default_factory=list)
     approved_answer_id: int | None = None  # the reply is this approved answer (retrieval.approved)
+    evidence: str | None = None  # JSON: the passages the answer came from (document, section, score)
     top_score: float | None = None
     escalate: str | None = None  # the handoff reason, when the conversation goes to a person
     notify_handoff: bool = True  # add the "a person will reply" notice (unless a reply already says so)

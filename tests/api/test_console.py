@@ -466,3 +466,33 @@ def test_the_analytics_dashboard_draws_counts_and_suppresses_small_ones(
     assert "<svg" in page and 'aria-label="Messages in and out per day"' in page
     assert "&lt;5" in page  # two messages, one conversation: all below k
     assert CUSTOMER not in page and "447700900123" not in page
+
+
+def test_an_agent_sees_why_the_bot_answered_and_flags_a_wrong_answer(
+    wepos: Wepos, browsers: Browsers
+) -> None:
+    from compliance.analytics import answer_suggestions
+
+    assert post(wepos.url, text_payload("Do you have gluten-free bread?")).status_code == 200
+    assert wait_until(lambda: len(wepos.graph.sends) >= 1, timeout=30)
+    with session_scope(wepos.runtime.engine) as session:
+        conversation = session.exec(select(Conversation)).one()
+        answer = session.exec(select(Message).where(Message.direction == "out")).one()
+    assert answer.evidence is not None and answer.confidence is not None and answer.confidence >= 0.63
+    agent = browsers.sign_in(add_user(wepos.runtime, wepos.business_id, Role.AGENT))
+    here = f"/console/conversations/{conversation.id}"
+    page = agent.get(here).text
+    # The passage the reply came from (its document and section, masked) and the calibrated confidence.
+    assert "Why: " in page and "(document " in page and f"confidence {answer.confidence:.2f}" in page
+
+    flag = f"{here}/messages/{answer.id}/flag"
+    assert agent.post(flag, data={"csrf": csrf(agent, here)}).status_code == 303
+    assert "flagged as wrong" in agent.get(here).text
+    with session_scope(wepos.runtime.engine) as session:
+        flagged = session.get(Message, answer.id)
+        assert flagged is not None and flagged.flagged_wrong_at is not None
+        # The flagged reply's question now counts among those the bot could not answer.
+        assert answer_suggestions(session, business_id=wepos.business_id, k=1)
+    assert [e.target for e in _audit(wepos, "reply.flag_wrong")] == [f"message:{answer.id}"]
+    # Only a bot reply of this conversation can be flagged.
+    assert agent.post(f"{here}/messages/999999/flag", data={"csrf": csrf(agent, here)}).status_code == 404

@@ -202,6 +202,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/console/conversations/{conversation_id}/transcript"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/reveal"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/claim"): _agent(),
+    ("POST", "/console/conversations/{conversation_id}/messages/{message_id}/flag"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/handback"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/resolve"): _agent(),
     ("POST", "/console/conversations/{conversation_id}/reply"): _agent(),
