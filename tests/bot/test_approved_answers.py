@@ -23,25 +23,14 @@ from privacy.masker import unmask_text
 from privacy.models import RedactionEvent
 from privacy.vault import VaultScope
 from retrieval.approved import AnswerOrigin, ApprovedAnswerPublic
-from retrieval.search import Passage
 from tests.conftest import make_settings
+from tests.fakes import NoPassages
 
 _ids = itertools.count()
 OFFICES = ApprovedAnswerCreate(
     question="Can you deliver a cake to my office?",
     answer="Yes: we deliver cakes to offices within 5 miles, Tuesday to Saturday, for £3.50.",
 )
-
-
-class NoPassages:
-    def search(self, business_id: int, query: str) -> list[Passage]:
-        return []
-
-    def term_weights(self, business_id: int) -> dict[str, float]:
-        return {}
-
-    def vocabulary(self, business_id: int) -> frozenset[str]:
-        return frozenset()
 
 
 class NeverSure:

@@ -17,25 +17,10 @@ from core.db import session_scope
 from core.tenants import create_business
 from privacy.consent import Purpose, current_consent
 from privacy.models import ConsentRecord
-from retrieval.search import Passage
 from tests.conftest import make_settings
+from tests.fakes import NoPassages
 
 _ids = itertools.count()
-
-
-class RecordingRetriever:
-    def __init__(self) -> None:
-        self.queries: list[str] = []
-
-    def search(self, business_id: int, query: str) -> list[Passage]:
-        self.queries.append(query)
-        return []
-
-    def term_weights(self, business_id: int) -> dict[str, float]:
-        return {}
-
-    def vocabulary(self, business_id: int) -> frozenset[str]:
-        return frozenset()
 
 
 class RecordingResponder:
@@ -53,7 +38,7 @@ def runtime(tmp_path: Path, database_url: str, mock_analyzer, mock_embeddings) -
         make_settings(tmp_path / "var", database_url),
         analyzer=mock_analyzer,
         embeddings=mock_embeddings,
-        retriever=RecordingRetriever(),
+        retriever=NoPassages(),
         responder=RecordingResponder(),
         console=print,
     )

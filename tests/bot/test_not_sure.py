@@ -18,21 +18,10 @@ from bot.turn.assistant import NOT_SURE_OFFERS
 from bot.turn.responders import Answer, AnswerRequest, not_sure
 from core.db import session_scope
 from core.tenants import create_business
-from retrieval.search import Passage
 from tests.conftest import make_settings
+from tests.fakes import NoPassages
 
 _ids = itertools.count()
-
-
-class NoPassages:
-    def search(self, business_id: int, query: str) -> list[Passage]:
-        return []
-
-    def term_weights(self, business_id: int) -> dict[str, float]:
-        return {}
-
-    def vocabulary(self, business_id: int) -> frozenset[str]:
-        return frozenset()
 
 
 class SureOnlyOfHours:

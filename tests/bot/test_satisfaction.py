@@ -37,24 +37,13 @@ from compliance.data_rights import erase_contact_data, export_contact_data
 from core.db import session_scope, utcnow
 from core.staff import Role, StaffUser, create_user
 from core.tenants import create_business
-from retrieval.search import Passage
 from tests.conftest import make_settings
+from tests.fakes import NoPassages
 
 _ids = itertools.count()
 PHONE = "447700900123"
 ANSWER = "We open at 9."
 HELPED_ASK = "Glad that helped, <PERSON_1>! " + RATING_REQUEST
-
-
-class NoPassages:
-    def search(self, business_id: int, query: str) -> list[Passage]:
-        return []
-
-    def term_weights(self, business_id: int) -> dict[str, float]:
-        return {}
-
-    def vocabulary(self, business_id: int) -> frozenset[str]:
-        return frozenset()
 
 
 class CountingResponder:

@@ -26,25 +26,14 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.tenants import create_business
 from privacy.data_requests import RequestKind, RequestStatus, list_data_requests
 from privacy.models import DataSubjectRequest, ErasureRecord
-from retrieval.search import Passage
 from tests.conftest import make_settings
+from tests.fakes import NoPassages
 
 pytestmark = pytest.mark.transparency
 
 _ids = itertools.count()
 PHONE = "447700900123"
 ANSWER = "We open at 9."
-
-
-class NoPassages:
-    def search(self, business_id: int, query: str) -> list[Passage]:
-        return []
-
-    def term_weights(self, business_id: int) -> dict[str, float]:
-        return {}
-
-    def vocabulary(self, business_id: int) -> frozenset[str]:
-        return frozenset()
 
 
 class FixedResponder:

@@ -41,8 +41,8 @@ from core.staff import Role, create_user
 from core.tenants import create_business
 from privacy.models import VaultEntry
 from retrieval.models import KnowledgeDocument
-from retrieval.search import Passage
 from tests.conftest import make_settings
+from tests.fakes import NoPassages
 
 pytestmark = pytest.mark.transparency
 
@@ -345,17 +345,6 @@ CUSTOMERS = [
 class NotSure:
     def answer(self, request: AnswerRequest) -> Answer:
         return Answer("I'm not sure about that.", False)
-
-
-class NoPassages:
-    def search(self, business_id: int, query: str) -> list[Passage]:
-        return []
-
-    def term_weights(self, business_id: int) -> dict[str, float]:
-        return {}
-
-    def vocabulary(self, business_id: int) -> frozenset[str]:
-        return frozenset()
 
 
 def _ask(runtime: Runtime, name: str, phone: str, text: str) -> None:
