@@ -145,7 +145,7 @@ def passage_body(passage: Passage) -> str:
     """The passage without its context line; for an FAQ entry, the answer part."""
     _context, _, body = passage.text.partition("\n")
     body = body or passage.text
-    if body.startswith("Q: ") and "\nA: " in body:
+    if _is_faq_entry(passage):
         body = body.split("\nA: ", 1)[1]
     return body.strip()
 
