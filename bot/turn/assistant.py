@@ -267,10 +267,17 @@ class Assistant:
             return approved
         history = self._history(session, conversation.id, before=message.id)
         search_for = question
+        passages = self._retriever.search(business.id, question)
         previous = [text for role, text in history if role == "customer"]
         if previous and is_follow_up(question):
-            search_for = f"{previous[-1]} {question}"
-        passages = current_passages(session, business.id, self._retriever.search(business.id, search_for))
+            # A follow-up is searched with the previous question too, and the search that matches better
+            # wins: "what about Sundays?" needs its context, a short new question ("Do you sell vegan
+            # cakes?" after an unrelated one) does not.
+            with_context = f"{previous[-1]} {question}"
+            found = self._retriever.search(business.id, with_context)
+            if _best(found) > _best(passages):
+                search_for, passages = with_context, found
+        passages = current_passages(session, business.id, passages)
         if language != DEFAULT_LANGUAGE and not (passages and detect_language(passages[0].text) == language):
             # The knowledge base does not speak the customer's language: say so in it, and get a person.
             return TurnDecision(
@@ -425,6 +432,10 @@ def _first_contact_notice(
         return None
     contact.privacy_notice_at = utcnow()
     return None if decision.informs else Reply(privacy_notice(policy, business.display_name))
+
+
+def _best(passages: list[Passage]) -> float:
+    return max((p.score for p in passages), default=-1.0)
 
 
 def _evidence_json(passages: list[Passage]) -> str | None:

@@ -271,6 +271,11 @@ def test_a_not_sure_offers_a_person_and_the_bot_answers_the_next_question(wepos:
     post(wepos.url, text_payload("When are you open on Sunday?", wa_message_id="wamid.ns2"))
     sends = wepos.graph.wait_for_sends(2)
     assert len(sends) == 2 and "Sunday" in wepos.graph.body(sends[1])
+    # A short new question is not read as a follow-up of the unanswered one: it is answered on its own.
+    post(wepos.url, text_payload("What is the capital of Mongolia?", wa_message_id="wamid.ns2b"))
+    post(wepos.url, text_payload("Do you sell vegan cakes?", wa_message_id="wamid.ns2c"))
+    sends = wepos.graph.wait_for_sends(4)
+    assert len(sends) == 4 and "vegan" in wepos.graph.body(sends[3])
 
     # Tapping the offered button hands the conversation over.
     tap = text_payload("", wa_message_id="wamid.ns3")
