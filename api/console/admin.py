@@ -9,16 +9,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+from starlette.datastructures import FormData
 
-from api.console.auth import AdminDep, CheckedForm, check_origin
+from api.console.auth import AdminDep, CheckedForm, Staff, check_origin, record_staff_action
 from api.console.pages import back_to, render
-from api.deps import ObjectId, RuntimeDep
+from api.deps import ObjectId, RuntimeDep, SessionDep
 from api.uploads import read_uploads
 from bot.desk.conversations import configure_policy
-from bot.desk.inbox import actor_label, add_canned_reply, canned_replies, delete_canned_reply
+from bot.desk.inbox import add_canned_reply, canned_replies, delete_canned_reply
 from bot.models import policy_for
-from core.audit_trail import record_action
-from core.db import session_scope
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.staff import Role, create_user, list_users, set_active, to_public
 from core.tenants import Business, set_waba_id
@@ -28,20 +28,6 @@ from privacy.policy import to_public as privacy_public
 router = APIRouter(prefix="/admin")
 
 
-def _audit(
-    runtime: RuntimeDep, staff: AdminDep, action: str, target: str, detail: dict[str, Any] | None = None
-) -> None:
-    with session_scope(runtime.engine) as session:
-        record_action(
-            session,
-            business_id=staff.business_id,
-            actor=actor_label(staff.user),
-            action=action,
-            target=target,
-            detail=detail,
-        )
-
-
 @router.get("/", response_class=HTMLResponse)
 async def admin_home(staff: AdminDep) -> Response:
     return back_to("/console/admin/documents")
@@ -49,14 +35,15 @@ async def admin_home(staff: AdminDep) -> Response:
 
 # --- knowledge documents ---------------------------------------------------------------------------------
 @router.get("/documents", response_class=HTMLResponse)
-async def documents(request: Request, runtime: RuntimeDep, staff: AdminDep) -> Response:
-    docs = await run_in_threadpool(runtime.knowledge.list_documents, staff.business_id)
+def documents(request: Request, runtime: RuntimeDep, staff: AdminDep) -> Response:
+    docs = runtime.knowledge.list_documents(staff.business_id)
     return render(request, "documents.html", {"documents": docs})
 
 
 @router.post("/documents", response_class=HTMLResponse)
-async def upload(request: Request, runtime: RuntimeDep, staff: AdminDep) -> Response:
+async def upload(request: Request, runtime: RuntimeDep, session: SessionDep, staff: AdminDep) -> Response:
     """Files become an ingest job; the page lists them as they are processed."""
+    # Async: the route reads the multipart body itself (a Form or File parameter would spool any body first).
     check_origin(request)
     uploads, fields = await read_uploads(request, runtime.settings.max_upload_bytes)
     if not secrets.compare_digest(fields.get("csrf", ""), staff.csrf_token):
@@ -64,27 +51,29 @@ async def upload(request: Request, runtime: RuntimeDep, staff: AdminDep) -> Resp
     if not uploads:
         raise InvalidInput("choose at least one file")
     job = await run_in_threadpool(runtime.ingest_jobs.submit_upload, staff.business_id, uploads)
-    await run_in_threadpool(
-        _audit, runtime, staff, "knowledge.upload", f"job:{job.id}", {"files": len(uploads)}
-    )
+    detail = {"files": len(uploads)}
+    await run_in_threadpool(record_staff_action, session, staff, "knowledge.upload", f"job:{job.id}", detail)
     return back_to("/console/admin/documents")
 
 
 @router.post("/documents/{document_id}/{action}")
-async def document_action(
-    runtime: RuntimeDep, staff: AdminDep, document_id: ObjectId, action: str, _form: CheckedForm
+def document_action(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    staff: AdminDep,
+    document_id: ObjectId,
+    action: str,
+    _form: CheckedForm,
 ) -> Response:
-    def act() -> None:
-        match action:
-            case "enable" | "disable":
-                runtime.knowledge.set_enabled(staff.business_id, document_id, action == "enable")
-            case "delete":
-                runtime.knowledge.delete_document(staff.business_id, document_id)
-            case _:
-                raise InvalidInput("the action is one of enable, disable, delete")
-        _audit(runtime, staff, f"knowledge.{action}", f"document:{document_id}")
-
-    await run_in_threadpool(act)
+    # The knowledge service runs its own transactions; the audit entry is written after it succeeded.
+    match action:
+        case "enable" | "disable":
+            runtime.knowledge.set_enabled(staff.business_id, document_id, action == "enable")
+        case "delete":
+            runtime.knowledge.delete_document(staff.business_id, document_id)
+        case _:
+            raise InvalidInput("the action is one of enable, disable, delete")
+    record_staff_action(session, staff, f"knowledge.{action}", f"document:{document_id}")
     return back_to("/console/admin/documents")
 
 
@@ -95,33 +84,31 @@ def _hours_spec(raw: str) -> str:
 
 
 @router.get("/settings", response_class=HTMLResponse)
-async def settings_page(request: Request, runtime: RuntimeDep, staff: AdminDep) -> Response:
-    def read() -> dict[str, Any]:
-        with session_scope(runtime.engine) as session:
-            policy = policy_for(session, staff.business_id)
-            masking = privacy_public(session, runtime.box, staff.business_id)
-            business = session.get(Business, staff.business_id)
-        return {
-            "waba_id": (business.waba_id if business else None) or "",
-            "policy": policy,
-            "hours": _hours_spec(policy.business_hours),
-            "keywords": ", ".join(json.loads(policy.escalation_keywords)),
-            "masking": masking,
-            "entities": sorted(KNOWN_ENTITIES),
-        }
+def settings_page(request: Request, runtime: RuntimeDep, session: SessionDep, staff: AdminDep) -> Response:
+    policy = policy_for(session, staff.business_id)
+    masking = privacy_public(session, runtime.box, staff.business_id)
+    business = session.get(Business, staff.business_id)
+    context = {
+        "waba_id": (business.waba_id if business else None) or "",
+        "policy": policy,
+        "hours": _hours_spec(policy.business_hours),
+        "keywords": ", ".join(json.loads(policy.escalation_keywords)),
+        "masking": masking,
+        "entities": sorted(KNOWN_ENTITIES),
+    }
+    return render(request, "settings.html", context)
 
-    return render(request, "settings.html", await run_in_threadpool(read))
+
+def _text(form: FormData, name: str, limit: int) -> str:
+    value = str(form.get(name) or "")
+    if len(value) > limit:
+        raise InvalidInput(f"`{name}` is limited to {limit} characters")
+    return value.strip()
 
 
 @router.post("/settings")
-async def save_settings(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm) -> Response:
-    def text(name: str, limit: int) -> str:
-        value = str(form.get(name) or "")
-        if len(value) > limit:
-            raise InvalidInput(f"`{name}` is limited to {limit} characters")
-        return value.strip()
-
-    retention = text("retention_days", 5)
+def save_settings(runtime: RuntimeDep, session: SessionDep, staff: AdminDep, form: CheckedForm) -> Response:
+    retention = _text(form, "retention_days", 5)
     if not retention.isdigit():
         raise InvalidInput("retention days must be a whole number")
     masked = {str(v) for v in form.getlist("mask")}
@@ -130,149 +117,96 @@ async def save_settings(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm)
         raise InvalidInput(f"unknown entity types: {', '.join(sorted(unknown))}")
 
     waba_id = form.get("waba_id")  # absent from an older form: left as it is
-
-    def write() -> None:
-        with session_scope(runtime.engine) as session:
-            if waba_id is not None:
-                business = session.get(Business, staff.business_id)
-                if business is not None:
-                    set_waba_id(session, business, text("waba_id", 64))
-            configure_policy(
-                session,
-                business_id=staff.business_id,
-                instructions=text("instructions", 4000),
-                hours_spec=text("hours", 1000),
-                timezone=text("timezone", 64) or "UTC",
-                escalation_keywords=text("keywords", 4000).split(","),
-                retention_days=int(retention),
-                not_sure_hands_over=form.get("not_sure_hands_over") == "on",
-                satisfaction_survey_enabled=form.get("satisfaction_survey") == "on",
-            )
-            change = PolicyChange(mask=sorted(masked), keep=sorted(KNOWN_ENTITIES - masked))
-            change_policy(session, runtime.box, staff.business_id, change)
-            record_action(
-                session,
-                business_id=staff.business_id,
-                actor=actor_label(staff.user),
-                action="settings.change",
-                target=f"business:{staff.business_id}",
-                detail={
-                    "masked": sorted(masked),
-                    "retention_days": int(retention),
-                    "satisfaction_survey": form.get("satisfaction_survey") == "on",
-                    "waba_id": bool(waba_id),
-                },
-            )
-
-    await run_in_threadpool(write)
+    if waba_id is not None:
+        business = session.get(Business, staff.business_id)
+        if business is not None:
+            set_waba_id(session, business, _text(form, "waba_id", 64))
+    configure_policy(
+        session,
+        business_id=staff.business_id,
+        instructions=_text(form, "instructions", 4000),
+        hours_spec=_text(form, "hours", 1000),
+        timezone=_text(form, "timezone", 64) or "UTC",
+        escalation_keywords=_text(form, "keywords", 4000).split(","),
+        retention_days=int(retention),
+        not_sure_hands_over=form.get("not_sure_hands_over") == "on",
+        satisfaction_survey_enabled=form.get("satisfaction_survey") == "on",
+    )
+    change = PolicyChange(mask=sorted(masked), keep=sorted(KNOWN_ENTITIES - masked))
+    change_policy(session, runtime.box, staff.business_id, change)
+    detail = {
+        "masked": sorted(masked),
+        "retention_days": int(retention),
+        "satisfaction_survey": form.get("satisfaction_survey") == "on",
+        "waba_id": bool(waba_id),
+    }
+    record_staff_action(session, staff, "settings.change", f"business:{staff.business_id}", detail)
     return back_to("/console/admin/settings")
 
 
 # --- users ------------------------------------------------------------------------------------------------
-@router.get("/users", response_class=HTMLResponse)
-async def users(request: Request, runtime: RuntimeDep, staff: AdminDep) -> Response:
-    def read() -> dict[str, Any]:
-        with session_scope(runtime.engine) as session:
-            return {
-                "users": [to_public(u) for u in list_users(session, business_id=staff.business_id)],
-                "roles": list(Role),
-            }
+def _users_context(session: Session, staff: Staff) -> dict[str, Any]:
+    return {
+        "users": [to_public(u) for u in list_users(session, business_id=staff.business_id)],
+        "roles": list(Role),
+    }
 
-    return render(request, "users.html", await run_in_threadpool(read))
+
+@router.get("/users", response_class=HTMLResponse)
+def users(request: Request, session: SessionDep, staff: AdminDep) -> Response:
+    return render(request, "users.html", _users_context(session, staff))
 
 
 @router.post("/users", response_class=HTMLResponse)
-async def add_user(request: Request, runtime: RuntimeDep, staff: AdminDep, form: CheckedForm) -> Response:
+def add_user(request: Request, session: SessionDep, staff: AdminDep, form: CheckedForm) -> Response:
     """A new user with a generated password, shown once on this page for the admin to hand over."""
     email, role = str(form.get("email") or ""), str(form.get("role") or "")
     if role not in {r.value for r in Role}:
         raise InvalidInput("choose a role: admin, agent or compliance")
     password = secrets.token_urlsafe(12)
-
-    def write() -> dict[str, Any]:
-        with session_scope(runtime.engine) as session:
-            user = create_user(
-                session, business_id=staff.business_id, email=email, role=Role(role), password=password
-            )
-            record_action(
-                session,
-                business_id=staff.business_id,
-                actor=actor_label(staff.user),
-                action="user.create",
-                target=f"user:{user.id}",
-                detail={"role": role},
-            )
-            rows = [to_public(u) for u in list_users(session, business_id=staff.business_id)]
-            return {
-                "users": rows,
-                "roles": list(Role),
-                "created": {"email": user.email, "password": password},
-            }
-
-    return render(request, "users.html", await run_in_threadpool(write))
+    user = create_user(
+        session, business_id=staff.business_id, email=email, role=Role(role), password=password
+    )
+    record_staff_action(session, staff, "user.create", f"user:{user.id}", {"role": role})
+    context = {**_users_context(session, staff), "created": {"email": user.email, "password": password}}
+    return render(request, "users.html", context)
 
 
 @router.post("/users/{user_id}/{action}")
-async def user_action(
-    runtime: RuntimeDep, staff: AdminDep, user_id: ObjectId, action: str, _form: CheckedForm
+def user_action(
+    session: SessionDep, staff: AdminDep, user_id: ObjectId, action: str, _form: CheckedForm
 ) -> Response:
     if action not in ("enable", "disable"):
         raise InvalidInput("the action is enable or disable")
     if user_id == staff.user_id:
         raise InvalidInput("you cannot disable yourself; ask another admin")
-
-    def write() -> None:
-        with session_scope(runtime.engine) as session:
-            target = next(
-                (u for u in list_users(session, business_id=staff.business_id) if u.id == user_id), None
-            )
-            if target is None:
-                raise NotFound("no such user in this business")
-            set_active(session, target, action == "enable")
-            record_action(
-                session,
-                business_id=staff.business_id,
-                actor=actor_label(staff.user),
-                action=f"user.{action}",
-                target=f"user:{user_id}",
-            )
-
-    await run_in_threadpool(write)
+    target = next((u for u in list_users(session, business_id=staff.business_id) if u.id == user_id), None)
+    if target is None:
+        raise NotFound("no such user in this business")
+    set_active(session, target, action == "enable")
+    record_staff_action(session, staff, f"user.{action}", f"user:{user_id}")
     return back_to("/console/admin/users")
 
 
 # --- canned replies ---------------------------------------------------------------------------------------
 @router.get("/canned", response_class=HTMLResponse)
-async def canned(request: Request, runtime: RuntimeDep, staff: AdminDep) -> Response:
-    def read() -> dict[str, Any]:
-        with session_scope(runtime.engine) as session:
-            return {"replies": list(canned_replies(session, business_id=staff.business_id))}
-
-    return render(request, "canned.html", await run_in_threadpool(read))
+def canned(request: Request, session: SessionDep, staff: AdminDep) -> Response:
+    replies = list(canned_replies(session, business_id=staff.business_id))
+    return render(request, "canned.html", {"replies": replies})
 
 
 @router.post("/canned")
-async def add_canned(runtime: RuntimeDep, staff: AdminDep, form: CheckedForm) -> Response:
-    def write() -> None:
-        with session_scope(runtime.engine) as session:
-            add_canned_reply(
-                session,
-                business_id=staff.business_id,
-                title=str(form.get("title") or ""),
-                body=str(form.get("body") or ""),
-            )
-
-    await run_in_threadpool(write)
+def add_canned(session: SessionDep, staff: AdminDep, form: CheckedForm) -> Response:
+    add_canned_reply(
+        session,
+        business_id=staff.business_id,
+        title=str(form.get("title") or ""),
+        body=str(form.get("body") or ""),
+    )
     return back_to("/console/admin/canned")
 
 
 @router.post("/canned/{reply_id}/delete")
-async def remove_canned(
-    runtime: RuntimeDep, staff: AdminDep, reply_id: ObjectId, _form: CheckedForm
-) -> Response:
-    def write() -> None:
-        with session_scope(runtime.engine) as session:
-            delete_canned_reply(session, business_id=staff.business_id, reply_id=reply_id)
-
-    await run_in_threadpool(write)
+def remove_canned(session: SessionDep, staff: AdminDep, reply_id: ObjectId, _form: CheckedForm) -> Response:
+    delete_canned_reply(session, business_id=staff.business_id, reply_id=reply_id)
     return back_to("/console/admin/canned")

@@ -15,14 +15,17 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.deps import SessionDep
 from api.runtime import Runtime
+from bot.desk.inbox import actor_label
+from core.audit_trail import record_action
 from core.errors import Forbidden, Unauthenticated
 from core.settings import Environment
 from core.staff import Role, StaffUser, session_user
@@ -85,6 +88,20 @@ def signed_in(request: Request, session: SessionDep) -> Staff:
 
 
 SignedIn = Annotated[Staff, Depends(signed_in)]
+
+
+def record_staff_action(
+    session: Session, staff: Staff, action: str, target: str, detail: dict[str, Any] | None = None
+) -> None:
+    """An audit entry under the signed-in person, in `session`'s unit of work (it commits with the route)."""
+    record_action(
+        session,
+        business_id=staff.business_id,
+        actor=actor_label(staff.user),
+        action=action,
+        target=target,
+        detail=detail,
+    )
 
 
 def role_required(*roles: Role):  # type: ignore[no-untyped-def]
