@@ -10,19 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from api.console.auth import AdminDep, AgentDep, CheckedForm, Staff
+from api.console.auth import AdminDep, AgentDep, CheckedForm, Staff, record_staff_action
 from api.console.pages import back_to, render
 from api.deps import ObjectId, RuntimeDep, SessionDep
-from bot.desk.inbox import actor_label, get_conversation
+from api.runtime import Runtime
+from bot.desk.inbox import get_conversation
 from bot.models import Direction, Message
 from compliance.analytics import answer_suggestions
-from core.audit_trail import record_action
-from core.db import session_scope
 from core.errors import InvalidInput, NotFound
 from ingest.answers import ApprovedAnswerCreate, ApprovedAnswerUpdate
 from retrieval.approved import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, AnswerOrigin
@@ -61,16 +59,11 @@ def _draft(
 
 # --- the admin's list -------------------------------------------------------------------------------------
 @router.get("/admin/answers", response_class=HTMLResponse)
-async def answers_page(request: Request, runtime: RuntimeDep, staff: AdminDep) -> Response:
-    def read() -> dict[str, Any]:
-        answers = runtime.approved_answers.list_answers(staff.business_id)
-        with session_scope(runtime.engine) as session:
-            suggestions = answer_suggestions(
-                session, business_id=staff.business_id, k=runtime.settings.analytics_k
-            )
-        return {"answers": answers, "suggestions": suggestions, "k": runtime.settings.analytics_k}
-
-    return render(request, "answers.html", await run_in_threadpool(read))
+def answers_page(request: Request, runtime: RuntimeDep, session: SessionDep, staff: AdminDep) -> Response:
+    answers = runtime.approved_answers.list_answers(staff.business_id)
+    k = runtime.settings.analytics_k
+    suggestions = answer_suggestions(session, business_id=staff.business_id, k=k)
+    return render(request, "answers.html", {"answers": answers, "suggestions": suggestions, "k": k})
 
 
 @router.post("/admin/answers/draft", response_class=HTMLResponse)
@@ -82,27 +75,30 @@ async def draft_from_suggestion(request: Request, staff: AdminDep, form: Checked
 
 
 @router.get("/admin/answers/{answer_id}/edit", response_class=HTMLResponse)
-async def edit_page(request: Request, runtime: RuntimeDep, staff: AdminDep, answer_id: ObjectId) -> Response:
-    saved = await run_in_threadpool(runtime.approved_answers.get_answer, staff.business_id, answer_id)
+def edit_page(request: Request, runtime: RuntimeDep, staff: AdminDep, answer_id: ObjectId) -> Response:
+    saved = runtime.approved_answers.get_answer(staff.business_id, answer_id)
     origin = AnswerOrigin(saved.origin)
     return _form_page(request, _draft(saved.question, saved.answer, origin, answer_id=answer_id))
 
 
 @router.post("/admin/answers/{answer_id}/{action}")
-async def answer_action(
-    runtime: RuntimeDep, staff: AdminDep, answer_id: ObjectId, action: str, _form: CheckedForm
+def answer_action(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    staff: AdminDep,
+    answer_id: ObjectId,
+    action: str,
+    _form: CheckedForm,
 ) -> Response:
-    def act() -> None:
-        match action:
-            case "enable" | "disable":
-                runtime.approved_answers.set_enabled(staff.business_id, answer_id, action == "enable")
-            case "delete":
-                runtime.approved_answers.delete(staff.business_id, answer_id)
-            case _:
-                raise InvalidInput("the action is one of enable, disable, delete")
-        _audit(runtime, staff, f"answer.{action}", answer_id)
-
-    await run_in_threadpool(act)
+    # The answers service runs its own transactions; the audit entry is written after it succeeded.
+    match action:
+        case "enable" | "disable":
+            runtime.approved_answers.set_enabled(staff.business_id, answer_id, action == "enable")
+        case "delete":
+            runtime.approved_answers.delete(staff.business_id, answer_id)
+        case _:
+            raise InvalidInput("the action is one of enable, disable, delete")
+    record_staff_action(session, staff, f"answer.{action}", f"approved_answer:{answer_id}")
     return back_to(LIST)
 
 
@@ -147,63 +143,56 @@ def approve_from_conversation(
 
 # --- saving -----------------------------------------------------------------------------------------------
 @router.post("/admin/answers", response_class=HTMLResponse)
-async def save_answer(request: Request, runtime: RuntimeDep, staff: AdminDep, form: CheckedForm) -> Response:
+def save_answer(
+    request: Request, runtime: RuntimeDep, session: SessionDep, staff: AdminDep, form: CheckedForm
+) -> Response:
     """Add or edit an approved answer; a refused one comes back with the reason."""
-    return await _save(request, runtime, staff, form, None)
+    return _save(request, runtime, session, staff, form, None)
 
 
 @router.post("/conversations/{conversation_id}/answers", response_class=HTMLResponse)
-async def save_from_conversation(
-    request: Request, runtime: RuntimeDep, staff: AgentDep, conversation_id: ObjectId, form: CheckedForm
+def save_from_conversation(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    staff: AgentDep,
+    conversation_id: ObjectId,
+    form: CheckedForm,
 ) -> Response:
     """An agent approves an answer drafted from the conversation (refused while the customer's data stays)."""
-
-    def check() -> None:
-        with session_scope(runtime.engine) as session:
-            get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
-
-    await run_in_threadpool(check)
-    return await _save(request, runtime, staff, form, conversation_id)
+    get_conversation(session, business_id=staff.business_id, conversation_id=conversation_id)
+    return _save(request, runtime, session, staff, form, conversation_id)
 
 
-async def _save(
-    request: Request, runtime: RuntimeDep, staff: Staff, form: FormData, conversation_id: int | None
+def _save(
+    request: Request,
+    runtime: Runtime,
+    session: Session,
+    staff: Staff,
+    form: FormData,
+    conversation_id: int | None,
 ) -> Response:
     question, answer = str(form.get("question") or "").strip(), str(form.get("answer") or "").strip()
     keep = form.get("keep_business_details") == "on"
     origin = AnswerOrigin.WRITTEN if conversation_id is None else AnswerOrigin.CONVERSATION
     answer_id = _int(form.get("answer_id")) if conversation_id is None else None
     draft = {**_draft(question, answer, origin, answer_id, conversation_id), "keep_business_details": keep}
-
-    def write() -> int:
+    if not question or not answer or len(question) > MAX_QUESTION_CHARS or len(answer) > MAX_ANSWER_CHARS:
+        return _form_page(request, draft, "write both the question and the answer (within the limits)")
+    # The answers service runs its own transactions; the audit entry is written after it succeeded.
+    try:
         if answer_id is None:
             body = ApprovedAnswerCreate(question=question, answer=answer, keep_business_details=keep)
             saved = runtime.approved_answers.add(staff.business_id, body, origin)
         else:
             change = ApprovedAnswerUpdate(question=question, answer=answer, keep_business_details=keep)
             saved = runtime.approved_answers.update(staff.business_id, answer_id, change)
-        _audit(runtime, staff, "answer.add" if answer_id is None else "answer.edit", saved.id)
-        return saved.id
-
-    if not question or not answer or len(question) > MAX_QUESTION_CHARS or len(answer) > MAX_ANSWER_CHARS:
-        return _form_page(request, draft, "write both the question and the answer (within the limits)")
-    try:
-        await run_in_threadpool(write)
     except InvalidInput as exc:
         return _form_page(request, draft, exc.message)
+    action = "answer.add" if answer_id is None else "answer.edit"
+    record_staff_action(session, staff, action, f"approved_answer:{saved.id}")
     return back_to(LIST if conversation_id is None else f"/console/conversations/{conversation_id}")
 
 
 def _int(value: object) -> int | None:
     return int(value) if isinstance(value, str) and value.isdigit() and 0 < len(value) < 12 else None
-
-
-def _audit(runtime: RuntimeDep, staff: Staff, action: str, answer_id: int) -> None:
-    with session_scope(runtime.engine) as session:
-        record_action(
-            session,
-            business_id=staff.business_id,
-            actor=actor_label(staff.user),
-            action=action,
-            target=f"approved_answer:{answer_id}",
-        )
