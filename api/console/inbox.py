@@ -14,14 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlmodel import Session
 
-from api.console.auth import AgentDep, CheckedForm, Staff
+from api.console.auth import AgentDep, CheckedForm, Staff, record_staff_action
 from api.console.pages import back_to, render
 from api.deps import ObjectId, RuntimeDep, SessionDep
 from api.runtime import Runtime
 from bot.desk import inbox
 from bot.desk.conversations import hand_back_to_bot, queue_agent_reply, queue_template_reply
-from bot.desk.inbox import Queue, actor_label
-from core.audit_trail import record_action
+from bot.desk.inbox import Queue
 from core.db import session_scope
 from core.errors import ChannelError, InvalidInput, NotFound
 from core.staff import list_users
@@ -196,13 +195,7 @@ def flag_wrong(
     inbox.flag_wrong(
         session, business_id=staff.business_id, conversation_id=conversation_id, message_id=message_id
     )
-    record_action(
-        session,
-        business_id=staff.business_id,
-        actor=actor_label(staff.user),
-        action="reply.flag_wrong",
-        target=f"message:{message_id}",
-    )
+    record_staff_action(session, staff, "reply.flag_wrong", f"message:{message_id}")
     return back_to(_here(conversation_id))
 
 
