@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from core.language import detect_language
+
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
     from presidio_analyzer.nlp_engine import NlpEngine
@@ -240,6 +242,7 @@ def _kept(
     readable: "What do Corona and Covid mean?" to a health FAQ about both. What a phrase says is a name
     ("my name is ...", a speaker's label) and the sender's known values are masked whatever the vocabulary."""
     kept = []
+    foreign: bool | None = None  # whether `text` is in another language than English, once asked
     for result in results:
         start, end = result.start, result.end
         recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
@@ -254,6 +257,18 @@ def _kept(
             not _plausible_name(span, recognizer, document=document) or _not_a_name(span)
         ):
             continue
+        if (
+            result.entity_type == "PERSON"
+            and recognizer == "SpacyRecognizer"
+            and not _named(text, start, span)
+        ):
+            if foreign is None:
+                foreign = detect_language(text) != "en"
+            if foreign:
+                # spaCy's model is English: it calls German nouns ("Lieferung") and Spanish question words
+                # ("Cómo") persons. In another language its guess stands only with a given name in it, or
+                # after a title, a street word or a stated name ("Herr Weber", "via Verdi", "me llamo Ruiz").
+                continue
         rule = _rule(result)
         guessed = recognizer in _GUESSING_RECOGNIZERS or (
             # "Returns, ..." addresses no one; in a help text "It's Syncthing" introduces the product, while in
@@ -315,6 +330,29 @@ _STATED_NAME = re.compile(
     r"\bje\s+m['’]appelle|\bich\s+bin|\bich\s+heiße|\bme\s+llamo|\bmi\s+chiamo|\bme\s+chamo)\s*$",
     re.IGNORECASE,
 )
+
+
+# Titles a name follows, in the languages the turn speaks, and the street words a person's name follows in an
+# address ("via Dante Alighieri", "Rue Victor Hugo").
+_TITLE_WORDS = (
+    "mr|mrs|ms|miss|dr|prof|herr|frau|hr|fr|sr|sra|srta|señor|señora|don|doña|monsieur|madame|mme|mlle|"
+    "signor|signora|sig|dott|dhr|heer|mevr|mevrouw|meneer"
+)
+_STREET_WORDS = "via|viale|piazza|corso|largo|calle|avenida|plaza|paseo|rua|rue|avenue|boulevard|place|allee"
+_BEFORE_NAME = re.compile(rf"\b(?:{_TITLE_WORDS}|{_STREET_WORDS})\.?\s*$", re.IGNORECASE)
+_TITLE = re.compile(rf"^(?:{_TITLE_WORDS}|{_STREET_WORDS})$", re.IGNORECASE)
+
+
+def _named(text: str, start: int, span: str) -> bool:
+    """Whether something besides its shape says `span` is a name: a given name in it, or a title or a stated
+    name right before it."""
+    given = _given_names()
+    words = _LETTERS.findall(span.casefold())
+    return (
+        any(word in given or _TITLE.match(word) for word in words)
+        or _BEFORE_NAME.search(text, 0, start) is not None
+        or _STATED_NAME.search(text, 0, start) is not None
+    )
 
 
 def _in_vocabulary(span: str, vocabulary: AbstractSet[str]) -> bool:
