@@ -24,6 +24,7 @@ from bot.channel.worker import TurnWorker
 from bot.desk.playground import KnowledgeSearch
 from bot.desk.templates import TemplateCatalogue
 from bot.turn.assistant import Assistant
+from bot.turn.crosslingual import CrossLingualResponder
 from bot.turn.responders import Responder, build_responder
 from core import migrate
 from core.crypto import SecretBox, load_or_create_keys, read_or_create_secret
@@ -39,6 +40,7 @@ from privacy.masker import Masker
 from privacy.vault import Vault
 from retrieval.approved import ApprovedAnswerIndex
 from retrieval.embeddings import build_embeddings
+from retrieval.multilingual import E5Encoder, MultilingualIndex
 from retrieval.search import Retriever
 from retrieval.store import KnowledgeIndex, build_chroma_client, close_chroma_client
 
@@ -76,6 +78,8 @@ class Runtime:
         _ = self.assistant, self.outbox, self.worker, self.intake, self.ingest_jobs, self.knowledge_search
         self.masker.detector.detect("warm up")
         self.embeddings.embed_query("warm up")
+        if self.multilingual_index is not None:
+            self.multilingual_index.encoder.query("warm up")
 
     # --- storage -------------------------------------------------------------------------------------
     @cached_property
@@ -133,6 +137,13 @@ class Runtime:
         return KnowledgeIndex(self.chroma, self.settings.chroma_collection_prefix)
 
     @cached_property
+    def multilingual_index(self) -> MultilingualIndex | None:
+        """The second index, for questions in other languages (`WEPOS_MULTILINGUAL`); None when off."""
+        if not self.settings.multilingual:
+            return None
+        return MultilingualIndex(self.chroma, self.index, E5Encoder(), self.settings.chroma_collection_prefix)
+
+    @cached_property
     def retriever(self) -> Retriever:
         if self._retriever is not None:
             return self._retriever
@@ -173,6 +184,7 @@ class Runtime:
             pipeline=lambda: self.pipeline,
             knowledge=lambda: self.knowledge,
             quota_bytes=self.settings.knowledge_quota_bytes,
+            idle_step=self.multilingual_index.sync_step if self.multilingual_index is not None else None,
         )
 
     # --- conversation --------------------------------------------------------------------------------
@@ -191,6 +203,16 @@ class Runtime:
             min_confidence=self.settings.min_confidence,
             answer_confidence=self.settings.answer_confidence,
             approved_answers=self.approved_answer_index,
+            multilingual=(
+                None
+                if self.multilingual_index is None
+                else (
+                    self.multilingual_index,
+                    CrossLingualResponder(
+                        self.multilingual_index.encoder, confidence=self.settings.crosslingual_confidence
+                    ),
+                )
+            ),
         )
 
     @cached_property

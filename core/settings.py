@@ -45,6 +45,9 @@ class AnalyzerBackend(StrEnum):
 # The extractive answer's decline threshold: chosen on the dev halves of benchmarks/answers.py as the highest
 # share of correct answers with at most 10% confidently wrong ones there (docs/benchmarks.md).
 ANSWER_CONFIDENCE = 0.63
+# The cross-lingual answer's: chosen on the dev half of the XQuAD set (benchmarks/data/answers/xquad) as the
+# most correct answers with at most 15% confidently wrong there (docs/benchmarks.md).
+CROSSLINGUAL_CONFIDENCE = 0.82
 
 
 class Settings(BaseSettings):
@@ -91,6 +94,11 @@ class Settings(BaseSettings):
     # An extracted answer less sure than this is declined (`Evidence.confidence`, bot/turn/responders.py).
     answer_confidence: Annotated[float, Field(ge=-1, le=1)] = ANSWER_CONFIDENCE
     mask_score_threshold: Annotated[float, Field(ge=0, le=1)] = 0.4
+    # Questions in another language than the documents' are answered from a second, multilingual index
+    # (retrieval/multilingual.py), kept level with the first by the ingest runner; false: handed over.
+    multilingual: bool = True
+    # A cross-lingual answer less sure than this hands over instead (bot/turn/crosslingual.py).
+    crosslingual_confidence: Annotated[float, Field(ge=-1, le=1)] = CROSSLINGUAL_CONFIDENCE
 
     worker_lease_s: Annotated[float, Field(ge=1, le=3600)] = 120.0
     worker_poll_s: Annotated[float, Field(gt=0, le=10)] = 0.2

@@ -78,6 +78,7 @@ class IngestJobs:
         knowledge: Callable[[], KnowledgeBase],
         quota_bytes: int = 0,
         poll_s: float = 1.0,
+        idle_step: Callable[[list[int]], bool] | None = None,
     ) -> None:
         # The pipeline and knowledge base are built on first use: an API process that never ingests
         # never loads the masking and embedding models.
@@ -89,6 +90,9 @@ class IngestJobs:
         # Check and staging happen under one lock, so two uploads at once cannot both fit in the same room.
         self._quota_lock = threading.Lock()
         self._poll_s = poll_s
+        # Work done between jobs, a step at a time, for the businesses with documents (the multilingual
+        # index catching up): True while there is more.
+        self._idle_step = idle_step
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -214,6 +218,8 @@ class IngestJobs:
                 log.error("ingest queue unreadable", extra={"error": type(exc).__name__})
                 job_id = None
             if job_id is None:
+                if self._step_between_jobs():
+                    continue
                 self._wake.wait(self._poll_s)
                 self._wake.clear()
                 continue
@@ -224,6 +230,17 @@ class IngestJobs:
             except Exception as exc:  # the runner must survive anything; the job records what happened
                 log.error("ingest job failed", extra={"job_id": job_id, "error": type(exc).__name__})
                 self._finish(job_id, JobStatus.FAILED, error=f"the job stopped: {type(exc).__name__}")
+
+    def _step_between_jobs(self) -> bool:
+        if self._idle_step is None:
+            return False
+        try:
+            with session_scope(self._engine) as session:
+                business_ids = list(session.exec(select(KnowledgeDocument.business_id).distinct()).all())
+            return self._idle_step(business_ids)
+        except Exception as exc:  # the runner must survive it; the next idle moment tries again
+            log.error("work between ingest jobs failed", extra={"error": type(exc).__name__})
+            return False
 
     def _next_job(self) -> int | None:
         """The oldest job to run: queued, or running without a sign of life, of a business with no other

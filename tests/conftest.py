@@ -246,6 +246,8 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "whatsapp_api_base": "http://127.0.0.1:9/v23.0",
         # One ONNX export for every test data dir (written atomically, so parallel processes may share it).
         "model_cache_dir": MODEL_CACHE,
+        # The multilingual index off unless a test is about it: its model would embed every test's chunks.
+        "multilingual": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

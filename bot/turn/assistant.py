@@ -31,7 +31,8 @@ from bot.models import (
     OutboundStatus,
 )
 from bot.turn.checks import HANDOFF_REPLY, Reply, Turn, TurnDecision, first_decision
-from bot.turn.language import NOT_COVERED, detect_language
+from bot.turn.crosslingual import CrossLingualRequest, CrossLingualResponder
+from bot.turn.language import IN_ENGLISH, NOT_COVERED, detect_language
 from bot.turn.message_limits import MAX_INTERACTIVE_BODY, split_text
 from bot.turn.policies import BusinessHours, is_follow_up
 from bot.turn.responders import AnswerRequest, Responder
@@ -50,7 +51,8 @@ from privacy.policy import MaskingPolicy
 from privacy.redaction import record_redactions
 from privacy.vault import PlaceholderPlan, VaultScope
 from retrieval.approved import ApprovedAnswerIndex
-from retrieval.search import Passage, Retriever, current_passages
+from retrieval.multilingual import MultilingualIndex
+from retrieval.search import Passage, Retriever, current_passages, search_query
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ class Assistant:
         answer_confidence: float = ANSWER_CONFIDENCE,
         history_turns: int = 6,
         approved_answers: ApprovedAnswerIndex | None = None,
+        multilingual: tuple[MultilingualIndex, CrossLingualResponder] | None = None,
     ) -> None:
         self._engine = engine
         self._box = box
@@ -102,6 +105,8 @@ class Assistant:
         self._answer_confidence = answer_confidence
         self._history_turns = history_turns
         self._approved_answers = approved_answers
+        # Questions in another language than the knowledge base's (None: they are handed over).
+        self._multilingual = multilingual
 
     def handle(self, message_id: int) -> TurnOutcome | None:
         """Answer one inbound message. Returns None when there was nothing (more) to do."""
@@ -279,7 +284,11 @@ class Assistant:
                 search_for, passages = with_context, found
         passages = current_passages(session, business.id, passages)
         if language != DEFAULT_LANGUAGE and not (passages and detect_language(passages[0].text) == language):
-            # The knowledge base does not speak the customer's language: say so in it, and get a person.
+            # The knowledge base does not speak the customer's language: the multilingual index may still
+            # find the answer; if not, say so in the customer's language, and get a person.
+            crosslingual = self._crosslingual(session, turn, language)
+            if crosslingual is not None:
+                return crosslingual
             return TurnDecision(
                 [Reply(NOT_COVERED[language])], confident=False, escalate="language", notify_handoff=False
             )
@@ -312,6 +321,26 @@ class Assistant:
         conversation.failed_turns = 0
         decision.replies.append(Reply(answer.text, with_buttons=True))
         return decision
+
+    def _crosslingual(self, session: Session, turn: Turn, language: str) -> TurnDecision | None:
+        """A confident answer quoted from the documents for a question in another language, or None."""
+        business_id = turn.business.id
+        if self._multilingual is None or language not in IN_ENGLISH or business_id is None:
+            return None
+        index, responder = self._multilingual
+        vector, passages = index.search(business_id, search_query(turn.question))
+        passages = current_passages(session, business_id, passages)
+        answer = responder.answer(CrossLingualRequest(turn.question, language, vector, passages))
+        if answer is None:
+            return None
+        turn.conversation.failed_turns = 0
+        return TurnDecision(
+            [Reply(answer.text, with_buttons=True)],
+            confident=True,
+            sources=[p.document_id for p in answer.sources],
+            top_score=answer.evidence.confidence if answer.evidence is not None else None,
+            evidence=_evidence_json(answer.sources),
+        )
 
     def _approved_answer(self, session: Session, turn: Turn) -> TurnDecision | None:
         """An approved answer, when the customer's question asks an approved question: it wins over the

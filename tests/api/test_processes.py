@@ -46,6 +46,7 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactl
     env = {
         **os.environ,
         "WEPOS_DATA_DIR": str(tmp_path / "var"),
+        "WEPOS_MULTILINGUAL": "false",
         "WEPOS_DATABASE_URL": database_url,
         "WEPOS_WHATSAPP_APP_SECRET": APP_SECRET,
         "WEPOS_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,

@@ -1,18 +1,22 @@
 """Rebuild the knowledge documents of the answer benchmark's sets from fetched copies of their sources.
 
-    python benchmarks/data/answers/derive.py --logingov GIT_DIR --ente GIT_DIR --syncthing GIT_DIR
+    python benchmarks/data/answers/derive.py --logingov GIT_DIR --ente GIT_DIR --syncthing GIT_DIR \
+        [--xquad GIT_DIR]
 
 GIT_DIR is a bare clone (e.g. /work/.mirror/GSA-TTS+identity-site/repo); files are read with
 `git show COMMIT:PATH`, so the output depends only on the commits pinned below. The questions
-(`questions.jsonl`) are written by hand and not touched. See README.md.
+(`questions.jsonl`) are written by hand and not touched, except the `xquad` set's, which are XQuAD's own
+(its documents and questions both come from the pinned commit). See README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import html
 import io
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -160,15 +164,68 @@ def syncthing(git_dir: Path) -> None:
         (folder / f"{Path(path).stem}.txt").write_text(text + "\n", encoding="utf-8")
 
 
+XQUAD_COMMIT = "7d30520c717524000f0d9d2f9c10a069acd9d285"  # google-deepmind/xquad
+XQUAD_LANGUAGES = ("en", "es", "de")  # the questions' languages; the documents are the English paragraphs
+
+
+def _stable(text: str) -> int:
+    return int(hashlib.sha1(text.encode("utf-8")).hexdigest(), 16)
+
+
+def xquad(git_dir: Path) -> None:
+    """XQuAD: 48 English Wikipedia articles and their questions, translated. A quarter of the articles stay
+    out of the documents (their questions are the unanswerable ones); each article's questions go to dev or
+    test together, by a hash of its title, so no paragraph is tuned on and reported. One question a
+    paragraph (its first), in each language."""
+    commit = XQUAD_COMMIT
+    by_language = {
+        language: json.loads(git_show(git_dir, commit, f"xquad.{language}.json"))["data"]
+        for language in XQUAD_LANGUAGES
+    }
+    folder = HERE / "xquad" / "docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for position, article in enumerate(by_language["en"]):
+        title = article["title"].replace("_", " ")
+        split = "dev" if _stable(article["title"]) % 2 == 0 else "test"
+        answerable = _stable("unanswerable" + article["title"]) % 4 != 0
+        if answerable:
+            body = "\n\n".join(p["context"].strip() for p in article["paragraphs"])
+            (folder / f"{position:02d}-{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}.md").write_text(
+                f"# {title}\n\n{body}\n", encoding="utf-8"
+            )
+        for index, paragraph in enumerate(article["paragraphs"]):
+            english = paragraph["qas"][0]
+            facts = [english["answers"][0]["text"]] if answerable else []
+            for language in XQUAD_LANGUAGES:
+                qa = by_language[language][position]["paragraphs"][index]["qas"][0]
+                assert qa["id"] == english["id"]
+                rows.append(
+                    {
+                        "id": f"{language}-{english['id']}",
+                        "question": qa["question"],
+                        "expected_facts": facts,
+                        "answerable": answerable,
+                        "language": language,
+                        "split": split,
+                    }
+                )
+    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
+    (HERE / "xquad" / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--logingov", type=Path, required=True, help="git dir of GSA-TTS/identity-site")
     parser.add_argument("--ente", type=Path, required=True, help="git dir of ente-io/ente")
     parser.add_argument("--syncthing", type=Path, required=True, help="git dir of syncthing/docs")
+    parser.add_argument("--xquad", type=Path, help="git dir of google-deepmind/xquad")
     args = parser.parse_args()
     logingov(args.logingov)
     ente(args.ente)
     syncthing(args.syncthing)
+    if args.xquad:
+        xquad(args.xquad)
     for folder in sorted(HERE.glob("*/docs")):
         files = sorted(folder.iterdir())
         print(f"{folder.parent.name}: {len(files)} documents, {sum(f.stat().st_size for f in files)} bytes")
