@@ -21,12 +21,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from retrieval.search import Passage
-from retrieval.store import IndexedChunk, KnowledgeIndex
+from retrieval.store import IndexedChunk, KnowledgeIndex, StoredChunks
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -77,6 +78,13 @@ class E5Encoder:
             return np.asarray(model.passage(texts), dtype=np.float32)  # type: ignore[attr-defined]
 
 
+@dataclass
+class _Plan:
+    version: str  # of the main collection, when `chunks` was read
+    chunks: StoredChunks
+    missing: list[int]  # positions in `chunks` not yet in the mirror
+
+
 class MultilingualIndex:
     """A business's chunks as the multilingual model sees them, kept level with the main index."""
 
@@ -93,8 +101,10 @@ class MultilingualIndex:
         self._mirror = KnowledgeIndex(client, f"{prefix}-ml")
         self.encoder = encoder
         self._batch = batch
-        # The main collection's version each business was last level with, in this process.
+        # The main collection's version each business was last level with, in this process, and what is
+        # still to embed from the version being caught up with.
         self._level: dict[int, str] = {}
+        self._plans: dict[int, _Plan] = {}
 
     def sync_step(self, business_ids: Iterable[int]) -> bool:
         """One step towards a level mirror: the first business behind gets up to `batch` chunks embedded,
@@ -109,25 +119,37 @@ class MultilingualIndex:
         return False
 
     def _step(self, business_id: int) -> bool:
-        main = self._main.documents(business_id)
-        have = set(self._mirror.documents(business_id).ids)
-        wanted = set(main.ids)
-        if stale := sorted(have - wanted):
-            self._mirror.delete(business_id, stale)
-            return True
-        missing = [i for i, vector_id in enumerate(main.ids) if vector_id not in have][: self._batch]
-        if not missing:
+        """Drop the mirror's stale chunks, or embed the next batch of missing ones; False when level. What is
+        missing is read once per version of the main collection, not once a batch."""
+        version = self._main.version(business_id)
+        plan = self._plans.get(business_id)
+        if plan is None or plan.version != version:
+            main = self._main.documents(business_id)
+            have = set(self._mirror.ids(business_id))
+            if stale := sorted(have - set(main.ids)):
+                self._mirror.delete(business_id, stale)
+            missing = [i for i, vector_id in enumerate(main.ids) if vector_id not in have]
+            plan = self._plans[business_id] = _Plan(main.version, main, missing)
+            if stale:
+                return True
+        batch, plan.missing = plan.missing[: self._batch], plan.missing[self._batch :]
+        if not batch:
             return False
-        vectors = self.encoder.passages([main.texts[i] for i in missing])
+        main = plan.chunks
+        vectors = self.encoder.passages([main.texts[i] for i in batch])
         self._mirror.add(
             business_id,
             [
                 IndexedChunk(main.ids[i], main.texts[i], [float(x) for x in vector], main.metadatas[i])
-                for i, vector in zip(missing, vectors, strict=True)
+                for i, vector in zip(batch, vectors, strict=True)
             ],
         )
-        log.info("multilingual index step", extra={"business_id": business_id, "chunks": len(missing)})
+        log.info("multilingual index step", extra={"business_id": business_id, "chunks": len(batch)})
         return True
+
+    def documents(self, business_id: int) -> StoredChunks:
+        """The mirror's chunks as stored: the main index's ids, masked texts and metadata, its own vectors."""
+        return self._mirror.documents(business_id)
 
     def sync(self, business_id: int) -> int:
         """Bring one business's mirror level now (the CLI's demo, tests); the chunks it holds."""

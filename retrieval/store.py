@@ -136,6 +136,10 @@ class KnowledgeIndex:
                 collection.delete(ids=vector_ids[start : start + WRITE_BATCH])
             self._touch(business_id)
 
+    def ids(self, business_id: int) -> list[str]:
+        """Every chunk's id, nothing else read."""
+        return list(self._collection(business_id).get(include=[])["ids"])
+
     def count(self, business_id: int) -> int:
         return self._collection(business_id).count()
 

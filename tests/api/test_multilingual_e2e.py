@@ -71,7 +71,7 @@ def test_the_multilingual_index_holds_the_masked_chunks_and_nothing_else(runtime
 
         business_id = session.exec(select(KnowledgeDocument.business_id)).first()
     assert business_id is not None
-    mirror = index._mirror.documents(business_id)
+    mirror = index.documents(business_id)
     main = runtime.index.documents(business_id)
     assert sorted(zip(mirror.ids, mirror.texts, strict=True)) == sorted(
         zip(main.ids, main.texts, strict=True)
