@@ -1,7 +1,7 @@
 """Answer quality end to end: does the bot answer a customer from the business's documents, or decline?
 
     python -m benchmarks.answers [--split test|dev|all] [--sets NAME ...] [--limit N] [--json]
-        [--llm-base-url URL --llm-model NAME]
+        [--llm-base-url URL --llm-model NAME] [--evidence FILE]
 
 Data: benchmarks/data/answers (see its README.md): per set, a business's documents as it would upload them
 (Markdown, HTML, a CSV FAQ sheet, text) and customer questions, each with the facts a right answer must
@@ -22,6 +22,10 @@ documents cannot answer), "declined" (the bot said it is not sure and handed ove
 unanswerable question declining is right: "right" counts correct answers and declined unanswerable ones.
 Latency is one question's turn (intake and the assistant, not the follow-up's earlier turn, no HTTP, no
 delivery to the Graph API), in ms.
+
+`--evidence FILE` is for choosing the confidence (benchmarks/calibrate.py reads it): every extracted answer is
+sent whatever its confidence, and a JSON line a question records what its confidence is made of
+(`Evidence`) and whether the reply, sent, would be correct.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +48,7 @@ from benchmarks.pii import split_of
 
 if TYPE_CHECKING:
     from api.runtime import Runtime
+    from bot.turn.responders import Answer, AnswerRequest, Responder
 
 DATA = Path(__file__).resolve().parent / "data" / "answers"
 SETS = ("logingov", "ente", "syncthing")
@@ -202,6 +207,38 @@ class Storefront:
         return shown, confident and bool(replies)
 
 
+class EvidenceRecorder:
+    """Answers as the configured responder does and keeps each answer, for `--evidence`."""
+
+    def __init__(self) -> None:
+        self.inner: Responder | None = None
+        self.answers: list[Answer] = []
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        assert self.inner is not None, "set the responder the runtime's settings name first"
+        answer = self.inner.answer(request)
+        self.answers.append(answer)
+        return answer
+
+    def row(self, name: str, question: Question, reply: Reply) -> dict[str, Any]:
+        """What the question's answer was sure of, and whether sending it was right."""
+        turns = 2 if question.previous else 1
+        answer = self.answers[-1] if len(self.answers) == turns else None
+        evidence = answer.evidence if answer is not None else None
+        return {
+            "set": name,
+            "id": question.id,
+            "language": question.language,
+            "answerable": question.answerable,
+            "evidence": None if evidence is None else asdict(evidence),
+            # The verdict had it been sent: only an extracted answer is (any other reply is a decline).
+            "correct": evidence is not None and classify(question, reply.text, True) is Verdict.CORRECT,
+            "question": question.question,
+            "expected_facts": list(question.expected_facts),
+            "reply": reply.text,
+        }
+
+
 def _share(part: int, whole: int) -> float:
     return round(100 * part / max(1, whole), 1)
 
@@ -239,12 +276,25 @@ def run(
     analyzer: object | None = None,
     embeddings: object | None = None,
     settings: dict[str, object] | None = None,
+    evidence: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Every set's questions in `split` through a fresh Wepos; the runtime builds the configured engines
     where `analyzer` or `embeddings` is not given (tests pass theirs). `settings` overrides the defaults:
-    an OpenAI-compatible model answers with `llm_provider`, `llm_base_url` and `llm_model`."""
-    engines = {k: v for k, v in {"analyzer": analyzer, "embeddings": embeddings}.items() if v is not None}
+    an OpenAI-compatible model answers with `llm_provider`, `llm_base_url` and `llm_model`. Given an
+    `evidence` list, every extracted answer is sent and a row a question is appended to it
+    (`EvidenceRecorder.row`)."""
+    from bot.turn.responders import build_responder
+
+    engines: dict[str, object] = {
+        k: v for k, v in {"analyzer": analyzer, "embeddings": embeddings}.items() if v is not None
+    }
+    recorder = EvidenceRecorder() if evidence is not None else None
+    if recorder is not None:
+        settings = (settings or {}) | {"answer_confidence": -1.0}
+        engines["responder"] = recorder
     runtime = fresh_runtime(settings=settings, **engines)  # type: ignore[arg-type]
+    if recorder is not None:
+        recorder.inner = build_responder(runtime.settings, runtime.embeddings)
     results: dict[str, Any] = {"split": split, "sets": {}}
     all_questions: list[Question] = []
     all_verdicts: list[Verdict] = []
@@ -265,8 +315,12 @@ def run(
             verdicts: list[Verdict] = []
             ms: list[float] = []
             for done, question in enumerate(questions, start=1):
+                if recorder is not None:
+                    recorder.answers.clear()
                 reply = store.ask(question)
                 verdicts.append(classify(question, reply.text, reply.confident))
+                if recorder is not None and evidence is not None:
+                    evidence.append(recorder.row(name, question, reply))
                 ms.append(reply.ms)
                 if done % 10 == 0:
                     _progress(f"{name}: {done}/{len(questions)} questions")
@@ -335,13 +389,21 @@ def main() -> None:
         "--llm-base-url", help="answer through this OpenAI-compatible server (default: extractive)"
     )
     parser.add_argument("--llm-model", default="", help="the model name the server knows")
+    parser.add_argument(
+        "--evidence",
+        type=Path,
+        help="send every extracted answer and write what each one's confidence is made of here (JSON lines)",
+    )
     args = parser.parse_args()
     names = [name for part in args.sets for name in part.split(",") if name]
     unknown = [name for name in names if not (DATA / name / "questions.jsonl").exists()]
     if unknown:
         raise SystemExit(f"no answer set named {', '.join(unknown)} under {DATA}")
     model = {"llm_provider": "openai", "llm_base_url": args.llm_base_url, "llm_model": args.llm_model}
-    results = run(names, args.split, args.limit, settings=model if args.llm_base_url else None)
+    rows: list[dict[str, Any]] | None = [] if args.evidence else None
+    results = run(names, args.split, args.limit, settings=model if args.llm_base_url else None, evidence=rows)
+    if args.evidence and rows is not None:
+        args.evidence.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     print(json.dumps(results) if args.json else table(results))
 
 

@@ -226,3 +226,60 @@ def test_the_language_model_path_answers_through_a_loopback_model_and_is_not_ask
     # The same calibrated decline as the extractive answer: the unanswerable question never reached it.
     assert all("train tickets" not in prompt for prompt in llm.prompts)
     assert 1 <= len(llm.requests) <= 4
+
+
+def test_evidence_rows_send_every_extracted_answer_and_say_what_it_was_sure_of(
+    tmp_path: Path, mock_analyzer: object, embeddings: object
+) -> None:
+    rows: list[dict[str, Any]] = []
+    results = run(
+        ["tiny"],
+        split="all",
+        data=_tiny_set(tmp_path),
+        analyzer=mock_analyzer,
+        embeddings=embeddings,
+        evidence=rows,
+    )
+    assert [row["id"] for row in rows] == list(results["sets"]["tiny"]["verdicts"])
+    extracted = [row for row in rows if row["evidence"] is not None]
+    assert {row["id"] for row in extracted} >= {"t-1", "t-3"}  # answered whatever their confidence
+    for row in extracted:
+        assert set(row["evidence"]) == {
+            "passage",
+            "unit",
+            "coverage",
+            "context_coverage",
+            "margin",
+            "confidence",
+        }
+        # Sent whatever its confidence: the benchmark's verdict is the row's verdict had it been sent.
+        verdict = results["sets"]["tiny"]["verdicts"][row["id"]]
+        assert verdict != "declined" or "not sure" in row["reply"]
+        assert row["correct"] == (verdict == "correct")
+
+
+def test_calibration_picks_the_threshold_with_most_correct_within_the_wrong_allowed() -> None:
+    from benchmarks.calibrate import best, curve, fit, predict
+
+    def row(confidence: float | None, correct: bool) -> dict[str, Any]:
+        evidence = None
+        if confidence is not None:
+            keys = ("passage", "unit", "coverage", "context_coverage", "margin")
+            evidence = dict.fromkeys(keys, confidence) | {"confidence": confidence}
+        return {"set": "s", "language": "en", "evidence": evidence, "correct": correct}
+
+    rows = [
+        row(0.9, True),
+        row(0.8, True),
+        row(0.7, False),
+        row(0.6, True),
+        row(0.5, False),
+        row(None, False),
+    ]
+    points = curve(rows, [r["evidence"]["confidence"] if r["evidence"] else None for r in rows])
+    assert points[0] == (0.9, pytest.approx(100 / 6), 0.0)
+    assert best(points, max_wrong=0) == (0.8, pytest.approx(200 / 6), 0.0)
+    assert best(points, max_wrong=20)[0] == 0.6  # type: ignore[index]
+    weights = fit(rows)
+    assert predict(weights, rows[0]) > predict(weights, rows[4])  # type: ignore[operator]
+    assert predict(weights, rows[5]) is None
