@@ -106,7 +106,7 @@ def main() -> None:
     )
     sets = sorted({r["set"] for r in rows})
     held_out: dict[int, float | None] = {}
-    for name in sets:
+    for name in sets if len(sets) > 1 else []:
         weights = fit([r for r in rows if r["set"] != name])
         for i, row in enumerate(rows):
             if row["set"] == name:
