@@ -111,12 +111,9 @@ def main() -> None:
         for i, row in enumerate(rows):
             if row["set"] == name:
                 held_out[i] = predict(weights, row)
-    report(
-        "fitted, each set scored by weights fitted without it",
-        rows,
-        [held_out[i] for i in range(len(rows))],
-        args.max_wrong,
-    )
+    if held_out:
+        scores = [held_out[i] for i in range(len(rows))]
+        report("fitted, each set scored by weights fitted without it", rows, scores, args.max_wrong)
     weights = fit(rows)
     print("weights on all rows:", dict(zip(("bias", *FEATURES), (round(w, 3) for w in weights), strict=True)))
     report("fitted on all rows", rows, [predict(weights, r) for r in rows], args.max_wrong)
