@@ -29,6 +29,10 @@ from core.settings import load_settings
 log = logging.getLogger(__name__)
 
 # Every response is JSON or plain text for machines: nothing may be sniffed, framed, cached or referred.
+# How long a stop waits for open connections before it closes them: a webhook or a page in flight ends well
+# within it, while a console's event stream (open up to 25 s, then renewed) would hold the stop that long; the
+# browser reconnects to the next process by itself.
+GRACEFUL_SHUTDOWN_S = 3
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from api.main import create_app
+from api.main import GRACEFUL_SHUTDOWN_S, create_app
 from api.runtime import Runtime
 
 
@@ -32,6 +32,7 @@ def running_server(
         port=port,
         log_level="warning",
         lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="wepos-loopback", daemon=True)

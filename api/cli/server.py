@@ -34,7 +34,7 @@ def serve(
 
     import uvicorn
 
-    from api.main import create_app
+    from api.main import GRACEFUL_SHUTDOWN_S, create_app
     from api.supervisor import Supervisor
     from bot.channel.outbox import claim_owner
     from bot.channel.worker import release_claims_of
@@ -78,6 +78,7 @@ def serve(
             port=port,
             log_level="warning",
             access_log=False,  # a log line per webhook is time on the acknowledgement path
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
     finally:
         supervisor.stop()  # each worker finishes its turn in flight first
