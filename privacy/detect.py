@@ -242,14 +242,27 @@ def _kept(
     readable: "What do Corona and Covid mean?" to a health FAQ about both. What a phrase says is a name
     ("my name is ...", a speaker's label) and the sender's known values are masked whatever the vocabulary."""
     kept = []
-    foreign: bool | None = None  # whether `text` is in another language than English, once asked
+    language: str | None = None  # the language `text` is in, once a PERSON result asks
     for result in results:
         start, end = result.start, result.end
         recognizer = (result.recognition_metadata or {}).get("recognizer_name", "unknown")
+        rule = _rule(result)
         if result.entity_type == "PERSON" and "\n" in text[start:end]:
             # A name never runs over a line break; spaCy's sometimes take the job and firm under it in a
             # signature ("Allan\nEchocardiographer\nPlaceilivecom"). Its first line is the name.
             end = start + len(text[start:end].split("\n", 1)[0].rstrip())
+        function_words: AbstractSet[str] = frozenset()
+        if result.entity_type == "PERSON":
+            language = language or detect_language(text)
+            function_words = _function_words(language)
+            if function_words:
+                # In another language the name rules and spaCy's English model take its pronouns and
+                # articles for names ("Je", "Sie", "Il mio numero di", "Alessandra che"): those words are
+                # no part of a name, and a span of nothing else is none.
+                trimmed = _without_function_words(text, start, end, function_words)
+                if trimmed is None or _introduced_word(text, *trimmed, recognizer, rule):
+                    continue
+                start, end = trimmed
         span = text[start:end]
         if not span.strip() or " ".join(span.casefold().split()) in allowed:
             continue
@@ -260,16 +273,14 @@ def _kept(
         if (
             result.entity_type == "PERSON"
             and recognizer == "SpacyRecognizer"
-            and not _named(text, start, span)
+            and language != "en"
+            and not _named(text, start, span, function_words)
         ):
-            if foreign is None:
-                foreign = detect_language(text) != "en"
-            if foreign:
-                # spaCy's model is English: it calls German nouns ("Lieferung") and Spanish question words
-                # ("Cómo") persons. In another language its guess stands only with a given name in it, or
-                # after a title, a street word or a stated name ("Herr Weber", "via Verdi", "me llamo Ruiz").
-                continue
-        rule = _rule(result)
+            # spaCy's model is English: it calls German nouns ("Lieferung") and Spanish question words
+            # ("Cómo") persons. In another language its guess stands only with a given name in it (not one
+            # that is a word of that language: "Il", "De"), or after a title, a street word or a stated name
+            # ("Herr Weber", "via Verdi", "me llamo Ruiz").
+            continue
         guessed = recognizer in _GUESSING_RECOGNIZERS or (
             # "Returns, ..." addresses no one; in a help text "It's Syncthing" introduces the product, while in
             # a chat "It's Ana" is a name.
@@ -343,15 +354,100 @@ _BEFORE_NAME = re.compile(rf"\b(?:{_TITLE_WORDS}|{_STREET_WORDS})\.?\s*$", re.IG
 _TITLE = re.compile(rf"^(?:{_TITLE_WORDS}|{_STREET_WORDS})$", re.IGNORECASE)
 
 
-def _named(text: str, start: int, span: str) -> bool:
-    """Whether something besides its shape says `span` is a name: a given name in it, or a title or a stated
-    name right before it."""
+def _named(text: str, start: int, span: str, function_words: AbstractSet[str] = frozenset()) -> bool:
+    """Whether something besides its shape says `span` is a name: a given name in it (that is no function
+    word of the text's language), or a title or a stated name right before it."""
     given = _given_names()
     words = _LETTERS.findall(span.casefold())
     return (
-        any(word in given or _TITLE.match(word) for word in words)
+        any((word in given and word not in function_words) or _TITLE.match(word) for word in words)
         or _BEFORE_NAME.search(text, 0, start) is not None
         or _STATED_NAME.search(text, 0, start) is not None
+    )
+
+
+# The languages whose function words (spaCy's stop-word lists, no model needed) are no part of a name.
+_FUNCTION_WORD_LANGUAGES = frozenset({"de", "fr", "es", "it", "nl", "pt"})
+
+
+@lru_cache(maxsize=8)
+def _function_words(language: str) -> frozenset[str]:
+    """Pronouns, articles, prepositions and the like of `language`, lower case; none for English (its names
+    rules know its words) or a language without a list."""
+    if language not in _FUNCTION_WORD_LANGUAGES:
+        return frozenset()
+    import importlib
+
+    module = importlib.import_module(f"spacy.lang.{language}.stop_words")
+    return frozenset(word.casefold() for word in module.STOP_WORDS)
+
+
+def _without_function_words(
+    text: str, start: int, end: int, function_words: AbstractSet[str]
+) -> tuple[int, int] | None:
+    """The span without the function words at either end ("Alessandra che" -> "Alessandra", "Il mio numero
+    di" -> "numero"); None when nothing else is in it ("Je", "Sie")."""
+    words = [(m.start() + start, m.end() + start) for m in _NAME_WORD.finditer(text[start:end])]
+    while words and text[words[0][0] : words[0][1]].casefold() in function_words:
+        words.pop(0)
+    # Inside a name only its particles ("van der", "di", "de la"); any other function word ends it.
+    for i, (word_start, word_end) in enumerate(words[1:], start=1):
+        word = text[word_start:word_end].casefold()
+        if word in function_words and word not in _NAME_PARTICLES:
+            words = words[:i]
+            break
+    while words and text[words[-1][0] : words[-1][1]].casefold() in function_words:
+        words.pop()
+    if not words:
+        return None
+    if words[0][0] == start and words[-1][1] == end:
+        return start, end
+    return words[0][0], words[-1][1]
+
+
+_NAME_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.\-](?=[^\W\d_]))*")
+# The small words of surnames: "Joris van der Linden", "Luca di Stefano", "María de la Cruz".
+_NAME_PARTICLES = frozenset(
+    [
+        "van",
+        "der",
+        "den",
+        "de",
+        "del",
+        "della",
+        "di",
+        "da",
+        "dos",
+        "das",
+        "do",
+        "du",
+        "des",
+        "la",
+        "le",
+        "von",
+        "zu",
+        "ten",
+        "ter",
+        "te",
+        "y",
+        "e",
+    ]
+)
+# "sono nato a Milano", "je suis née", "ich bin geboren": the writer's birth, not a name.
+_BORN = frozenset(
+    ["nato", "nata", "nati", "né", "née", "nee", "geboren", "nacido", "nacida", "nascido", "nascida"]
+)
+
+
+def _introduced_word(text: str, start: int, end: int, recognizer: str, rule: str) -> bool:
+    """A lower-case word after "sono", "je suis", "ich bin" that no list knows as a first name: what the
+    writer is ("sono nato", "je suis avocat"), not who ("sono giulia")."""
+    first = text[start:end].split()[0] if text[start:end].split() else ""
+    return (
+        recognizer == "NameIntroductionRecognizer"
+        and rule == "introduced"
+        and first[:1].islower()
+        and (first.strip(".,").casefold() not in _given_names() or first.strip(".,").casefold() in _BORN)
     )
 
 

@@ -42,7 +42,9 @@ _ID_WORD = (
     r"(?:id|ssn|sin|nino|ni|nhs|iban|bic|tin|vat|ust-?id(?:nr)?|steuer-?id|dni|nie|nif|cif|cpf|cnpj|rg|cnh|"
     r"nir|insee|aadhaar|aadhar|pan|tc[ \t]+kimlik(?:[ \t]+no)?|kimlik[ \t]+no|passport|pass|passeport|"
     r"pasaporte|passaporto|passaporte|reisepass|ausweis|personalausweis|licen[cs]e|f[üu]hrerschein|permis|"
-    r"patente|carteira|policy|police|polizza|póliza|apólice|docket|case|dossier|aktenzeichen)"
+    r"patente|carteira|policy|police|polizza|póliza|apólice|docket|case|dossier|aktenzeichen|"
+    # A vehicle's registration: "Kennzeichen F-AB 1234", "immatriculation AB-123-CD", "targa AB123CD".
+    r"kfz-kennzeichen|kennzeichen|nummernschild|immatriculation|targa|matr[íi]cula|kenteken)"
 )
 _ACCOUNT_WORD = (
     r"(?:order|account|acct|customer|client|member|membership|booking|reservation|ticket|invoice|"

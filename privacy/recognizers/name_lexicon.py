@@ -117,7 +117,10 @@ CALENDAR = frozenset(
 # chat line they look like names ("Ciao, sono giulia", "HEY HO!", "my naam is varun").
 _GREETINGS = """hi hello hey hiya heya yo ho hoo ha haha hehe lol ok okay alright alrighty aight ooh oh ah wow yay hmm
     hallo moin servus bonjour salut coucou hola buenas ciao salve olá ola oi merhaba selam namaste
-    naam mera sono soy sou bin heiße heisse appelle llamo chiamo chamo"""
+    naam mera sono soy sou bin heiße heisse appelle llamo chiamo chamo
+    buongiorno buonasera bonsoir guten tag buenos buenas días dias tardes noches bom dia boa goedemorgen goedemiddag
+    goedenavond geachte beste gentile gentili egregio egregia cher chère chers liebe lieber sehr geehrte geehrter
+    estimado estimada querido querida prezado prezada danke bitte merci grazie gracias obrigado obrigada bedankt"""
 GREETING_WORDS = frozenset(_GREETINGS.split())
 
 # Capitalised words after a name that are no part of it: address units, firms, sign-offs, titles.

@@ -392,3 +392,31 @@ def test_an_address_stops_before_the_phone_lines_under_it(detector: Detector) ->
         ("STREET_ADDRESS", "30102 Kaevu 94\nNicosia\n 61089"),
         ("PHONE_NUMBER", "28-64-66-98"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # Pronouns, articles and polite words of the text's language are no names, alone or at a span's end.
+        ("Je m'appelle Claire Dupont. Je suis née à Lyon et elle aussi.", ["Claire Dupont"]),
+        ("Sie ist bei der AOK versichert. Bitte rufen Sie Jan Becker an.", ["Jan Becker"]),
+        ("Ik had gisteren een afspraak met Pieter Jansen. De brief kwam later.", ["Pieter Jansen"]),
+        (
+            "Il mio numero di telefono è nuovo. Vive con mia cugina Alessandra che lavora a Roma.",
+            ["Alessandra"],
+        ),
+        # What the writer is, after "sono" or "je suis", is no name; a first name there is.
+        ("Buongiorno, sono nato a Milano e sono un analista finanziario.", []),
+        ("Ciao, sono giulia e ho un problema con l'ordine.", ["giulia"]),
+        ("Beste meneer Jansen, uw aanvraag is goedgekeurd.", ["Jansen"]),
+    ],
+)
+def test_the_function_words_of_other_languages_are_no_names(
+    detector: Detector, text: str, names: list[str]
+) -> None:
+    assert [span for entity, span in found(detector, text) if entity == "PERSON"] == names
+
+
+def test_a_vehicle_registration_after_its_label_is_masked_whole(detector: Detector) -> None:
+    text = "Herr Weber fuhr mit dem Fahrzeug, dessen Kennzeichen F-AB 1234 lautet, in einen Baum."
+    assert ("ID_NUMBER", "F-AB 1234") in found(detector, text)
