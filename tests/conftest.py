@@ -284,6 +284,14 @@ def _collect_everything_per_module() -> Iterator[None]:
     gc.collect()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _close_the_http_client() -> Iterator[None]:
+    from tests.helpers import HTTP
+
+    yield
+    HTTP.close()
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, for what only a server database does (skipped without one)."""

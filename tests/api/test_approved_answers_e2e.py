@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from sqlmodel import col, select
 from typer.testing import CliRunner
@@ -20,7 +19,7 @@ from core.db import session_scope
 from core.staff import Role
 from tests.api.conftest import Wepos
 from tests.console_helpers import Browsers, add_user, csrf
-from tests.helpers import post, text_payload, wait_settled
+from tests.helpers import HTTP, post, text_payload, wait_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -44,18 +43,18 @@ def test_an_approved_answer_added_by_api_answers_a_paraphrase_and_is_recorded(we
     headers = _headers(wepos)
     url = f"{wepos.url}/v1/knowledge/answers"
     body = {"question": "Can you deliver a cake to my office?", "answer": ANSWER}
-    added = httpx.post(url, json=body, headers=headers, timeout=30)
+    added = HTTP.post(url, json=body, headers=headers, timeout=30)
     assert added.status_code == 201, added.text
     answer_id = added.json()["id"]
-    assert httpx.get(url, headers=headers, timeout=30).json()[0]["answer"] == ANSWER
-    refused = httpx.post(
+    assert HTTP.get(url, headers=headers, timeout=30).json()[0]["answer"] == ANSWER
+    refused = HTTP.post(
         url,
         json={"question": "Where is <PERSON_1>'s cake?", "answer": "On its way."},
         headers=headers,
         timeout=30,
     )
     assert refused.status_code == 400 and "<PERSON_1>" in refused.text
-    assert httpx.post(url, json=body, timeout=30).status_code == 401
+    assert HTTP.post(url, json=body, timeout=30).status_code == 401
 
     assert (
         post(wepos.url, text_payload("Hi, I'm Maria Lopez. Do you deliver cakes to offices?")).status_code
@@ -69,13 +68,13 @@ def test_an_approved_answer_added_by_api_answers_a_paraphrase_and_is_recorded(we
     assert (reply.approved_answer_id, reply.sources, reply.text_masked) == (answer_id, None, ANSWER)
 
     # Disabled: the documents answer again.
-    assert httpx.post(f"{url}/{answer_id}/disable", headers=headers, timeout=30).json()["enabled"] is False
+    assert HTTP.post(f"{url}/{answer_id}/disable", headers=headers, timeout=30).json()["enabled"] is False
     assert post(wepos.url, text_payload("Do you deliver cakes to offices?")).status_code == 200
     assert wepos.graph.body(wepos.graph.wait_for_sends(2)[1]) != ANSWER
-    assert httpx.delete(f"{url}/{answer_id}", headers=headers, timeout=30).json() == {
+    assert HTTP.delete(f"{url}/{answer_id}", headers=headers, timeout=30).json() == {
         "approved_answer_id": answer_id
     }
-    assert httpx.get(f"{url}/{answer_id}", headers=headers, timeout=30).status_code == 404
+    assert HTTP.get(f"{url}/{answer_id}", headers=headers, timeout=30).status_code == 404
 
 
 def test_an_agent_saves_a_reply_from_a_conversation_once_the_customer_data_is_gone(

@@ -14,7 +14,7 @@ from core.db import session_scope
 from core.errors import NotFound
 from privacy.models import ConsentRecord, ErasureRecord, RedactionEvent, VaultEntry
 from tests.api.conftest import Wepos
-from tests.helpers import post, stored_messages, text_cells, text_payload, wait_until
+from tests.helpers import HTTP, post, stored_messages, text_cells, text_payload, wait_until
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -210,57 +210,56 @@ def _api_key(wepos: Wepos, business_id: int | None = None) -> dict[str, str]:
 
 
 def test_compliance_routes_need_a_key_filter_the_log_and_export_and_erase(wepos: Wepos) -> None:
-    import httpx
 
     from core.tenants import create_business
 
     _converse(wepos)
     headers = _api_key(wepos)
     base = f"{wepos.url}/v1/compliance"
-    assert httpx.get(f"{base}/redactions").status_code == 401
+    assert HTTP.get(f"{base}/redactions").status_code == 401
 
-    everything = httpx.get(f"{base}/redactions", headers=headers).json()
+    everything = HTTP.get(f"{base}/redactions", headers=headers).json()
     # The customer's message, and the knowledge documents' own contact details.
     chunks = len([i for i in everything["items"] if i["source_kind"] == "chunk"])
     assert everything["total"] == 3 + chunks and everything["limit"] == 100 and everything["offset"] == 0
     messages = sorted(i["entity_type"] for i in everything["items"] if i["source_kind"] == "message")
     assert messages == ["EMAIL_ADDRESS", "PERSON", "PHONE_NUMBER"]
     assert all("placeholder" not in i for i in everything["items"])
-    emails = httpx.get(f"{base}/redactions", params={"entity_type": "EMAIL_ADDRESS"}, headers=headers).json()
+    emails = HTTP.get(f"{base}/redactions", params={"entity_type": "EMAIL_ADDRESS"}, headers=headers).json()
     assert {i["entity_type"] for i in emails["items"]} == {"EMAIL_ADDRESS"} and emails["total"] >= 1
-    page = httpx.get(f"{base}/redactions", params={"limit": 2, "offset": 2 + chunks}, headers=headers).json()
+    page = HTTP.get(f"{base}/redactions", params={"limit": 2, "offset": 2 + chunks}, headers=headers).json()
     assert (page["total"], len(page["items"])) == (3 + chunks, 1)
     assert page["items"][0]["id"] == everything["items"][-1]["id"]  # newest first, the same order
-    sure = httpx.get(f"{base}/redactions", params={"min_score": 0.99}, headers=headers).json()
+    sure = HTTP.get(f"{base}/redactions", params={"min_score": 0.99}, headers=headers).json()
     assert sure["total"] < everything["total"] and all(i["score"] >= 0.99 for i in sure["items"])
-    assert httpx.get(f"{base}/redactions", params={"min_score": 1.01}, headers=headers).status_code == 422
-    future = httpx.get(f"{base}/redactions", params={"since": "2999-01-01T00:00:00Z"}, headers=headers)
+    assert HTTP.get(f"{base}/redactions", params={"min_score": 1.01}, headers=headers).status_code == 422
+    future = HTTP.get(f"{base}/redactions", params={"since": "2999-01-01T00:00:00Z"}, headers=headers)
     assert future.json()["total"] == 0
-    backwards = httpx.get(
+    backwards = HTTP.get(
         f"{base}/redactions",
         params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
         headers=headers,
     )
     assert backwards.status_code == 400 and backwards.json()["error"] == "invalid_input"
-    assert httpx.get(f"{base}/redactions", params={"min_score": "high"}, headers=headers).status_code == 422
+    assert HTTP.get(f"{base}/redactions", params={"min_score": "high"}, headers=headers).status_code == 422
 
     # Another business's key sees none of this customer.
     with session_scope(wepos.runtime.engine) as session:
         other = create_business(session, name="other", phone_number_id="777", box=wepos.runtime.box)
     other_headers = _api_key(wepos, other.id)
-    assert httpx.get(f"{base}/redactions", headers=other_headers).json()["total"] == 0
+    assert HTTP.get(f"{base}/redactions", headers=other_headers).json()["total"] == 0
     assert (
-        httpx.get(f"{base}/dsar/export", params={"phone": "447700900123"}, headers=other_headers).status_code
+        HTTP.get(f"{base}/dsar/export", params={"phone": "447700900123"}, headers=other_headers).status_code
         == 404
     )
 
-    exported = httpx.get(f"{base}/dsar/export", params={"phone": "+44 7700 900123"}, headers=headers)
+    exported = HTTP.get(f"{base}/dsar/export", params={"phone": "+44 7700 900123"}, headers=headers)
     assert exported.status_code == 200
     assert exported.json()["conversations"][0]["messages"][0]["text"] == QUESTION
-    bad = httpx.get(f"{base}/dsar/export", params={"phone": "not a number"}, headers=headers)
+    bad = HTTP.get(f"{base}/dsar/export", params={"phone": "not a number"}, headers=headers)
     assert bad.status_code == 400 and "international number" in bad.json()["detail"]
 
-    erased = httpx.post(f"{base}/dsar/erase", json={"phone": "+44 7700 900123"}, headers=headers, timeout=30)
+    erased = HTTP.post(f"{base}/dsar/erase", json={"phone": "+44 7700 900123"}, headers=headers, timeout=30)
     assert erased.status_code == 200
     assert {k: v for k, v in erased.json().items() if k != "erasure_id"} == {
         "messages": 4,
@@ -269,10 +268,8 @@ def test_compliance_routes_need_a_key_filter_the_log_and_export_and_erase(wepos:
         "redaction_events": 3,
         "consent_records": 1,
     }
-    assert (
-        httpx.post(f"{base}/dsar/erase", json={"phone": "447700900123"}, headers=headers).status_code == 404
-    )
-    assert httpx.get(f"{base}/redactions", headers=headers).json()["total"] == chunks
+    assert HTTP.post(f"{base}/dsar/erase", json={"phone": "447700900123"}, headers=headers).status_code == 404
+    assert HTTP.get(f"{base}/redactions", headers=headers).json()["total"] == chunks
 
 
 def test_rotate_key_reseals_everything_and_the_conversation_carries_on(wepos: Wepos) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
@@ -15,7 +14,7 @@ from core.db import session_scope
 from core.tenants import create_business
 from privacy.models import ConsentRecord
 from tests.api.conftest import Wepos
-from tests.helpers import PHONE_NUMBER_ID, post, text_payload, wait_settled
+from tests.helpers import HTTP, PHONE_NUMBER_ID, post, text_payload, wait_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +57,7 @@ def test_a_signed_stop_is_one_ledger_record_however_often_it_is_delivered(wepos:
     assert _ledger(wepos) == [("marketing", False, "user_preferences")]
 
     headers = _api_key(wepos, wepos.business_id)
-    state = httpx.post(
+    state = HTTP.post(
         f"{wepos.url}/v1/compliance/consent/lookup", json={"phone": f"+{NUMBER}"}, headers=headers, timeout=10
     ).json()
     assert state["current"] == {"service_replies": True, "ai_processing": True, "marketing": False}
@@ -94,12 +93,12 @@ def test_consent_is_changed_by_hand_and_read_back_by_the_business_only(wepos: We
     headers = _api_key(wepos, wepos.business_id)
     base = f"{wepos.url}/v1/compliance/consent"
 
-    granted = httpx.post(
+    granted = HTTP.post(
         base, json={"phone": "+44 7700 900456", "purpose": "marketing", "granted": True}, headers=headers
     )
     assert granted.status_code == 200, granted.text
     assert granted.json()["current"] == {"service_replies": True, "ai_processing": True, "marketing": True}
-    withdrawn = httpx.post(
+    withdrawn = HTTP.post(
         base,
         json={"phone": NUMBER, "purpose": "ai_processing", "granted": False, "source": "agent"},
         headers=headers,
@@ -109,7 +108,7 @@ def test_consent_is_changed_by_hand_and_read_back_by_the_business_only(wepos: We
         ("marketing", True, "api"),
         ("ai_processing", False, "agent"),
     ]
-    assert httpx.post(f"{base}/lookup", json={"phone": NUMBER}, headers=headers).json() == withdrawn
+    assert HTTP.post(f"{base}/lookup", json={"phone": NUMBER}, headers=headers).json() == withdrawn
     assert _ledger(wepos) == [("marketing", True, "api"), ("ai_processing", False, "agent")]
 
     # The bot honours it: no AI processing, so the next question gets no answer.
@@ -118,7 +117,7 @@ def test_consent_is_changed_by_hand_and_read_back_by_the_business_only(wepos: We
     assert len(wepos.graph.sends) == 1
 
     change = {"phone": NUMBER, "purpose": "marketing", "granted": False}
-    assert httpx.post(base, json=change).status_code == 401
+    assert HTTP.post(base, json=change).status_code == 401
     refused = [
         ({**change, "phone": "447700900999"}, 404),  # a number this business never heard from
         ({**change, "phone": "call me"}, 400),
@@ -128,16 +127,16 @@ def test_consent_is_changed_by_hand_and_read_back_by_the_business_only(wepos: We
         ({"phone": NUMBER, "purpose": "marketing"}, 422),
     ]
     for body, status in refused:
-        response = httpx.post(base, json=body, headers=headers)
+        response = HTTP.post(base, json=body, headers=headers)
         assert response.status_code == status, (body, response.text)
         assert NUMBER not in response.text and "900456" not in response.text
-    assert httpx.post(f"{base}/lookup", json={"phone": "447700900999"}, headers=headers).status_code == 404
-    assert httpx.post(f"{base}/lookup", json={"phone": "+44"}, headers=headers).status_code == 400
+    assert HTTP.post(f"{base}/lookup", json={"phone": "447700900999"}, headers=headers).status_code == 404
+    assert HTTP.post(f"{base}/lookup", json={"phone": "+44"}, headers=headers).status_code == 400
 
     with session_scope(wepos.runtime.engine) as session:
         other = create_business(session, name="other", phone_number_id="777", box=wepos.runtime.box)
     assert other.id is not None
     stranger = _api_key(wepos, other.id)
-    assert httpx.post(base, json=change, headers=stranger).status_code == 404
-    assert httpx.post(f"{base}/lookup", json={"phone": NUMBER}, headers=stranger).status_code == 404
+    assert HTTP.post(base, json=change, headers=stranger).status_code == 404
+    assert HTTP.post(f"{base}/lookup", json={"phone": NUMBER}, headers=stranger).status_code == 404
     assert _ledger(wepos) == [("marketing", True, "api"), ("ai_processing", False, "agent")]

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlmodel import select
 
@@ -20,6 +19,7 @@ from testing.graph_api import GraphStandIn
 from tests.api.conftest import Wepos
 from tests.conftest import make_settings
 from tests.helpers import (
+    HTTP,
     demo_runtime,
     metric_sample,
     post,
@@ -141,7 +141,7 @@ def test_a_permanent_graph_error_is_recorded_not_retried_and_a_person_sees_it(
     wepos: Wepos, status: int, code: int
 ) -> None:
     def failures() -> float:
-        page = httpx.get(f"{wepos.url}/metrics").text
+        page = HTTP.get(f"{wepos.url}/metrics").text
         return metric_sample(page, f'wepos_send_failures_total{{cause="{code}"}}')
 
     before = failures()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import select
 
@@ -14,7 +13,7 @@ from core.db import session_scope
 from core.tenants import create_business
 from retrieval.models import KnowledgeChunk
 from tests.api.conftest import Wepos
-from tests.helpers import wait_until
+from tests.helpers import HTTP, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +36,7 @@ def _other_business(wepos: Wepos) -> int:
 
 
 def _upload(wepos: Wepos, headers: dict[str, str], files: list[tuple[str, bytes]]) -> dict[str, Any]:
-    response = httpx.post(
+    response = HTTP.post(
         f"{wepos.url}/v1/knowledge/documents",
         headers=headers,
         files=[("files", (name, data)) for name, data in files],
@@ -52,7 +51,7 @@ def _wait_for_job(wepos: Wepos, headers: dict[str, str], job_id: int) -> dict[st
     seen: dict[str, Any] = {}
 
     def finished() -> bool:
-        seen.update(httpx.get(f"{wepos.url}/v1/knowledge/jobs/{job_id}", headers=headers, timeout=10).json())
+        seen.update(HTTP.get(f"{wepos.url}/v1/knowledge/jobs/{job_id}", headers=headers, timeout=10).json())
         return seen["status"] in ("done", "failed")
 
     assert wait_until(finished, 120, 0.2), seen
@@ -60,7 +59,7 @@ def _wait_for_job(wepos: Wepos, headers: dict[str, str], job_id: int) -> dict[st
 
 
 def _search(wepos: Wepos, headers: dict[str, str], query: str, k: int = 4) -> dict[str, Any]:
-    response = httpx.post(
+    response = HTTP.post(
         f"{wepos.url}/v1/knowledge/search", headers=headers, json={"query": query, "k": k}, timeout=30
     )
     assert response.status_code == 200, response.text
@@ -113,7 +112,7 @@ def test_every_route_refuses_a_missing_or_wrong_key(wepos: Wepos) -> None:
     wrong = {"Authorization": "Bearer wpk_000000000000_not-a-real-key"}
     for method, path in routes:
         for headers in ({}, wrong, revoked, {"X-API-Key": "nonsense"}):
-            response = httpx.request(method, f"{wepos.url}{path}", headers=headers, json={"query": "x"})
+            response = HTTP.request(method, f"{wepos.url}{path}", headers=headers, json={"query": "x"})
             assert response.status_code == 401, (method, path, headers, response.text)
             assert response.json()["error"] == "unauthenticated"
 
@@ -151,7 +150,7 @@ def test_a_batch_upload_ingests_good_files_and_reports_each_bad_one(wepos: Wepos
     assert "empty" in by_name["empty.txt"]["error"]
     assert "unsupported file type .exe" in by_name["notes.exe"]["error"]
 
-    listed = httpx.get(f"{wepos.url}/v1/knowledge/documents", headers=headers).json()
+    listed = HTTP.get(f"{wepos.url}/v1/knowledge/documents", headers=headers).json()
     statuses = {d["source_name"]: d["status"] for d in listed}
     assert statuses["returns.md"] == "indexed"
     assert statuses["scan.pdf"] == "no_text"
@@ -175,11 +174,11 @@ def test_disable_enable_delete_and_reindex_change_what_is_retrieved(wepos: Wepos
     question = "can I return a jar of quince jam?"
     assert _search(wepos, headers, question)["passages"][0]["document_id"] == document_id
 
-    disabled = httpx.post(f"{wepos.url}/v1/knowledge/documents/{document_id}/disable", headers=headers)
+    disabled = HTTP.post(f"{wepos.url}/v1/knowledge/documents/{document_id}/disable", headers=headers)
     assert disabled.status_code == 200 and disabled.json()["enabled"] is False
     assert document_id not in [p["document_id"] for p in _search(wepos, headers, question, k=10)["passages"]]
 
-    assert httpx.post(f"{wepos.url}/v1/knowledge/documents/{document_id}/enable", headers=headers).json()[
+    assert HTTP.post(f"{wepos.url}/v1/knowledge/documents/{document_id}/enable", headers=headers).json()[
         "enabled"
     ]
     assert _search(wepos, headers, question)["passages"][0]["document_id"] == document_id
@@ -193,7 +192,7 @@ def test_disable_enable_delete_and_reindex_change_what_is_retrieved(wepos: Wepos
         )
     wepos.runtime.index.delete(wepos.business_id, vector_ids)
     assert document_id not in [p["document_id"] for p in _search(wepos, headers, question, k=10)["passages"]]
-    response = httpx.post(f"{wepos.url}/v1/knowledge/documents/{document_id}/reindex", headers=headers)
+    response = HTTP.post(f"{wepos.url}/v1/knowledge/documents/{document_id}/reindex", headers=headers)
     assert response.status_code == 202
     reindexed = _wait_for_job(wepos, headers, response.json()["id"])
     assert reindexed["results"] == [
@@ -201,16 +200,16 @@ def test_disable_enable_delete_and_reindex_change_what_is_retrieved(wepos: Wepos
     ]
     assert _search(wepos, headers, question)["passages"][0]["document_id"] == document_id
 
-    everything = httpx.post(f"{wepos.url}/v1/knowledge/reindex", headers=headers)
+    everything = HTTP.post(f"{wepos.url}/v1/knowledge/reindex", headers=headers)
     all_done = _wait_for_job(wepos, headers, everything.json()["id"])
     assert all_done["status"] == "done" and all_done["failed"] == 0 and all_done["total"] == 6
 
     before = wepos.runtime.index.count(wepos.business_id)
-    deleted = httpx.delete(f"{wepos.url}/v1/knowledge/documents/{document_id}", headers=headers)
+    deleted = HTTP.delete(f"{wepos.url}/v1/knowledge/documents/{document_id}", headers=headers)
     assert deleted.json() == {"document_id": document_id, "chunks_removed": len(vector_ids)}
     assert wepos.runtime.index.count(wepos.business_id) == before - len(vector_ids)
     assert document_id not in [p["document_id"] for p in _search(wepos, headers, question, k=10)["passages"]]
-    assert httpx.get(f"{wepos.url}/v1/knowledge/documents/{document_id}", headers=headers).status_code == 404
+    assert HTTP.get(f"{wepos.url}/v1/knowledge/documents/{document_id}", headers=headers).status_code == 404
 
 
 def test_one_business_never_sees_or_changes_anothers_knowledge(wepos: Wepos) -> None:
@@ -220,7 +219,7 @@ def test_one_business_never_sees_or_changes_anothers_knowledge(wepos: Wepos) -> 
     job = _upload(wepos, mine, [("returns.md", RETURNS)])
     document_id = job["results"][0]["document_id"]
 
-    assert httpx.get(f"{wepos.url}/v1/knowledge/documents", headers=theirs).json() == []
+    assert HTTP.get(f"{wepos.url}/v1/knowledge/documents", headers=theirs).json() == []
     for method, path in [
         ("GET", f"/v1/knowledge/documents/{document_id}"),
         ("POST", f"/v1/knowledge/documents/{document_id}/disable"),
@@ -228,12 +227,12 @@ def test_one_business_never_sees_or_changes_anothers_knowledge(wepos: Wepos) -> 
         ("POST", f"/v1/knowledge/documents/{document_id}/reindex"),
         ("GET", f"/v1/knowledge/jobs/{job['id']}"),
     ]:
-        response = httpx.request(method, f"{wepos.url}{path}", headers=theirs)
+        response = HTTP.request(method, f"{wepos.url}{path}", headers=theirs)
         assert response.status_code == 404, (method, path, response.text)
     assert _search(wepos, theirs, "can I return quince jam?")["passages"] == []
     # ... and nothing of mine changed.
     assert (
-        httpx.get(f"{wepos.url}/v1/knowledge/documents/{document_id}", headers=mine).json()["enabled"] is True
+        HTTP.get(f"{wepos.url}/v1/knowledge/documents/{document_id}", headers=mine).json()["enabled"] is True
     )
 
 
@@ -256,7 +255,7 @@ def test_an_oversize_upload_is_refused_and_nothing_is_stored(wepos: Wepos) -> No
     headers = _key(wepos)
     limit = 64 * 1024
     wepos.runtime.settings.max_upload_bytes = limit  # read per request; a small cap keeps the test light
-    response = httpx.post(
+    response = HTTP.post(
         f"{wepos.url}/v1/knowledge/documents",
         headers=headers,
         files=[("files", ("big.txt", b"a" * (limit + 1)))],
@@ -265,25 +264,25 @@ def test_an_oversize_upload_is_refused_and_nothing_is_stored(wepos: Wepos) -> No
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
     names = [
-        d["source_name"] for d in httpx.get(f"{wepos.url}/v1/knowledge/documents", headers=headers).json()
+        d["source_name"] for d in HTTP.get(f"{wepos.url}/v1/knowledge/documents", headers=headers).json()
     ]
     assert "big.txt" not in names
 
 
 def test_an_upload_without_a_key_is_refused_before_its_body_is_read(wepos: Wepos) -> None:
     big = b"x" * (2 * 1024 * 1024)
-    refused = httpx.post(
+    refused = HTTP.post(
         f"{wepos.url}/v1/knowledge/documents", files=[("files", ("notes.txt", big))], timeout=30
     )
     assert refused.status_code == 401
     assert not (wepos.data_dir / "uploads").exists() or not any((wepos.data_dir / "uploads").iterdir())
 
     headers = _key(wepos)
-    not_multipart = httpx.post(f"{wepos.url}/v1/knowledge/documents", headers=headers, json={"files": []})
+    not_multipart = HTTP.post(f"{wepos.url}/v1/knowledge/documents", headers=headers, json={"files": []})
     assert not_multipart.status_code == 400 and "multipart/form-data" in not_multipart.json()["detail"]
-    text_field = httpx.post(f"{wepos.url}/v1/knowledge/documents", headers=headers, data={"files": "hello"})
+    text_field = HTTP.post(f"{wepos.url}/v1/knowledge/documents", headers=headers, data={"files": "hello"})
     assert text_field.status_code == 400
-    no_files = httpx.post(
+    no_files = HTTP.post(
         f"{wepos.url}/v1/knowledge/documents", headers=headers, files=[("other", ("a.txt", b"a"))]
     )
     assert no_files.status_code == 400 and "no files" in no_files.json()["detail"]

@@ -20,7 +20,7 @@ from core.db import session_scope
 from testing.graph_api import GraphStandIn
 from testing.servers import free_port
 from tests.conftest import APP_SECRET, MODEL_CACHE, VERIFY_TOKEN, make_settings
-from tests.helpers import demo_runtime, post, text_payload, wait_settled, wait_until
+from tests.helpers import HTTP, demo_runtime, post, text_payload, wait_settled, wait_until
 from tests.llm_stand_in import OpenAIStandIn
 
 pytestmark = pytest.mark.e2e
@@ -123,6 +123,6 @@ def test_a_worker_killed_mid_turn_is_replaced_and_the_message_is_answered_exactl
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+        return HTTP.get(f"{url}/readyz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False

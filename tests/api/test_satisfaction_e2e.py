@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import select
 
@@ -18,7 +17,7 @@ from core.db import session_scope
 from core.staff import Role, StaffUser
 from tests.api.conftest import Wepos
 from tests.console_helpers import Browsers, add_user, csrf
-from tests.helpers import post, text_payload, wait_settled
+from tests.helpers import HTTP, post, text_payload, wait_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +88,7 @@ def test_that_helped_asks_for_a_rating_and_the_tapped_row_is_stored_and_counted(
 
     with session_scope(wepos.runtime.engine) as session:
         key = issue_api_key(session, business_id=wepos.business_id, name="satisfaction-test").secret
-    analytics = httpx.get(f"{wepos.url}/v1/analytics", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    analytics = HTTP.get(f"{wepos.url}/v1/analytics", headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert analytics.status_code == 200, analytics.text
     satisfaction = analytics.json()["satisfaction"]
     # One rating: under k = 5, so the count is suppressed and no mean is shown.

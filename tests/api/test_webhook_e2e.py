@@ -7,7 +7,6 @@ import re
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlmodel import select
 
@@ -20,6 +19,7 @@ from testing.graph_api import GraphStandIn
 from tests.api.conftest import Wepos
 from tests.conftest import PAYLOADS, VERIFY_TOKEN, make_settings
 from tests.helpers import (
+    HTTP,
     PHONE_NUMBER_ID,
     demo_runtime,
     metric_sample,
@@ -122,18 +122,18 @@ def test_missing_signature_is_401_and_wrong_signature_403_and_nothing_is_stored(
 
 
 def test_verification_handshake_echoes_challenge_only_for_the_right_token(wepos: Wepos) -> None:
-    ok = httpx.get(
+    ok = HTTP.get(
         f"{wepos.url}/webhooks/whatsapp",
         params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"},
     )
     assert ok.status_code == 200 and ok.text == "1158201444"
     assert ok.headers["content-type"].startswith("text/plain")
-    wrong = httpx.get(
+    wrong = HTTP.get(
         f"{wepos.url}/webhooks/whatsapp",
         params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"},
     )
     assert wrong.status_code == 403
-    assert httpx.get(f"{wepos.url}/webhooks/whatsapp").status_code == 403
+    assert HTTP.get(f"{wepos.url}/webhooks/whatsapp").status_code == 403
 
 
 def test_every_shared_payload_is_accepted_without_a_server_error(wepos: Wepos) -> None:
@@ -172,7 +172,7 @@ def test_every_shared_payload_is_accepted_without_a_server_error(wepos: Wepos) -
         statuses[f"{path.name} (unique id)"] = post(wepos.url, unique.encode()).status_code
     assert statuses == {name: 200 for name in statuses}, statuses
     assert len(statuses) == 80
-    assert httpx.get(f"{wepos.url}/healthz").json() == {"status": "ok"}
+    assert HTTP.get(f"{wepos.url}/healthz").json() == {"status": "ok"}
     # Text-like messages are answered; reactions and system messages only recorded.
     assert wait_until(
         lambda: all(
@@ -343,7 +343,7 @@ def test_an_oversized_webhook_gets_413_and_nothing_is_stored(wepos: Wepos) -> No
 
 
 def test_readiness_reports_database_vector_store_and_models(wepos: Wepos) -> None:
-    response = httpx.get(f"{wepos.url}/readyz")
+    response = HTTP.get(f"{wepos.url}/readyz")
     assert response.status_code == 200
     assert response.json() == {
         "status": "ready",
@@ -352,13 +352,13 @@ def test_readiness_reports_database_vector_store_and_models(wepos: Wepos) -> Non
 
 
 def test_metrics_count_and_time_the_path_without_personal_data(wepos: Wepos) -> None:
-    before = httpx.get(f"{wepos.url}/metrics").text
+    before = HTTP.get(f"{wepos.url}/metrics").text
     post(wepos.url, text_payload(QUESTION))
     wepos.graph.wait_for_sends(1)
     assert wait_until(
-        lambda: metric_sample(httpx.get(f"{wepos.url}/metrics").text, 'wepos_sends_total{status="sent"}') >= 1
+        lambda: metric_sample(HTTP.get(f"{wepos.url}/metrics").text, 'wepos_sends_total{status="sent"}') >= 1
     )
-    after = httpx.get(f"{wepos.url}/metrics")
+    after = HTTP.get(f"{wepos.url}/metrics")
     assert after.headers["content-type"].startswith("text/plain")
     for name in (
         "wepos_webhook_ack_seconds_count",
@@ -386,7 +386,7 @@ def test_an_api_only_process_stores_webhooks_without_loading_any_model(
     runtime = Runtime(settings)
     with running_server(runtime, run_worker=False) as url:
         assert post(url, text_payload("Are you open on Sunday?")).status_code == 200
-        assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+        assert HTTP.get(f"{url}/readyz", timeout=5).status_code == 200
     models = {"analyzer", "masker", "embeddings", "assistant", "worker"}
     assert models & set(vars(runtime)) == set()
     assert [(m.direction, m.status) for m in stored_messages(runtime)] == [

@@ -12,7 +12,7 @@ from api.main import CONSOLE_CSP
 from core.api_keys import revoke_api_key
 from core.db import session_scope
 from tests.conftest import VERIFY_TOKEN
-from tests.helpers import post, signed, stored_messages, text_payload
+from tests.helpers import HTTP, post, signed, stored_messages, text_payload
 from tests.security.conftest import Light, api_key
 from tests.security.routes import ROUTES, Access, api_key_routes, app_routes
 
@@ -49,15 +49,16 @@ def test_every_api_key_route_refuses_a_missing_wrong_or_revoked_key(light: Light
         {"X-API-Key": ""},
         revoked,
     ]
-    for method, path in api_key_routes():
-        route = ROUTES[(method, path)]
-        url = f"{light.url}{_concrete(path)}"
-        for headers in wrong:
-            # With no body and with the declared one: the key is checked whatever the body.
-            for body in ({}, {"json": route.json, "params": route.params}):
-                response = httpx.request(method, url, headers=headers, timeout=10, **body)  # type: ignore[arg-type]
-                assert response.status_code == 401, (method, path, headers, response.text)
-                assert response.json()["error"] == "unauthenticated"
+    with httpx.Client(timeout=10) as client:  # one connection kept alive, as a real client would
+        for method, path in api_key_routes():
+            route = ROUTES[(method, path)]
+            url = f"{light.url}{_concrete(path)}"
+            for headers in wrong:
+                # With no body and with the declared one: the key is checked whatever the body.
+                for body in ({}, {"json": route.json, "params": route.params}):
+                    response = client.request(method, url, headers=headers, **body)  # type: ignore[arg-type]
+                    assert response.status_code == 401, (method, path, headers, response.text)
+                    assert response.json()["error"] == "unauthenticated"
 
 
 def test_public_routes_answer_anyone(light: Light) -> None:
@@ -66,17 +67,17 @@ def test_public_routes_answer_anyone(light: Light) -> None:
             if (method, path) == ("POST", "/console/login") or "/oidc" in path:
                 continue  # public, but they want a form or a provider (tests/api/test_console*.py use them)
             url = f"{light.url}{path.replace('{path}', 'console.css')}"
-            response = httpx.request(method, url, timeout=10)
+            response = HTTP.request(method, url, timeout=10)
             assert response.status_code == 200, (method, path, response.text)
 
 
 def test_the_webhook_handshake_needs_the_verify_token(light: Light) -> None:
     url = f"{light.url}/webhooks/whatsapp"
     handshake = {"hub.mode": "subscribe", "hub.challenge": "1158201444"}
-    assert httpx.get(url, params={**handshake, "hub.verify_token": VERIFY_TOKEN}).text == "1158201444"
+    assert HTTP.get(url, params={**handshake, "hub.verify_token": VERIFY_TOKEN}).text == "1158201444"
     for token in (None, "", "wrong-token", VERIFY_TOKEN[:-1]):
         params = handshake if token is None else {**handshake, "hub.verify_token": token}
-        response = httpx.get(url, params=params)
+        response = HTTP.get(url, params=params)
         assert response.status_code == 403, token
         assert "1158201444" not in response.text
 
@@ -111,7 +112,7 @@ def test_every_response_carries_the_security_headers(light: Light) -> None:
             calls.append((method, url, {}, None))
     calls.append(("GET", f"{light.url}/no-such-route", {}, None))  # 404 from the router
     for method, url, headers, body in calls:
-        response = httpx.request(method, url, headers=headers, json=body, timeout=30)
+        response = HTTP.request(method, url, headers=headers, json=body, timeout=30)
         assert response.status_code < 500, (method, url, response.text)
         assert response.headers["x-content-type-options"] == "nosniff", url
         assert response.headers["cache-control"] == "no-store", url

@@ -8,14 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from cryptography.fernet import Fernet
 
 from api.main import create_app
 from api.runtime import Runtime
 from tests.conftest import make_settings
-from tests.helpers import running_server
+from tests.helpers import HTTP, running_server
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e]  # each test serves the app
 
@@ -38,7 +37,7 @@ def _serving(tmp_path: Path, sqlite_url: str, **overrides: Any) -> Iterator[str]
 
 
 def _statuses(url: str) -> dict[str, int]:
-    return {path: httpx.get(f"{url}{path}", timeout=10).status_code for path in (*DOCS, "/healthz")}
+    return {path: HTTP.get(f"{url}{path}", timeout=10).status_code for path in (*DOCS, "/healthz")}
 
 
 def test_production_serves_no_docs_and_no_schema(tmp_path: Path, sqlite_url: str) -> None:
@@ -49,7 +48,7 @@ def test_production_serves_no_docs_and_no_schema(tmp_path: Path, sqlite_url: str
 def test_production_serves_them_when_asked(tmp_path: Path, sqlite_url: str) -> None:
     with _serving(tmp_path, sqlite_url, **PRODUCTION, api_docs=True) as url:
         assert _statuses(url) == {**dict.fromkeys(DOCS, 200), "/healthz": 200}
-        assert httpx.get(f"{url}/openapi.json", timeout=10).json()["info"]["title"] == "Wepos"
+        assert HTTP.get(f"{url}/openapi.json", timeout=10).json()["info"]["title"] == "Wepos"
 
 
 def test_development_serves_them_unless_turned_off(tmp_path: Path, sqlite_url: str) -> None:

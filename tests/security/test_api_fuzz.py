@@ -3,12 +3,12 @@ whatever the generated paths, queries and bodies, the answer is never a 5xx."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case
 
+from tests.helpers import HTTP
 from tests.security.conftest import Wepos, api_key
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e]
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.security, pytest.mark.e2e]
 
 def test_no_generated_v1_request_gets_a_server_error(wepos: Wepos) -> None:
     headers = api_key(wepos.runtime, wepos.business_id)
-    spec = httpx.get(f"{wepos.url}/openapi.json", timeout=10).json()
+    spec = HTTP.get(f"{wepos.url}/openapi.json", timeout=10).json()
     schema = schemathesis.openapi.from_dict(spec).include(path_regex="^/v1/")
     failures: list[str] = []
     seen: set[str] = set()

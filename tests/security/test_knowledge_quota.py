@@ -19,7 +19,7 @@ from ingest.models import IngestJob
 from retrieval.models import KnowledgeDocument
 from tests.conftest import make_settings
 from tests.console_helpers import Browsers, add_user, csrf
-from tests.helpers import PHONE_NUMBER_ID, running_server, wait_until
+from tests.helpers import HTTP, PHONE_NUMBER_ID, running_server, wait_until
 from tests.security.conftest import api_key, stranger_business
 
 pytestmark = pytest.mark.security
@@ -57,9 +57,7 @@ def quota(tmp_path: Path, database_url: str, analyzer, embeddings) -> Iterator[Q
 
 def _upload(q: Quota, name: str, data: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
     files = {"files": (name, data, "text/markdown")}
-    return httpx.post(
-        f"{q.url}/v1/knowledge/documents", files=files, headers=headers or q.headers, timeout=60
-    )
+    return HTTP.post(f"{q.url}/v1/knowledge/documents", files=files, headers=headers or q.headers, timeout=60)
 
 
 def _ingested(q: Quota, response: httpx.Response, headers: dict[str, str] | None = None) -> None:
@@ -67,7 +65,7 @@ def _ingested(q: Quota, response: httpx.Response, headers: dict[str, str] | None
     job = f"{q.url}/v1/knowledge/jobs/{response.json()['id']}"
 
     def done() -> bool:
-        body = httpx.get(job, headers=headers or q.headers, timeout=10).json()
+        body = HTTP.get(job, headers=headers or q.headers, timeout=10).json()
         return body["status"] == "done" and body["failed"] == 0
 
     assert wait_until(done, timeout=60)
@@ -101,7 +99,7 @@ def test_an_api_upload_over_the_quota_is_refused_whole_and_other_businesses_are_
     _ingested(
         quota, _upload(quota, "more-sourdough.md", SHOP_TEXT, quota.stranger_headers), quota.stranger_headers
     )
-    listed = httpx.get(f"{quota.url}/v1/knowledge/documents", headers=quota.headers, timeout=10).json()
+    listed = HTTP.get(f"{quota.url}/v1/knowledge/documents", headers=quota.headers, timeout=10).json()
     assert [d["source_name"] for d in listed] == ["sourdough.md"]
 
 
@@ -136,7 +134,7 @@ def test_an_upload_with_a_hostile_file_name_is_refused_or_stored_and_later_uploa
         f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="nul\x00.md"\r\n'
         f"Content-Type: text/markdown\r\n\r\nOpening hours: 8 to 4.\r\n--{boundary}--\r\n"
     ).encode()
-    refused = httpx.post(
+    refused = HTTP.post(
         f"{quota.url}/v1/knowledge/documents",
         content=body,
         headers={**quota.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
@@ -154,7 +152,7 @@ def test_an_upload_with_a_hostile_file_name_is_refused_or_stored_and_later_uploa
         _upload(quota, "after.md", b"Opening hours: 8 to 4 every day.", quota.stranger_headers),
         quota.stranger_headers,
     )
-    listed = httpx.get(f"{quota.url}/v1/knowledge/documents", headers=quota.headers, timeout=10).json()
+    listed = HTTP.get(f"{quota.url}/v1/knowledge/documents", headers=quota.headers, timeout=10).json()
     assert [d["source_name"] for d in listed] == [long_name]
     assert _stored(quota)[2] == []  # staged files go once their job has run
 
@@ -171,5 +169,5 @@ def test_a_job_that_fails_leaves_no_uploaded_file_behind(quota: Quota) -> None:
     (staged / ".manifest.json").unlink()
     quota.runtime.ingest_jobs.start()
     job = f"{quota.url}/v1/knowledge/jobs/{response.json()['id']}"
-    assert wait_until(lambda: httpx.get(job, headers=quota.headers, timeout=10).json()["status"] == "failed")
+    assert wait_until(lambda: HTTP.get(job, headers=quota.headers, timeout=10).json()["status"] == "failed")
     assert not staged.exists()

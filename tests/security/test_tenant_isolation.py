@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
@@ -15,7 +14,7 @@ from bot.models import Contact, Message
 from core.db import session_scope
 from privacy.data_requests import RequestKind, open_data_request
 from privacy.models import RedactionEvent
-from tests.helpers import post, text_payload, wait_until
+from tests.helpers import HTTP, post, text_payload, wait_until
 from tests.security.conftest import Wepos, api_key, stranger_business
 from tests.security.routes import ROUTES, STRANGER_FILE, VICTIM_PHONE, api_key_routes
 
@@ -41,7 +40,7 @@ def _victim_objects(wepos: Wepos, headers: dict[str, str]) -> dict[str, int]:
     """One of each kind of object a /v1 path can name, all the victim's: path parameter -> id."""
     post(wepos.url, text_payload("Hi, I'm Maria Lopez. When are you open on Sunday?", sender=VICTIM_PHONE))
     wepos.graph.wait_for_sends(1)
-    upload = httpx.post(
+    upload = HTTP.post(
         f"{wepos.url}/v1/knowledge/documents",
         headers=headers,
         files=[("files", ("victim-notes.md", b"# Notes\n\nOur sourdough starter is fed at dawn.\n"))],
@@ -51,11 +50,11 @@ def _victim_objects(wepos: Wepos, headers: dict[str, str]) -> dict[str, int]:
     job_id = upload.json()["id"]
 
     def job_done() -> bool:
-        job = httpx.get(f"{wepos.url}/v1/knowledge/jobs/{job_id}", headers=headers, timeout=10).json()
+        job = HTTP.get(f"{wepos.url}/v1/knowledge/jobs/{job_id}", headers=headers, timeout=10).json()
         return bool(job["status"] == "done")
 
     assert wait_until(job_done, 120, 0.2)
-    documents = httpx.get(f"{wepos.url}/v1/knowledge/documents", headers=headers).json()
+    documents = HTTP.get(f"{wepos.url}/v1/knowledge/documents", headers=headers).json()
     with session_scope(wepos.runtime.engine) as session:
         event = session.exec(
             select(RedactionEvent).where(
@@ -70,7 +69,7 @@ def _victim_objects(wepos: Wepos, headers: dict[str, str]) -> dict[str, int]:
             session, business_id=wepos.business_id, contact_id=contact.id, kind=RequestKind.ERASURE
         )
     assert request.id is not None
-    answer = httpx.post(
+    answer = HTTP.post(
         f"{wepos.url}/v1/knowledge/answers",
         headers=headers,
         json={"question": "Is the sourdough vegan?", "answer": "Yes, our sourdough is vegan."},
@@ -88,7 +87,7 @@ def _victim_objects(wepos: Wepos, headers: dict[str, str]) -> dict[str, int]:
 
 def _victim_view(wepos: Wepos, headers: dict[str, str]) -> dict[str, Any]:
     """Everything the victim's own key sees, and its message count: must not move while the stranger acts."""
-    get = lambda path, **kw: httpx.get(f"{wepos.url}{path}", headers=headers, timeout=30, **kw).json()  # noqa: E731
+    get = lambda path, **kw: HTTP.get(f"{wepos.url}{path}", headers=headers, timeout=30, **kw).json()  # noqa: E731
     with session_scope(wepos.runtime.engine) as session:
         messages = session.exec(select(func.count()).select_from(Message)).one()
     return {
@@ -116,9 +115,9 @@ def test_a_stranger_key_never_reads_or_changes_another_business_data(wepos: Wepo
         concrete = path.format(**ids)
         if names and method == "GET":
             # The victim's own key reaches the object, so the stranger's 404 below is isolation, not a bad id.
-            assert httpx.get(f"{wepos.url}{concrete}", headers=victim, timeout=30).status_code == 200, path
+            assert HTTP.get(f"{wepos.url}{concrete}", headers=victim, timeout=30).status_code == 200, path
         files = [("files", (STRANGER_FILE, b"# Mine\n\nThe stranger's own note.\n"))] if route.files else None
-        response = httpx.request(
+        response = HTTP.request(
             method,
             f"{wepos.url}{concrete}",
             headers=stranger,

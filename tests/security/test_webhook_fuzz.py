@@ -11,7 +11,6 @@ import json
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +19,7 @@ from sqlmodel import select
 from bot.channel.whatsapp import webhook_envelope
 from bot.models import Contact, Conversation, Direction, InboundStatus, Message, OutboundStatus
 from core.db import session_scope
-from tests.helpers import PHONE_NUMBER_ID, post, signed, stored_messages, text_payload
+from tests.helpers import HTTP, PHONE_NUMBER_ID, post, signed, stored_messages, text_payload
 from tests.security.conftest import Wepos
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e]
@@ -171,7 +170,7 @@ def test_no_signed_body_breaks_the_webhook_or_stores_half_a_message(wepos: Wepos
     assert len(answers) >= 50 and 200 in answers and 400 in answers
     _assert_every_row_is_whole(wepos)
 
-    assert httpx.get(f"{wepos.url}/healthz").status_code == 200
+    assert HTTP.get(f"{wepos.url}/healthz").status_code == 200
     customer = "447700900999"
     assert post(wepos.url, text_payload("When are you open on Sunday?", sender=customer)).status_code == 200
     assert wepos.graph.wait_for_count(customer, 1, timeout=60)
@@ -185,7 +184,7 @@ def test_an_oversize_webhook_gets_413_and_stores_nothing(wepos: Wepos) -> None:
     raw, headers = signed(payload)
     assert post(wepos.url, raw, headers).status_code == 413
     # Without a Content-Length (chunked), the cap still holds once the body is read.
-    chunked = httpx.post(
+    chunked = HTTP.post(
         f"{wepos.url}/webhooks/whatsapp",
         content=iter([raw[: limit // 2], raw[limit // 2 :]]),
         headers=headers,
