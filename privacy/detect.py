@@ -398,41 +398,13 @@ def _without_function_words(
             break
     while words and text[words[-1][0] : words[-1][1]].casefold() in function_words:
         words.pop()
-    if not words:
-        return None
-    if words[0][0] == start and words[-1][1] == end:
-        return start, end
-    return words[0][0], words[-1][1]
+    return (words[0][0], words[-1][1]) if words else None
 
 
 _NAME_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.\-](?=[^\W\d_]))*")
 # The small words of surnames: "Joris van der Linden", "Luca di Stefano", "María de la Cruz".
-_NAME_PARTICLES = frozenset(
-    [
-        "van",
-        "der",
-        "den",
-        "de",
-        "del",
-        "della",
-        "di",
-        "da",
-        "dos",
-        "das",
-        "do",
-        "du",
-        "des",
-        "la",
-        "le",
-        "von",
-        "zu",
-        "ten",
-        "ter",
-        "te",
-        "y",
-        "e",
-    ]
-)
+_PARTICLES = "van der den de del della di da dos das do du des la le von zu ten ter te y e"
+_NAME_PARTICLES = frozenset(_PARTICLES.split())
 # "sono nato a Milano", "je suis née", "ich bin geboren": the writer's birth, not a name.
 _BORN = frozenset(
     ["nato", "nata", "nati", "né", "née", "nee", "geboren", "nacido", "nacida", "nascido", "nascida"]
