@@ -1,4 +1,5 @@
-"""Split sections into chunks that carry their document title and heading path as context."""
+"""Split sections into chunks that carry their document title and heading path as context (a section's
+later chunks marked as its continuation)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,12 @@ def split_document(document: LoadedDocument, *, chunk_size: int, chunk_overlap: 
         path = [h for h in section.heading_path if h != document.title]
         context = " > ".join((document.title, *path))
         pieces = [section.text] if section.atomic else splitter.split_text(section.text)
-        for piece in pieces:
-            piece = piece.strip()
-            if piece:
-                chunks.append(Chunk(len(chunks), f"{context}\n{piece}"))
+        pieces = [piece.strip() for piece in pieces if piece.strip()]
+        for number, piece in enumerate(pieces):
+            # A later piece says so: its first paragraph does not open the section under its heading.
+            label = f"{context} {CONTINUED}" if number else context
+            chunks.append(Chunk(len(chunks), f"{label}\n{piece}"))
     return chunks
+
+
+CONTINUED = "(continued)"

@@ -172,7 +172,11 @@ class ExtractiveResponder:
         asked = list(dict.fromkeys(tokenize(question)))
         scored = self._scored(question, asked, weights, candidates)
         top_score, top = scored[0]
-        body = reply_span(top.units, self._chosen(scored))
+        opening = _opening_paragraph(top.units) if _heading_question(top.passage) else None
+        if opening is not None and top.unit.paragraph == opening:
+            body = reply_span(top.units, _opening(top.units, opening))
+        else:
+            body = reply_span(top.units, self._chosen(scored))
         if (
             _is_faq_entry(top.passage)
             and len(whole := structured(passage_body(top.passage))) <= FAQ_ANSWER_CHARS
@@ -235,6 +239,8 @@ UNIT_PASSAGE_WEIGHT = 0.5
 FAQ_ANSWER_CHARS = 900
 # How much the reply's coverage of the question's idf adds to its confidence (`_evidence`).
 COVERAGE_WEIGHT = 0.25
+# Under a question heading, the opening paragraphs are taken until they are this long.
+OPENING_CHARS = 150
 # Only passages this close to the best one's cosine compete for units.
 PASSAGE_MARGIN = 0.08
 
@@ -255,10 +261,50 @@ def _candidates(passages: list[Passage]) -> list[_Candidate]:
         if passage.score < best - PASSAGE_MARGIN:
             continue
         units = parse_units(passage_body(passage))
+        asks = _heading_question(passage)
+        opening = _opening_paragraph(units) if asks else None
         for unit in units:
             if unit.kind is not UnitKind.HEADING and len(unit.text) >= 3:
-                found.append(_Candidate(passage, units, unit, unit_in_context(units, unit)))
+                text = unit_in_context(units, unit)
+                if asks and unit.paragraph == opening:
+                    text = f"{asks} {text}"  # the section's first paragraph answers its question heading
+                found.append(_Candidate(passage, units, unit, text))
     return found
+
+
+def _heading_question(passage: Passage) -> str | None:
+    """The heading of the section this passage opens, when it is a question ("What happens when I
+    upgrade my plan?"); a section's later chunks end their heading with "(continued)", and an FAQ entry's
+    question is in its body."""
+    context = passage.text.partition("\n")[0]
+    heading = context.rpartition(" > ")[2].strip()
+    if " > " not in context or not heading.endswith("?") or _is_faq_entry(passage):
+        return None
+    return heading
+
+
+def _opening_paragraph(units: list[Unit]) -> int | None:
+    return next((u.paragraph for u in units if u.kind is not UnitKind.HEADING), None)
+
+
+def _opening(units: list[Unit], paragraph: int) -> list[int]:
+    """The opening of a section under a question heading, read as that question's answer: its first
+    paragraph, and the next ones while what is taken is short ("Yes we do!") or ends in a lead-in
+    ("Notification limitations on iOS are due to Apple's platform restrictions:")."""
+    paragraphs: list[list[Unit]] = []
+    for unit in units:
+        if unit.kind is UnitKind.HEADING or unit.paragraph < paragraph:
+            continue
+        if paragraphs and paragraphs[-1][-1].paragraph == unit.paragraph:
+            paragraphs[-1].append(unit)
+        else:
+            paragraphs.append([unit])
+    taken: list[Unit] = []
+    for members in paragraphs:
+        taken += members
+        if sum(len(u.text) for u in taken) >= OPENING_CHARS and not taken[-1].text.endswith(":"):
+            break
+    return [u.position for u in taken]
 
 
 def _evidence(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.turn.responders import AnswerRequest, ExtractiveResponder
 from bot.turn.units import UnitKind, parse_units, reply_span
+from ingest.chunking import CONTINUED, split_document
 from ingest.loaders import load_document
 from retrieval.lexical import BM25Index
 from retrieval.search import Passage
@@ -135,3 +136,31 @@ def test_a_short_faq_answer_is_sent_whole(embeddings) -> None:  # type: ignore[n
         AnswerRequest("can i get my money back", [passage], "Spokes", answer_confidence=-1)
     )
     assert "30 days with its receipt" in answer.text and "refunded in cash" in answer.text
+
+
+UPGRADES = (
+    "Storage and plans > What happens when I upgrade my plan?\n"
+    "Yes, at once.\n\n"
+    "Your new plan goes into effect immediately, and you only pay the difference. We adjust the balance\n"
+    "left on the old plan when we invoice you for the new one.\n\n"
+    "How prorating works for upgrades:\n"
+    "- Unused balance from the old plan: $2 x (15/30) = $1\n"
+    "- Amount you pay now for a yearly plan upgrade: $48 - $10 = $38\n"
+)
+
+
+def test_the_opening_of_a_section_under_a_question_heading_answers_it(embeddings) -> None:  # type: ignore[no-untyped-def]
+    passage = Passage("v1", 1, "Storage and plans", UPGRADES, 0.7)
+    request = AnswerRequest("what happens if I upgrade my plan?", [passage], "Ente", answer_confidence=-1)
+    reply = ExtractiveResponder(embeddings).answer(request).text
+    # "Yes, at once." is too short to stand alone: the paragraph after it comes too, the example list not.
+    assert "Yes, at once." in reply and "you only pay the difference" in reply
+    assert "$48 - $10" not in reply
+
+
+def test_a_later_chunk_of_a_section_is_marked_as_its_continuation() -> None:
+    text = "## Prices\n\n" + "\n\n".join(f"Paragraph {n} says something about prices." * 4 for n in range(8))
+    chunks = split_document(load_document("prices.md", text.encode()), chunk_size=300, chunk_overlap=0)
+    contexts = [chunk.text.partition("\n")[0] for chunk in chunks]
+    assert len(contexts) > 2 and contexts[0] == "prices > Prices"
+    assert all(context == f"prices > Prices {CONTINUED}" for context in contexts[1:])
