@@ -172,9 +172,8 @@ class ExtractiveResponder:
         asked = list(dict.fromkeys(tokenize(question)))
         scored = self._scored(question, asked, weights, candidates)
         top_score, top = scored[0]
-        opening = _opening_paragraph(top.units) if _heading_question(top.passage) else None
-        if opening is not None and top.unit.paragraph == opening:
-            body = reply_span(top.units, _opening(top.units, opening))
+        if top.opens_section:
+            body = reply_span(top.units, _opening(top.units, top.unit.paragraph))
         else:
             body = reply_span(top.units, self._chosen(scored))
         if (
@@ -252,6 +251,7 @@ class _Candidate:
     unit: Unit
     text: str  # what is matched: the unit with its lead-in line or table header
     semantic: float = 0.0  # its cosine to the question, once scored
+    opens_section: bool = False  # in the first paragraph under a question heading: matched with it
 
 
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
@@ -266,9 +266,10 @@ def _candidates(passages: list[Passage]) -> list[_Candidate]:
         for unit in units:
             if unit.kind is not UnitKind.HEADING and len(unit.text) >= 3:
                 text = unit_in_context(units, unit)
-                if asks and unit.paragraph == opening:
+                opens = asks is not None and unit.paragraph == opening
+                if opens:
                     text = f"{asks} {text}"  # the section's first paragraph answers its question heading
-                found.append(_Candidate(passage, units, unit, text))
+                found.append(_Candidate(passage, units, unit, text, opens_section=opens))
     return found
 
 
@@ -291,19 +292,15 @@ def _opening(units: list[Unit], paragraph: int) -> list[int]:
     """The opening of a section under a question heading, read as that question's answer: its first
     paragraph, and the next ones while what is taken is short ("Yes we do!") or ends in a lead-in
     ("Notification limitations on iOS are due to Apple's platform restrictions:")."""
-    paragraphs: list[list[Unit]] = []
+    taken: list[Unit] = []
     for unit in units:
         if unit.kind is UnitKind.HEADING or unit.paragraph < paragraph:
             continue
-        if paragraphs and paragraphs[-1][-1].paragraph == unit.paragraph:
-            paragraphs[-1].append(unit)
-        else:
-            paragraphs.append([unit])
-    taken: list[Unit] = []
-    for members in paragraphs:
-        taken += members
-        if sum(len(u.text) for u in taken) >= OPENING_CHARS and not taken[-1].text.endswith(":"):
+        new_paragraph = bool(taken) and unit.paragraph != taken[-1].paragraph
+        long_enough = sum(len(u.text) for u in taken) >= OPENING_CHARS
+        if new_paragraph and long_enough and not taken[-1].text.endswith(":"):
             break
+        taken.append(unit)
     return [u.position for u in taken]
 
 
