@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -83,11 +82,10 @@ def build_analyzer(backend: str = "presidio") -> AnalyzerEngine:
     production): tokens only, no tagger, no entity model and no name lexicon, so only the pattern
     recognizers (e-mail, phone, card, IBAN, "my name is ..." ...) run and nothing is guessed. Deterministic and built in a
     fraction of a second, for tests that are not about masking quality."""
-    # tldextract (used by the e-mail recognizer) otherwise fetches the public suffix list from the network.
-    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from privacy.recognizers import wepos_recognizers  # first: it imports Presidio without transformers
 
-    from privacy.recognizers import wepos_recognizers
+    # isort: split
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
     mock = backend == "mock"
     nlp_engine = _blank_nlp_engine() if mock else _spacy_nlp_engine()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from presidio_analyzer import EntityRecognizer
-from presidio_analyzer.predefined_recognizers import UkNinoRecognizer
-
+import privacy.presidio  # noqa: F401  (first: it imports Presidio without its transformers engine)
 from privacy.recognizers.card_number import CardNumberRecognizer
 from privacy.recognizers.chat_phone import ChatPhoneRecognizer
 from privacy.recognizers.date_of_birth import DateOfBirthRecognizer
@@ -20,6 +18,7 @@ from privacy.recognizers.speaker_label import SpeakerLabelRecognizer
 from privacy.recognizers.street_address import StreetAddressRecognizer
 
 if TYPE_CHECKING:
+    from presidio_analyzer import EntityRecognizer
     from spacy.language import Language
 
 
@@ -29,6 +28,8 @@ def wepos_recognizers(nlp: Language, *, names: bool = True) -> list[EntityRecogn
     `nlp` is the spaCy pipeline the analyzer runs: its lemmatizer's word lists tell first names from words.
     Without `names` (a pipeline with no lemmatizer: the mock analyzer) the two that need them are left out.
     """
+    from presidio_analyzer.predefined_recognizers import UkNinoRecognizer
+
     recognizers: list[EntityRecognizer] = [
         ChatPhoneRecognizer(),
         StreetAddressRecognizer(),
