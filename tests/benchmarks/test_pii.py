@@ -83,3 +83,24 @@ def test_limit_counts_within_the_half() -> None:
 def test_masked_text_replaces_each_span_once() -> None:
     assert masked_text("call Ann on 0123", [(12, 16), (5, 8)]) == "call <MASKED> on <MASKED>"
     assert masked_text("abc", []) == "abc"
+
+
+def test_the_vanilla_column_is_presidios_results_as_they_come() -> None:
+    """No Wepos filter between Presidio and the vanilla figures: a German pronoun spaCy calls a person, which
+    Wepos's span filter drops, stays; overlapping spans merge into one mask."""
+    from presidio_analyzer import RecognizerResult
+
+    from benchmarks.pii import VanillaDetector
+
+    class Analyzer:
+        def analyze(self, text: str, language: str) -> list[RecognizerResult]:
+            meta = {"recognizer_name": "SpacyRecognizer"}
+            return [
+                RecognizerResult("PERSON", 0, 3, 0.85, recognition_metadata=meta),
+                RecognizerResult("PHONE_NUMBER", 19, 29, 0.4, recognition_metadata=meta),
+                RecognizerResult("UK_NHS", 19, 29, 0.5, recognition_metadata=meta),
+            ]
+
+    text = "Sie erreichen mich 0123456789"
+    found = VanillaDetector(Analyzer()).detect(text)  # type: ignore[arg-type]
+    assert [(d.entity_type, d.start, d.end) for d in found] == [("PERSON", 0, 3), ("UK_NHS", 19, 29)]
