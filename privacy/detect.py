@@ -270,14 +270,15 @@ def _kept(
             continue
         if (
             result.entity_type == "PERSON"
-            and recognizer == "SpacyRecognizer"
+            and (recognizer == "SpacyRecognizer" or rule in _CAPITALS_RULES)
             and language != "en"
             and not _named(text, start, span, function_words)
         ):
             # spaCy's model is English: it calls German nouns ("Lieferung") and Spanish question words
             # ("Cómo") persons. In another language its guess stands only with a given name in it (not one
             # that is a word of that language: "Il", "De"), or after a title, a street word or a stated name
-            # ("Herr Weber", "via Verdi", "me llamo Ruiz").
+            # ("Herr Weber", "via Verdi", "me llamo Ruiz"). So do our rules that read a name from capitals
+            # alone: every German noun is capitalised ("Erlaubnis", "Prüfung der Bonität").
             continue
         guessed = recognizer in _GUESSING_RECOGNIZERS or (
             # "Returns, ..." addresses no one; in a help text "It's Syncthing" introduces the product, while in
@@ -300,6 +301,8 @@ def _kept(
 
 # Our recognizers that read a name from its shape (capitals, a label's colon, a pronoun) rather than a phrase.
 _SHAPE_RECOGNIZERS = frozenset({"PersonNameRecognizer", "SpeakerLabelRecognizer"})
+# The person-name rules that read a name from capitals and word lists made for English text.
+_CAPITALS_RULES = frozenset({"spacy_name_run_on", "unknown_name_words", "known_surname", "listed_with_name"})
 # Those that guess a name from a word and its shape alone: spaCy's model and our capitals rules.
 _GUESSING_RECOGNIZERS = frozenset({"SpacyRecognizer", "PersonNameRecognizer"})
 

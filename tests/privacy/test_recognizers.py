@@ -390,6 +390,13 @@ def test_a_postcode_and_town_line_is_an_address_under_a_street_not_a_version_and
         ("Buongiorno, sono nato a Milano e sono un analista finanziario.", []),
         ("Ciao, sono giulia e ho un problema con l'ordine.", ["giulia"]),
         ("Beste meneer Jansen, uw aanvraag is goedgekeurd.", ["Jansen"]),
+        # Capitalised nouns and firms are no names in a language that capitalises them; a given name is.
+        (
+            "Nach der Prüfung der Bonität erhielt er die Genehmigung. Ihre Arztbesuche werden übernommen.",
+            [],
+        ),
+        ("J'ai ouvert un compte au Crédit Agricole avec Julie Martin.", ["Julie Martin"]),
+        ("Ho aperto un conto presso la Banca Intesa Sanpaolo.", []),
     ],
 )
 def test_my_name_is_in_other_languages_and_greetings_are_no_names(
