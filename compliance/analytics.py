@@ -31,6 +31,7 @@ from bot.models import (
     ResolvedBy,
 )
 from core.errors import InvalidInput
+from core.placeholders import without_placeholders
 from retrieval.models import KnowledgeDocument
 
 Count = int | str  # a number, or "<k" when it is below the threshold
@@ -42,7 +43,6 @@ MAX_SUGGESTION_EXAMPLES = 3
 UNANSWERED_REASONS = ("low_confidence",)  # the bot searched and found nothing it trusted
 # Replies that left: sent (and then delivered or read), or printed in console mode.
 LEFT = (OutboundStatus.SENT, OutboundStatus.DELIVERED, OutboundStatus.READ, OutboundStatus.PRINTED)
-_PLACEHOLDER = re.compile(r"<[^<>]{1,80}>")
 _WORD = re.compile(r"[a-z]+")
 _STOPWORDS = frozenset(
     re.findall(
@@ -449,7 +449,7 @@ def answer_suggestions(session: Session, *, business_id: int, k: int) -> list[An
 def keywords(masked: str) -> list[str]:
     """The content words of a masked text: placeholders, stop words, short words and digits dropped;
     a plural's s removed so "sundays" and "sunday" meet."""
-    text = _PLACEHOLDER.sub(" ", masked.lower())
+    text = without_placeholders(masked).lower()
     words = []
     for word in _WORD.findall(text):
         if len(word) < 3 or word in _STOPWORDS:
