@@ -27,7 +27,7 @@ from core.db import session_scope
 from testing.graph_api import GraphStandIn
 from testing.servers import free_port
 from tests.conftest import APP_SECRET, MODEL_CACHE, VERIFY_TOKEN, fresh_postgres, make_settings
-from tests.helpers import HTTP, ChromaProcess, demo_runtime, post, text_payload, wait_until
+from tests.helpers import HTTP, ChromaProcess, demo_runtime, post, text_payload, wait_settled, wait_until
 from tests.llm_stand_in import OpenAIStandIn
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
@@ -384,7 +384,7 @@ def _each_answered_once(
 ) -> None:
     """Every customer got their replies once (those whose reply was in flight at a SIGKILL: once or twice),
     and the database holds one reply for each message, each sent."""
-    time.sleep(2)  # a late duplicate would arrive now
+    wait_settled(check)  # no reply queued or in flight: none can arrive late
     delivered = _delivered(graph)
     for sender in in_flight:
         assert delivered[sender] - customers.sent[sender] in (0, 1), sender

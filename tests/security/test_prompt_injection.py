@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from api.runtime import Runtime
 from bot.desk.conversations import configure_policy
-from bot.models import InboundStatus, OutboundStatus
 from core.db import session_scope
 from core.placeholders import canonical_placeholder
 from testing.graph_api import GraphStandIn
 from tests.conftest import make_settings
-from tests.helpers import demo_runtime, post, running_server, stored_messages, text_payload, wait_until
+from tests.helpers import demo_runtime, post, running_server, text_payload, wait_settled
 from tests.llm_stand_in import OpenAIStandIn
 from tests.security.conftest import Wepos
 
@@ -82,22 +79,11 @@ def injected(  # type: ignore[no-untyped-def]
         yield Wepos(url, runtime, graph, tmp_path / "var", business_id)
 
 
-def _settled(runtime: Runtime) -> bool:
-    pending = {
-        InboundStatus.RECEIVED,
-        InboundStatus.PROCESSING,
-        OutboundStatus.QUEUED,
-        OutboundStatus.SENDING,
-    }
-    return all(m.status not in pending for m in stored_messages(runtime))
-
-
 def _say(wepos: Wepos, text: str, *, sender: str = MARIA, name: str = "Maria Lopez") -> list[str]:
     """One customer message, handled to the end; the bodies of the replies sent for it."""
     before = len(wepos.graph.sends)
     assert post(wepos.url, text_payload(text, sender=sender, name=name)).status_code == 200
-    time.sleep(0.05)
-    assert wait_until(lambda: _settled(wepos.runtime))
+    wait_settled(wepos.runtime)  # the webhook stored the message before its 200: it is pending until answered
     return [wepos.graph.body(s) for s in wepos.graph.sends[before:]]
 
 
