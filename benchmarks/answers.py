@@ -33,7 +33,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks._setup import fresh_runtime, percentile
+from benchmarks.pdf_docs import base_set, render_set
 from benchmarks.pii import split_of
 
 if TYPE_CHECKING:
@@ -53,8 +56,9 @@ if TYPE_CHECKING:
 DATA = Path(__file__).resolve().parent / "data" / "answers"
 SETS = ("logingov", "ente", "syncthing")
 # Run by name (`--sets xquad`): questions in English, Spanish and German to English documents, for the
-# multilingual index (retrieval/multilingual.py).
-OTHER_SETS = ("xquad",)
+# multilingual index (retrieval/multilingual.py); `<set>-pdf`, a set's questions to its documents as PDFs
+# (benchmarks/pdf_docs.py).
+OTHER_SETS = ("xquad", "logingov-pdf", "ente-pdf")
 SPLITS = ("test", "dev", "all")
 # The name each set's business goes by: the bot says it when it declines.
 DISPLAY_NAMES = {"logingov": "Login.gov", "ente": "Ente", "syncthing": "Syncthing"}
@@ -105,14 +109,25 @@ def is_right(question: Question, verdict: Verdict) -> bool:
     return verdict is (Verdict.CORRECT if question.answerable else Verdict.DECLINED)
 
 
-def documents(name: str, data: Path = DATA) -> list[Path]:
-    return sorted(path for path in (data / name / "docs").iterdir() if path.is_file())
+def source_set(name: str) -> str:
+    """The set whose questions and documents `name` uses: `logingov` for `logingov-pdf`."""
+    return base_set(name) or name
+
+
+def documents(name: str, data: Path = DATA, scratch: Path | None = None) -> list[Path]:
+    """A set's documents; for a `<set>-pdf` set, `<set>`'s rendered to PDF under `scratch`."""
+    base = base_set(name)
+    if base is None:
+        return sorted(path for path in (data / name / "docs").iterdir() if path.is_file())
+    if scratch is None:
+        raise ValueError(f"{name}: rendering PDFs needs a scratch directory")
+    return render_set(documents(base, data), scratch / name)
 
 
 def load_set(name: str, split: str = "all", limit: int | None = None, data: Path = DATA) -> list[Question]:
     """The questions of one set in `split` (`dev`, `test` or `all`), the first `limit` of them."""
     questions: list[Question] = []
-    for line in (data / name / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (data / source_set(name) / "questions.jsonl").read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
@@ -149,7 +164,7 @@ class Storefront:
                 name=name,
                 phone_number_id=phone_number_id,
                 box=runtime.box,
-                display_name=DISPLAY_NAMES.get(name, name),
+                display_name=DISPLAY_NAMES.get(source_set(name), name),
                 access_token="EAAbenchmark",
             )
             assert business.id is not None
@@ -299,12 +314,13 @@ def run(
     all_questions: list[Question] = []
     all_verdicts: list[Verdict] = []
     all_ms: list[float] = []
+    scratch = Path(tempfile.mkdtemp(prefix="wepos-answers-"))
     try:
         for index, name in enumerate(names, start=1):
             questions = load_set(name, split, limit, data)
             store = Storefront(runtime, name, f"1000000000{index:05d}")
             started = time.perf_counter()
-            chunks = store.upload(documents(name, data))
+            chunks = store.upload(documents(name, data, scratch))
             _progress(f"{name}: {chunks} chunks indexed in {time.perf_counter() - started:.1f} s")
             if runtime.multilingual_index is not None and any(q.language != "en" for q in questions):
                 started = time.perf_counter()
@@ -337,6 +353,7 @@ def run(
             all_ms += ms
     finally:
         runtime.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     results["overall"] = summarise(all_questions, all_verdicts, all_ms)
     return results
 
@@ -396,7 +413,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     names = [name for part in args.sets for name in part.split(",") if name]
-    unknown = [name for name in names if not (DATA / name / "questions.jsonl").exists()]
+    unknown = [name for name in names if not (DATA / source_set(name) / "questions.jsonl").exists()]
     if unknown:
         raise SystemExit(f"no answer set named {', '.join(unknown)} under {DATA}")
     model = {"llm_provider": "openai", "llm_base_url": args.llm_base_url, "llm_model": args.llm_model}

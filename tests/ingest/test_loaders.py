@@ -133,3 +133,56 @@ def test_documents_at_the_limits_are_read() -> None:
     rows = load_document("faq.csv", b"question,answer\n" + b"Open?,Yes\n" * MAX_SHEET_ROWS)
     assert len(rows.sections) == MAX_SHEET_ROWS
     assert load_document("blank.pdf", _pdf(3)).is_empty
+
+
+def _typeset_pdf(lines: list[tuple[float, float, str]]) -> bytes:
+    """A one-page PDF whose lines are (font size, baseline y, text), written by hand."""
+    ops = " ".join(f"BT /F1 {size} Tf 1 0 0 1 72 {y} Tm ({text}) Tj ET" for size, y, text in lines)
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1"))
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+def test_a_pdf_keeps_its_headings_paragraphs_and_list_items() -> None:
+    data = _typeset_pdf(
+        [
+            (24, 765, "Spokes bike shop"),
+            (18, 740, "Workshop prices"),
+            (11, 715, "All repairs are done while you wait, usually within"),
+            (11, 703, "the hour."),
+            (11, 680, "- Puncture repair: 12 pounds per wheel"),
+            (11, 668, "- Brake tune: 25 pounds"),
+            (18, 640, "Opening hours"),
+            (11, 615, "We open at nine."),
+            (11, 590, "3"),
+        ]
+    )
+    document = load_document("prices.pdf", data)
+    assert (
+        document.title == "Spokes bike shop"
+    )  # the largest type, first: the title; a page number is dropped
+    assert [(s.heading_path, s.text) for s in document.sections] == [
+        (
+            ("Workshop prices",),
+            "All repairs are done while you wait, usually within the hour.\n\n"
+            "- Puncture repair: 12 pounds per wheel\n- Brake tune: 25 pounds",
+        ),
+        (("Opening hours",), "We open at nine."),
+    ]
