@@ -106,8 +106,9 @@ def _outline(lines: list[_Line], title: str) -> Outline:
     for line in lines:
         text = line.text
         if not text or _PAGE_NUMBER.match(text):
-            blocks.end()
-            previous = None if not text else previous
+            blocks.end()  # a blank line, or a page's end: what came before is complete
+            if not text:
+                previous = None
             continue
         size = round(line.size, 1)
         gap = (
@@ -118,9 +119,7 @@ def _outline(lines: list[_Line], title: str) -> Outline:
         )
         if size in heading_sizes and len(text) <= MAX_HEADING_CHARS:
             level = min(heading_sizes.index(size) + 1, 6)
-            blocks.heading(
-                level, text, joins=previous is not None and not gap and blocks.last_heading == level
-            )
+            blocks.heading(level, text, wrapped=previous is not None and not gap)
         elif _BULLET.match(text):
             blocks.item(text)
         else:
@@ -138,15 +137,15 @@ class _Blocks:
         self._heading: tuple[int, str] | None = None
         self._paragraph: list[str] = []
         self._items: list[str] = []
-        self.last_heading: int | None = None
 
-    def heading(self, level: int, text: str, *, joins: bool) -> None:
-        if joins and self._heading is not None:
+    def heading(self, level: int, text: str, *, wrapped: bool) -> None:
+        """A heading line; `wrapped`: it follows the line before with no gap, so it continues a heading of
+        its own level still pending."""
+        if wrapped and self._heading is not None and self._heading[0] == level:
             self._heading = (level, f"{self._heading[1]} {text}")
             return
         self.end()
         self._heading = (level, text)
-        self.last_heading = level
 
     def item(self, text: str) -> None:
         self._flush_heading()
@@ -172,7 +171,6 @@ class _Blocks:
         if self._heading is not None:
             self._outline.heading(*self._heading)
             self._heading = None
-        self.last_heading = None
 
     def _end_paragraph(self) -> None:
         if self._paragraph:

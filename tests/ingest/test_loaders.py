@@ -9,6 +9,7 @@ import pytest
 from core.errors import CorruptDocument, DocumentTooLarge
 from ingest.loaders import load_document
 from ingest.loaders.limits import MAX_PDF_PAGES, MAX_SHEET_ROWS
+from tests.helpers import hand_written_pdf
 
 
 def _xlsx(sheets: dict[str, list[list[object]]]) -> bytes:
@@ -136,28 +137,10 @@ def test_documents_at_the_limits_are_read() -> None:
 
 
 def _typeset_pdf(lines: list[tuple[float, float, str]]) -> bytes:
-    """A one-page PDF whose lines are (font size, baseline y, text), written by hand."""
-    ops = " ".join(f"BT /F1 {size} Tf 1 0 0 1 72 {y} Tm ({text}) Tj ET" for size, y, text in lines)
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        "/Resources << /Font << /F1 5 0 R >> >> >>",
-        f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1"))
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+    """A one-page PDF whose lines are (font size, baseline y, text)."""
+    return hand_written_pdf(
+        " ".join(f"BT /F1 {size} Tf 1 0 0 1 72 {y} Tm ({text}) Tj ET" for size, y, text in lines)
+    )
 
 
 def test_a_pdf_keeps_its_headings_paragraphs_and_list_items() -> None:
